@@ -1,0 +1,35 @@
+"""What every swap backend offers, so the CLI and the workers never care which one runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from engine.face import Face, Identity
+
+
+class FaceEngine(Protocol):
+    name: str  # "classic" or "onnx"
+    embedding_model: str  # name stored next to embeddings this engine makes
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in reading order, with key points, landmarks when known, and embeddings."""
+        ...
+
+    def identity(self, image: np.ndarray, face: Face) -> Identity:
+        """The reusable identity of one detected face (what a saved face keeps)."""
+        ...
+
+    def swap(self, image: np.ndarray, targets: Sequence[Face], source: Identity) -> np.ndarray:
+        """A new image with ``source`` put into each of ``targets``; pixels elsewhere unchanged."""
+        ...
+
+
+class FaceRestorer(Protocol):
+    name: str
+
+    def restore(self, image: np.ndarray, faces: Sequence[Face], blend: float = 0.8) -> np.ndarray:
+        """A new image with each face restored and blended back by ``blend`` (0 = none, 1 = full)."""
+        ...

@@ -1,0 +1,1 @@
+"""swapbot's composition root: configuration, logging and the ``swapbot`` command line."""
