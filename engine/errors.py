@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class EngineError(Exception):
-    """Base class. ``code`` is stable (stored on jobs, mapped to texts); ``permanent`` says retrying is futile."""
+    """Base class: ``code`` is stable (stored on jobs, mapped to texts); ``permanent``: retrying is futile."""
 
     code = "engine_error"
     permanent = True
