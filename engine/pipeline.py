@@ -1,0 +1,55 @@
+"""Whole operations on decoded images, shared by the command line and the queue's task functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from engine.base import FaceEngine, FaceRestorer
+from engine.errors import NoFaceFound
+from engine.face import Face, Identity, select_faces
+
+Stage = Callable[[str], None]
+
+
+def _no_stage(_: str) -> None:
+    return None
+
+
+def source_identity(
+    engine: FaceEngine, image: np.ndarray, face_number: int = 1, stage: Stage = _no_stage
+) -> Identity:
+    """The identity of face ``face_number`` (1-based, reading order) of a source photo."""
+    stage("detecting the source face")
+    faces = engine.detect(image)
+    if not faces:
+        raise NoFaceFound("no face found in the source photo")
+    (face,) = select_faces(faces, [face_number])
+    return engine.identity(image, face)
+
+
+def swap(
+    engine: FaceEngine,
+    source: Identity,
+    target: np.ndarray,
+    face_numbers: Sequence[int] | None = None,
+    restorer: FaceRestorer | None = None,
+    blend: float = 0.8,
+    stage: Stage = _no_stage,
+) -> tuple[np.ndarray, list[Face]]:
+    """Put ``source`` into the chosen faces of ``target`` (all when ``face_numbers`` is None).
+
+    Returns the new image and the target faces that were swapped.
+    """
+    stage("detecting target faces")
+    faces = engine.detect(target)
+    if not faces:
+        raise NoFaceFound("no face found in the target photo")
+    chosen = select_faces(faces, face_numbers)
+    stage(f"swapping {len(chosen)} face(s)")
+    result = engine.swap(target, chosen, source)
+    if restorer is not None:
+        stage(f"restoring faces with {restorer.name}")
+        result = restorer.restore(result, chosen, blend)
+    return result, chosen

@@ -1,0 +1,259 @@
+"""The one command line: ``swapbot <command>``. Builds Settings once and passes them down."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swapbot.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="swapbot: face swap and caricature bot.")
+models_app = typer.Typer(
+    no_args_is_help=True, help="Model files: list what is present, fetch what is missing."
+)
+app.add_typer(models_app, name="models")
+
+
+class Progress:
+    """Stage lines on stderr with elapsed time, so anything slower than a second shows life."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        if not self.quiet:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{elapsed:5.1f}s] {stage}…", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Bad input ends in one line on stderr and exit code 2, never a traceback."""
+    from engine.errors import EngineError
+
+    try:
+        yield
+    except EngineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        typer.echo(f"error: cannot read {exc.filename}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+@app.callback()
+def main_callback(ctx: typer.Context) -> None:
+    from swapbot.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    ctx.obj = settings
+
+
+def _read_image(path: Path):
+    from engine.imageio import decode_image
+
+    return decode_image(path.read_bytes())
+
+
+def _write_image(path: Path, image) -> None:
+    from engine.imageio import encode_jpeg, encode_png
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = encode_png(image) if path.suffix.lower() == ".png" else encode_jpeg(image)
+    path.write_bytes(data)
+
+
+def parse_faces(value: str) -> list[int] | None:
+    """``all`` -> None; ``1,3`` -> [1, 3]."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        numbers = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--faces takes numbers like 1,3 or 'all', not {value!r}") from None
+    if not numbers:
+        raise ValueError("--faces needs at least one face number")
+    return numbers
+
+
+def _engine(settings: Settings, name: str | None):
+    from engine.factory import build_engine
+
+    return build_engine(
+        name or settings.engine,
+        models_dir=settings.models_dir,
+        providers=settings.providers,
+        detector=settings.detector,
+    )
+
+
+@app.command()
+def swap(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="photo with the face to use")],
+    target: Annotated[Path, typer.Argument(help="photo whose faces are replaced")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the result")],
+    faces: Annotated[str, typer.Option(help="target faces to swap: 1,3 or all")] = "all",
+    source_face: Annotated[int, typer.Option(help="which face of the source photo (1-based)")] = 1,
+    engine: Annotated[str | None, typer.Option(help="classic or onnx (default: SWAPBOT_ENGINE)")] = None,
+    enhance: Annotated[bool, typer.Option(help="restore faces with GFPGAN afterwards")] = False,
+    restorer: Annotated[str, typer.Option(help="gfpgan or codeformer, with --enhance")] = "gfpgan",
+) -> None:
+    """Put the face from SOURCE into faces of TARGET."""
+    from engine import pipeline
+    from engine.factory import build_restorer
+
+    settings = _settings(ctx)
+    progress = Progress()
+    with cli_errors():
+        numbers = parse_faces(faces)
+        src_image, dst_image = _read_image(source), _read_image(target)
+        progress(f"loading the {engine or settings.engine} engine")
+        face_engine = _engine(settings, engine)
+        face_restorer = (
+            build_restorer(restorer, models_dir=settings.models_dir, providers=settings.providers)
+            if enhance
+            else None
+        )
+        identity = pipeline.source_identity(face_engine, src_image, source_face, stage=progress)
+        result, swapped = pipeline.swap(
+            face_engine, identity, dst_image, numbers, face_restorer, stage=progress
+        )
+        progress("writing the result")
+        _write_image(output, result)
+    typer.echo(f"swapped {len(swapped)} face(s) -> {output}")
+
+
+@app.command("faces")
+def faces_command(
+    ctx: typer.Context,
+    image: Annotated[Path, typer.Argument(help="photo to look for faces in")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write a numbered preview")] = None,
+    engine: Annotated[str | None, typer.Option(help="classic or onnx (default: SWAPBOT_ENGINE)")] = None,
+) -> None:
+    """List the faces of IMAGE in reading order, optionally writing a numbered preview."""
+    from engine.face import preview
+
+    settings = _settings(ctx)
+    progress = Progress()
+    with cli_errors():
+        picture = _read_image(image)
+        progress("detecting faces")
+        found = _engine(settings, engine).detect(picture)
+        for number, face in enumerate(found, start=1):
+            x1, y1, x2, y2 = (round(v) for v in face.box)
+            typer.echo(f"{number}: box=({x1},{y1},{x2},{y2}) score={face.score:.2f}")
+        if not found:
+            typer.echo("no faces found")
+        if output is not None:
+            _write_image(output, preview(picture, found))
+            typer.echo(f"preview -> {output}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context, output: Annotated[Path, typer.Option("-o", "--output")] = Path("out/demo_swap.jpg")
+) -> None:
+    """The main job on embedded defaults: swap the astronaut's face onto Tom Hanks (photos shipped by
+    scikit-image and insightface), with the default engine, written to OUTPUT."""
+    from engine import pipeline
+
+    settings = _settings(ctx)
+    progress = Progress()
+    with cli_errors():
+        source, target = demo_photos()
+        progress(f"loading the {settings.engine} engine")
+        face_engine = _engine(settings, None)
+        identity = pipeline.source_identity(face_engine, source, stage=progress)
+        result, swapped = pipeline.swap(face_engine, identity, target, stage=progress)
+        _write_image(output, result)
+    typer.echo(f"swapped {len(swapped)} face(s): astronaut -> Tom Hanks, written to {output}")
+
+
+@models_app.command("list")
+def models_list(
+    ctx: typer.Context,
+    verify: Annotated[bool, typer.Option(help="hash present files (slow for large files)")] = False,
+) -> None:
+    """Which model files are present, where, and under which licence."""
+    from engine.fetch import status
+    from engine.models import path_of
+
+    settings = _settings(ctx)
+    for entry in status(settings.models_dir, verify=verify):
+        model = entry.spec
+        state = "present" if entry.present else "missing"
+        if entry.verified is not None:
+            state += ", verified" if entry.verified else ", CHECKSUM MISMATCH"
+        origin = "bundled" if model.bundled else f"{model.size / 1e6:.0f} MB"
+        typer.echo(f"{model.name:40} {state:28} {origin:>8}  {path_of(model, settings.models_dir)}")
+        typer.echo(f"{'':40} licence: {model.licence}")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="models to fetch (default: all)")] = None,
+) -> None:
+    """Download pinned model files into SWAPBOT_MODELS_DIR, verifying each SHA-256."""
+    from tqdm import tqdm
+
+    from engine.fetch import fetch
+    from engine.models import MODELS, spec
+
+    settings = _settings(ctx)
+    with cli_errors():
+        try:
+            chosen = (
+                [spec(name) for name in names] if names else [m for m in MODELS.values() if not m.bundled]
+            )
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        for model in chosen:
+            with tqdm(
+                total=model.size or None, unit="B", unit_scale=True, desc=model.name, leave=True
+            ) as bar:
+
+                def progress(done: int, total: int, bar=bar) -> None:
+                    bar.total = total or bar.total
+                    bar.update(done - bar.n)
+
+                path = fetch(model, settings.models_dir, progress=progress)
+            typer.echo(f"{model.name}: {path}")
+
+
+def demo_photos():
+    """The two real photos the demo uses, from installed packages (never committed to the repo)."""
+    import cv2
+
+    try:
+        import insightface
+        from skimage import data
+    except ImportError as exc:
+        raise ValueError(f"the demo photos come from scikit-image and insightface: {exc}") from None
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    hanks_path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    return astronaut, _read_image(hanks_path)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
