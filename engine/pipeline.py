@@ -9,6 +9,7 @@ import numpy as np
 from engine.base import FaceEngine, FaceRestorer
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, select_faces
+from engine.stylize import CARICATURE_PROMPT, Stylizer
 
 Stage = Callable[[str], None]
 
@@ -53,3 +54,33 @@ def swap(
         stage(f"restoring faces with {restorer.name}")
         result = restorer.restore(result, chosen, blend)
     return result, chosen
+
+
+def caricature(
+    landmarker: FaceEngine,
+    image: np.ndarray,
+    style: str = "both",
+    strength: float = 1.0,
+    stylizer: Stylizer | None = None,
+    prompt: str | None = None,
+    stage: Stage = _no_stage,
+) -> np.ndarray:
+    """A caricature of every face: local styles (warp, cartoon, both) or a remote stylizer.
+
+    ``landmarker`` must give 68 landmarks (the classic engine). Faces are looked for first in every
+    style, so a photo without a face is refused before a paid remote service is called.
+    """
+    from engine.caricature import STYLES
+    from engine.caricature import caricature as local_caricature
+
+    stage("detecting faces")
+    faces = landmarker.detect(image)
+    if not faces:
+        raise NoFaceFound("no face found to draw a caricature of")
+    if style in STYLES:
+        stage(f"drawing the caricature ({style})")
+        return local_caricature(image, faces, style, strength)  # type: ignore[arg-type]
+    if stylizer is None or stylizer.name != style:
+        raise ValueError(f"caricature style {style!r} needs its stylizer configured (see README)")
+    stage(f"asking {stylizer.name} for the caricature")
+    return stylizer.stylize(image, prompt or CARICATURE_PROMPT)

@@ -65,9 +65,13 @@ def main_callback(ctx: typer.Context) -> None:
 
 
 def _read_image(path: Path):
+    from engine.errors import ImageRejected
     from engine.imageio import decode_image
 
-    return decode_image(path.read_bytes())
+    try:
+        return decode_image(path.read_bytes())
+    except ImageRejected as exc:  # say which of the files it was
+        raise ImageRejected(exc.reason, f"{path}: {exc.detail}") from None
 
 
 def _write_image(path: Path, image) -> None:
@@ -89,6 +93,21 @@ def parse_faces(value: str) -> list[int] | None:
     if not numbers:
         raise ValueError("--faces needs at least one face number")
     return numbers
+
+
+def build_stylizer(settings: Settings, style: str):
+    from engine.factory import build_stylizer as build
+
+    return build(
+        style,
+        openai_api_key=settings.openai_api_key,
+        openai_base_url=settings.openai_base_url,
+        openai_model=settings.openai_image_model,
+        replicate_api_token=settings.replicate_api_token,
+        replicate_base_url=settings.replicate_base_url,
+        replicate_model=settings.replicate_model,
+        timeout=settings.stylizer_timeout_s,
+    )
 
 
 def _engine(settings: Settings, name: str | None):
@@ -169,20 +188,44 @@ def faces_command(
 def run(
     ctx: typer.Context, output: Annotated[Path, typer.Option("-o", "--output")] = Path("out/demo_swap.jpg")
 ) -> None:
-    """The main job on embedded defaults: swap the astronaut's face onto Tom Hanks (photos shipped by
+    """The main job on embedded defaults: put Tom Hanks's face onto the astronaut (photos shipped by
     scikit-image and insightface), with the default engine, written to OUTPUT."""
     from engine import pipeline
 
     settings = _settings(ctx)
     progress = Progress()
     with cli_errors():
-        source, target = demo_photos()
+        target, source = demo_photos()
         progress(f"loading the {settings.engine} engine")
         face_engine = _engine(settings, None)
         identity = pipeline.source_identity(face_engine, source, stage=progress)
         result, swapped = pipeline.swap(face_engine, identity, target, stage=progress)
         _write_image(output, result)
-    typer.echo(f"swapped {len(swapped)} face(s): astronaut -> Tom Hanks, written to {output}")
+    typer.echo(f"swapped {len(swapped)} face(s): Tom Hanks -> astronaut, written to {output}")
+
+
+@app.command("caricature")
+def caricature_command(
+    ctx: typer.Context,
+    image: Annotated[Path, typer.Argument(help="photo with one or more faces")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the result")],
+    strength: Annotated[float, typer.Option(min=0.0, max=2.0, help="0 = none, 1 = clear caricature")] = 1.0,
+    style: Annotated[str, typer.Option(help="warp, cartoon, both, openai or replicate")] = "both",
+    prompt: Annotated[str | None, typer.Option(help="prompt for the remote styles")] = None,
+) -> None:
+    """Draw a caricature of the faces in IMAGE."""
+    from engine import pipeline
+    from engine.factory import build_engine
+
+    settings = _settings(ctx)
+    progress = Progress()
+    with cli_errors():
+        picture = _read_image(image)
+        stylizer = build_stylizer(settings, style)
+        landmarker = build_engine("classic", detector=settings.detector)  # 68 landmarks drive the warp
+        result = pipeline.caricature(landmarker, picture, style, strength, stylizer, prompt, stage=progress)
+        _write_image(output, result)
+    typer.echo(f"caricature ({style}) -> {output}")
 
 
 @models_app.command("list")

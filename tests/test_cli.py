@@ -1,0 +1,128 @@
+"""The command line end to end on real photos: outputs written, bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from swapbot.cli import app, parse_faces
+from tests.conftest import encode
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, astronaut, hanks, group_photo) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    paths = {}
+    for name, image in {"astronaut": astronaut, "hanks": hanks, "group": group_photo}.items():
+        paths[name] = folder / f"{name}.png"
+        paths[name].write_bytes(encode(image, ".png"))
+    paths["text"] = folder / "notes.jpg"  # a JPEG by name only: we go by the bytes
+    paths["text"].write_text("definitely not a picture")
+    paths["truncated"] = folder / "truncated.png"
+    paths["truncated"].write_bytes(encode(astronaut, ".png")[:5000])
+    paths["landscape"] = folder / "landscape.png"
+    paths["landscape"].write_bytes(encode(np.full((200, 300, 3), (40, 160, 90), np.uint8), ".png"))
+    return paths
+
+
+def test_parse_faces():
+    assert parse_faces("all") is None
+    assert parse_faces("1, 3") == [1, 3]
+    with pytest.raises(ValueError):
+        parse_faces("one")
+
+
+def test_swap_writes_a_jpeg_with_only_the_chosen_face_changed(photos, tmp_path, group_photo):
+    out = tmp_path / "result.jpg"
+    result = runner.invoke(
+        app, ["swap", str(photos["astronaut"]), str(photos["group"]), "-o", str(out), "--faces", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "swapped 1 face(s)" in result.output
+    data = out.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == group_photo.shape
+
+
+def test_faces_lists_six_faces_and_writes_preview(photos, tmp_path):
+    out = tmp_path / "preview.jpg"
+    result = runner.invoke(app, ["faces", str(photos["group"]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    listed = [line for line in result.output.splitlines() if line[:2] in {f"{n}:" for n in range(1, 10)}]
+    assert len(listed) == 6
+    assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["swap", "{text}", "{group}"], "notes.jpg: this is a text file, not a picture"),
+        (["swap", "{truncated}", "{group}"], "truncated"),
+        (["swap", "{landscape}", "{group}"], "no face"),
+        (["swap", "{astronaut}", "{group}", "--faces", "9"], "face 9"),
+        (["swap", "{astronaut}", "{missing}"], "cannot read"),
+        (["swap", "{astronaut}", "{group}", "--engine", "onnx"], "swapbot models fetch"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(photos, tmp_path, args, expected):
+    names = {**{k: str(v) for k, v in photos.items()}, "missing": str(tmp_path / "nope.png")}
+    argv = [a.format(**names) for a in args] + ["-o", str(tmp_path / "out.jpg")]
+    result = runner.invoke(app, argv, env={"SWAPBOT_MODELS_DIR": str(tmp_path / "no-models")})
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0].lower(), result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_caricature_local_styles_change_only_the_face_region(photos, tmp_path, astronaut):
+    out = tmp_path / "warp.png"
+    result = runner.invoke(app, ["caricature", str(photos["astronaut"]), "-o", str(out), "--style", "warp"])
+    assert result.exit_code == 0, result.output
+    warped = cv2.imread(str(out))
+    assert warped.shape == astronaut.shape
+    assert not np.array_equal(warped, astronaut)
+    assert np.array_equal(warped[:40, :40], astronaut[:40, :40])  # the corner never moves
+
+
+def test_caricature_openai_goes_through_the_real_client(photos, tmp_path, astronaut):
+    from tests.fakes.openai_server import FakeOpenAI
+
+    out = tmp_path / "openai.png"
+    with FakeOpenAI() as fake:
+        env = {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.base_url}
+        result = runner.invoke(
+            app,
+            [
+                "caricature",
+                str(photos["astronaut"]),
+                "-o",
+                str(out),
+                "--style",
+                "openai",
+                "--prompt",
+                "a friendly caricature",
+            ],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        assert len(fake.requests) == 1
+    # The fake answers with the picture mirrored: the round trip kept every pixel.
+    assert np.array_equal(cv2.imread(str(out)), cv2.flip(astronaut, 1))
+
+
+def test_caricature_remote_style_without_key_is_a_clear_error(photos, tmp_path):
+    result = runner.invoke(
+        app,
+        ["caricature", str(photos["astronaut"]), "-o", str(tmp_path / "x.jpg"), "--style", "replicate"],
+        env={"REPLICATE_API_TOKEN": "", "REPLICATE_MODEL": ""},
+    )
+    assert result.exit_code == 2
+    assert "REPLICATE_API_TOKEN" in result.output
