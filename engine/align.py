@@ -27,18 +27,24 @@ def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity transform (rotation, uniform scale, translation) mapping src to dst.
 
     Umeyama (1991), the estimator insightface uses through scikit-image; returns a 2x3 matrix.
+    The arithmetic keeps the inputs' precision (float32 key points stay float32 until the SVD), as
+    scikit-image does, so our alignment is bit-identical to insightface's reference.
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
+    src = np.asarray(src)
+    dst = np.asarray(dst)
+    if not np.issubdtype(src.dtype, np.floating):
+        src = src.astype(np.float64)
+    if not np.issubdtype(dst.dtype, np.floating):
+        dst = dst.astype(np.float64)
     n, dim = src.shape
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
     src_c, dst_c = src - src_mean, dst - dst_mean
     cov = dst_c.T @ src_c / n
-    d = np.ones(dim)
+    d = np.ones(dim, dtype=np.float64)
     if np.linalg.det(cov) < 0:
         d[dim - 1] = -1
     u, s, vt = np.linalg.svd(cov)
-    rank = np.linalg.matrix_rank(cov)
+    rank = int(np.count_nonzero(s > s.max() * max(cov.shape) * np.finfo(float).eps))
     t = np.eye(dim + 1)
     if rank == 0:
         return np.full((2, 3), np.nan)
@@ -53,7 +59,7 @@ def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     else:
         t[:dim, :dim] = u @ np.diag(d) @ vt
     scale = 1.0 / src_c.var(axis=0).sum() * (s @ d)
-    t[:dim, dim] = dst_mean - scale * (t[:dim, :dim] @ src_mean)
+    t[:dim, dim] = dst_mean - scale * (t[:dim, :dim] @ src_mean.T)
     t[:dim, :dim] *= scale
     return t[:2, :]
 

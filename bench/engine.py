@@ -1,0 +1,175 @@
+"""Per-stage medians of both swap backends at 1 and 12 megapixels, and our paste-back against insightface's.
+
+Stages: decode (JPEG bytes -> BGR), detect, embed (landmarks and identity vector of one face; the
+classic detector computes both for every face it finds, so its "detect" includes them), swap (one
+face: for onnx the aligned crop and the inswapper run, for classic its whole warp and blend), paste-back
+(onnx only; classic blends inside its swap) and encode (BGR -> Telegram-ready JPEG). The onnx backend
+runs the tiny stand-in models of tests/fakemodels (no real weights here), so its model stages time
+the plumbing, not a real network; its paste-back is the production code either way. Those stand-ins
+cannot find real faces, so both backends swap the same face given by its key points.
+
+insightface's paste-back is timed in the same process as ``INSwapper.get(paste_back=True)`` minus
+``get(paste_back=False)`` on the same model, photo and face, and its output compared with ours.
+
+    .venv/bin/python bench/engine.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.classic import ClassicEngine
+from engine.face import Face
+from engine.imageio import decode_image, encode_jpeg
+from engine.inswapper import source_latent
+from engine.onnx_engine import OnnxEngine
+from engine.pasteback import paste_back_into, warp_model
+from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS, write_swap_models
+
+SIZES = {"1 MP": (1280, 886), "12 MP": (4000, 3000)}  # t1.jpg as shipped, and stretched
+FACE = 2  # the middle face of t1.jpg
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up: sessions, caches, the warp-model probe
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def photos() -> tuple[np.ndarray, np.ndarray]:
+    import insightface
+    from skimage import data
+
+    t1 = cv2.imread(str(Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"))
+    return t1, cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def target_face(kps: np.ndarray) -> Face:
+    kps = np.asarray(kps, np.float32)
+    return Face(box=np.r_[kps.min(axis=0), kps.max(axis=0)], score=1.0, kps=kps)
+
+
+def nearest(faces: list[Face], kps: np.ndarray) -> Face:
+    centre = kps.mean(axis=0)
+    return min(faces, key=lambda f: float(np.hypot(*(np.asarray(f.center) - centre))))
+
+
+def bench_size(
+    label: str,
+    t1: np.ndarray,
+    astronaut: np.ndarray,
+    onnx: OnnxEngine,
+    classic: ClassicEngine,
+    reference,
+    repeat: int,
+) -> dict[str, dict[str, float | str]]:
+    from insightface.app.common import Face as InsightFace
+
+    width, height = SIZES[label]
+    image = t1 if (width, height) == t1.shape[1::-1] else cv2.resize(t1, (width, height))
+    kps = T1_KPS[FACE] * [width / t1.shape[1], height / t1.shape[0]]
+    jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    rows: dict[str, dict[str, float | str]] = {"classic": {}, "onnx": {}}
+
+    for backend in ("classic", "onnx"):
+        rows[backend]["decode"] = median_ms(lambda: decode_image(jpeg), repeat)
+        rows[backend]["encode"] = median_ms(lambda: encode_jpeg(image), repeat)
+
+    faces = classic.detect(image)
+    rows["classic"]["detect"] = median_ms(lambda: classic.detect(image), repeat)
+    source = classic.identity(astronaut, nearest(classic.detect(astronaut), ASTRONAUT_KPS))
+    target = nearest(faces, kps)
+    # A face as another backend would hand it over: the identity needs landmarks and a descriptor.
+    bare = Face(box=target.box, score=target.score, kps=target.kps)
+    rows["classic"]["embed"] = median_ms(lambda: classic.identity(image, bare), repeat)
+    rows["classic"]["swap"] = median_ms(lambda: classic.swap(image, [target], source), repeat)
+    rows["classic"]["paste-back"] = "in swap"
+
+    rows["onnx"]["detect"] = median_ms(lambda: onnx.detector.detect(image), repeat)
+    rows["onnx"]["embed"] = median_ms(lambda: onnx.embedder.embed(image, kps), repeat)
+    embedding = onnx.embedder.embed(astronaut, ASTRONAUT_KPS)
+    latent = source_latent(embedding, onnx.swapper.emap)
+    crop, matrix = onnx.swapper.swap_crop(image, kps, latent)
+    rows["onnx"]["swap"] = median_ms(lambda: onnx.swapper.swap_crop(image, kps, latent), repeat)
+    rows["onnx"]["paste-back"] = median_ms(lambda: paste_back_into(image.copy(), crop, matrix), repeat)
+    copy_ms = median_ms(image.copy, repeat)  # our figure includes a frame copy the engine makes once
+
+    target_if, source_if = InsightFace(kps=kps.astype(np.float64)), InsightFace(embedding=embedding)
+    with_paste = median_ms(lambda: reference.get(image, target_if, source_if, paste_back=True), repeat)
+    without = median_ms(lambda: reference.get(image, target_if, source_if, paste_back=False), repeat)
+    ours = image.copy()
+    paste_back_into(ours, *reference.get(image, target_if, source_if, paste_back=False))
+    theirs = reference.get(image, target_if, source_if, paste_back=True)
+    rows["insightface"] = {
+        "paste-back": with_paste - without,
+        "max abs diff": int(np.abs(ours.astype(int) - theirs.astype(int)).max()),
+        "frame copy": copy_ms,
+    }
+    return rows
+
+
+def fmt(value: float | str) -> str:
+    return f"{value:9.1f}" if isinstance(value, float) else f"{value!s:>9}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per stage (median reported)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", FutureWarning)  # scikit-image's deprecation inside insightface
+    ort.set_default_logger_severity(3)  # the stand-in swapper's unused emap initializer
+
+    from insightface.model_zoo.inswapper import INSwapper
+
+    t1, astronaut = photos()
+    with tempfile.TemporaryDirectory() as tmp:
+        models = write_swap_models(Path(tmp))
+        onnx = OnnxEngine(models, ["cpu"])
+        reference = INSwapper(model_file=str(models / "inswapper_128.onnx"), session=onnx.swapper.session)
+        classic = ClassicEngine()
+        results = {
+            label: bench_size(label, t1, astronaut, onnx, classic, reference, args.repeat) for label in SIZES
+        }
+
+    print(
+        f"\nOpenCV {cv2.__version__}, onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, "
+        f"warp model {warp_model()}, medians of {args.repeat} runs, milliseconds\n"
+    )
+    stages = ["decode", "detect", "embed", "swap", "paste-back", "encode"]
+    print(f"{'backend':<10}{'size':<8}" + "".join(f"{s:>11}" for s in stages))
+    for label, rows in results.items():
+        for backend in ("classic", "onnx"):
+            print(f"{backend:<10}{label:<8}" + "".join(f"  {fmt(rows[backend][s])}" for s in stages))
+    print("\npaste-back of one face, ours (ROI) vs insightface (full frame), same model, photo and face:")
+    print(f"{'size':<8}{'ours':>10}{'insightface':>13}{'speed-up':>10}{'max abs diff':>14}")
+    for label, rows in results.items():
+        ours, theirs = rows["onnx"]["paste-back"], rows["insightface"]["paste-back"]
+        diff = rows["insightface"]["max abs diff"]
+        print(f"{label:<8}{ours:>10.1f}{theirs:>13.1f}{theirs / ours:>9.1f}x{diff:>14}")
+    print(
+        "(ours includes copying the frame: "
+        + ", ".join(f"{label} {rows['insightface']['frame copy']:.1f} ms" for label, rows in results.items())
+        + "; the engine copies once per swap, not per face)"
+    )
+
+
+if __name__ == "__main__":
+    main()
