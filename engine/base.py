@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from engine.face import Face, Identity
 
 
+@runtime_checkable
 class FaceEngine(Protocol):
     name: str  # "classic" or "onnx"
     embedding_model: str  # name stored next to embeddings this engine makes
@@ -27,6 +28,7 @@ class FaceEngine(Protocol):
         ...
 
 
+@runtime_checkable
 class FaceRestorer(Protocol):
     name: str
 

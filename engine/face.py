@@ -15,7 +15,8 @@ class Face:
 
     box: (x1, y1, x2, y2) float; kps: 5x2 float32 (left eye, right eye, nose, left and right mouth
     corners, as the viewer sees them); landmarks: 68x2 float32 when the backend has them;
-    embedding: identity vector (L2-normalised) made by ``embedding_model``.
+    embedding: identity vector made by ``embedding_model``, as that model defines it (ArcFace:
+    L2-normalised, compared by cosine; dlib: raw 128-d, compared by Euclidean distance, 0.6 threshold).
     """
 
     box: np.ndarray
