@@ -188,20 +188,21 @@ def faces_command(
 def run(
     ctx: typer.Context, output: Annotated[Path, typer.Option("-o", "--output")] = Path("out/demo_swap.jpg")
 ) -> None:
-    """The main job on embedded defaults: put Tom Hanks's face onto the astronaut (photos shipped by
+    """The main job on embedded defaults: put the astronaut's face onto all six faces of insightface's
+    group photo t1.jpg (photos shipped by
     scikit-image and insightface), with the default engine, written to OUTPUT."""
     from engine import pipeline
 
     settings = _settings(ctx)
     progress = Progress()
     with cli_errors():
-        target, source = demo_photos()
+        source, target = demo_photos()
         progress(f"loading the {settings.engine} engine")
         face_engine = _engine(settings, None)
         identity = pipeline.source_identity(face_engine, source, stage=progress)
         result, swapped = pipeline.swap(face_engine, identity, target, stage=progress)
         _write_image(output, result)
-    typer.echo(f"swapped {len(swapped)} face(s): Tom Hanks -> astronaut, written to {output}")
+    typer.echo(f"swapped {len(swapped)} face(s): astronaut -> t1.jpg, written to {output}")
 
 
 @app.command("caricature")
@@ -290,8 +291,8 @@ def demo_photos():
     except ImportError as exc:
         raise ValueError(f"the demo photos come from scikit-image and insightface: {exc}") from None
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    hanks_path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    return astronaut, _read_image(hanks_path)
+    group_path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+    return astronaut, _read_image(group_path)
 
 
 def main() -> None:

@@ -126,3 +126,15 @@ def test_caricature_remote_style_without_key_is_a_clear_error(photos, tmp_path):
     )
     assert result.exit_code == 2
     assert "REPLICATE_API_TOKEN" in result.output
+
+
+def test_run_without_a_token_swaps_the_demo_photos(tmp_path, group_photo):
+    out = tmp_path / "demo.jpg"
+    result = runner.invoke(
+        app, ["run", "-o", str(out)], env={"TELEGRAM_BOT_TOKEN": "", "DISCORD_BOT_TOKEN": ""}
+    )
+    assert result.exit_code == 0, result.output
+    assert "swapped 6 face(s)" in result.output
+    image = cv2.imdecode(np.frombuffer(out.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == group_photo.shape
+    assert np.abs(image.astype(int) - group_photo.astype(int)).mean() > 1.0
