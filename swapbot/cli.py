@@ -18,6 +18,8 @@ models_app = typer.Typer(
     no_args_is_help=True, help="Model files: list what is present, fetch what is missing."
 )
 app.add_typer(models_app, name="models")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations) at DATABASE_URL.")
+app.add_typer(db_app, name="db")
 
 
 class Progress:
@@ -36,6 +38,8 @@ class Progress:
 @contextmanager
 def cli_errors() -> Iterator[None]:
     """Bad input ends in one line on stderr and exit code 2, never a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from engine.errors import EngineError
 
     try:
@@ -45,6 +49,11 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         typer.echo(f"error: cannot read {exc.filename}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except (OSError, SQLAlchemyError) as exc:  # a database or service that does not answer
+        typer.echo(
+            f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True
+        )
         raise typer.Exit(2) from None
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -279,6 +288,28 @@ def models_fetch(
 
                 path = fetch(model, settings.models_dir, progress=progress)
             typer.echo(f"{model.name}: {path}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database at DATABASE_URL up to REVISION (default: the newest)."""
+    from db.migrate import upgrade
+
+    settings = _settings(ctx)
+    with cli_errors():
+        upgrade(settings.database_url, revision)
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "base") -> None:
+    """Migrate the database at DATABASE_URL down to REVISION (default: empty)."""
+    from db.migrate import downgrade
+
+    settings = _settings(ctx)
+    with cli_errors():
+        downgrade(settings.database_url, revision)
+    typer.echo(f"database downgraded to {revision}")
 
 
 def demo_photos():

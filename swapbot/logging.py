@@ -9,7 +9,10 @@ import structlog
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # Third-party libraries log through the standard library: warnings only, except the lines that
+    # say what a migration did.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
