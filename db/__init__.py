@@ -1,0 +1,1 @@
+"""Everything swapbot keeps: models, session factory, repositories, migrations runner (no bot/jobs/engine)."""

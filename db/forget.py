@@ -1,0 +1,66 @@
+"""/forget: delete everything of a user, leaving only anonymised accounting rows.
+
+Kept: ledger rows (amounts, reasons, keys, times) with the user link nulled, so the accounts still add
+up and a replayed payment or job key is still recognised; payment rows with the user link and the raw
+provider payload nulled (charge ids are needed to answer refunds and disputes). Deleted: the user row,
+saved faces with their embeddings and chips, and jobs with their parameters and references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.errors import UserNotFound
+from db.jobs import Purged
+from db.models import Identity, IdentityEmbedding, Job, LedgerEntry, Payment, User
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    faces: int
+    jobs: list[Purged]  # their input/result references, for the caller to delete the stored files
+    payments_anonymised: int
+    ledger_anonymised: int
+
+
+async def forget_user(session: AsyncSession, user_id: int) -> Forgotten:
+    locked = await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+    if locked is None:
+        raise UserNotFound(user_id)
+    faces = await session.scalar(
+        select(func.count()).select_from(Identity).where(Identity.user_id == user_id)
+    )
+    # Explicit deletes rather than relying on ON DELETE: correct even on a connection without foreign keys.
+    await session.execute(
+        delete(IdentityEmbedding)
+        .where(IdentityEmbedding.identity_id.in_(select(Identity.id).where(Identity.user_id == user_id)))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(Identity).where(Identity.user_id == user_id))
+    jobs = (
+        await session.execute(
+            delete(Job).where(Job.user_id == user_id).returning(Job.id, Job.inputs, Job.result_ref)
+        )
+    ).all()
+    payments = await session.execute(
+        update(Payment)
+        .where(Payment.user_id == user_id)
+        .values(user_id=None, payload=None)
+        .execution_options(synchronize_session=False)
+    )
+    entries = await session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.user_id == user_id)
+        .values(user_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(User).where(User.id == user_id))
+    return Forgotten(
+        faces=faces or 0,
+        jobs=[Purged(j.id, j.inputs, j.result_ref) for j in jobs],
+        payments_anonymised=payments.rowcount,
+        ledger_anonymised=entries.rowcount,
+    )

@@ -1,0 +1,423 @@
+"""Jobs: created with their debit in one transaction, moved only along ``TRANSITIONS``.
+
+Every move is a compare-and-set (``UPDATE ... WHERE id = :id AND status = :expected``), so two workers
+(or a worker and the sweeper) can never both move a job; the loser gets ``InvalidTransition``.
+A failed or cancelled job is refunded in the same transaction as its move, exactly once
+(ledger key ``refund:<id>``); a retry (running -> queued) keeps the debit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import ledger
+from db.base import utcnow
+from db.errors import InvalidTransition, JobNotFound, NotRefundable
+from db.ledger import Posting
+from db.models import Job, JobKind, JobStatus, Reason
+from db.sql import insert_ignore
+
+QUEUED, RUNNING = JobStatus.QUEUED, JobStatus.RUNNING
+SUCCEEDED, FAILED, CANCELLED = JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
+
+# The only moves a job can make. Terminal states have none.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    QUEUED: frozenset({RUNNING, CANCELLED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+
+def debit_key(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def refund_key(job_id: str) -> str:
+    return f"refund:{job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where the result goes: the chat, the message to answer, and Discord's interaction token."""
+
+    platform: str
+    chat: str
+    message: str | None = None
+    token: str | None = None
+    token_expires_at: datetime | None = None
+
+
+def delivery_of(job: Job) -> Delivery | None:
+    if job.deliver_platform is None or job.deliver_chat is None:
+        return None
+    return Delivery(
+        job.deliver_platform,
+        job.deliver_chat,
+        job.deliver_message,
+        job.deliver_token,
+        job.deliver_token_expires_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What retention (or /forget) dropped from a job, so the caller can delete the stored files."""
+
+    job_id: str
+    inputs: dict[str, Any] | None
+    result_ref: str | None
+
+
+def check_transition(job_id: str, current: JobStatus | str, target: JobStatus | str) -> None:
+    if JobStatus(target) not in TRANSITIONS[JobStatus(current)]:
+        raise InvalidTransition(job_id, str(current), str(target))
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    user_id: int,
+    kind: JobKind | str,
+    cost: int,
+    params: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    delivery: Delivery | None = None,
+    now: datetime | None = None,
+) -> tuple[Job, bool]:
+    """Queue a job and debit ``cost`` in one savepoint; returns the job and whether it is new.
+
+    An existing id returns that job untouched (the same request twice is one job). Raises
+    ``InsufficientCredits`` (and writes nothing) when the user cannot pay.
+    """
+    if cost < 0:
+        raise ValueError("cost must be >= 0")
+    existing = await get_or_none(session, job_id)
+    if existing is not None:
+        return existing, False
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "id": job_id,
+        "user_id": user_id,
+        "kind": JobKind(kind).value,
+        "status": QUEUED.value,
+        "params": dict(params) if params is not None else None,
+        "inputs": dict(inputs) if inputs is not None else None,
+        "cost": cost,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "queued_at": now,
+    }
+    if delivery is not None:
+        values |= {
+            "deliver_platform": delivery.platform,
+            "deliver_chat": delivery.chat,
+            "deliver_message": delivery.message,
+            "deliver_token": delivery.token,
+            "deliver_token_expires_at": delivery.token_expires_at,
+        }
+    async with session.begin_nested():
+        inserted = await session.scalar(insert_ignore(session, Job, values, ["id"]).returning(Job.id))
+        if inserted is not None and cost > 0:
+            await ledger.post(
+                session, user_id=user_id, delta=-cost, reason=Reason.JOB, key=debit_key(job_id), now=now
+            )
+    return await get(session, job_id), inserted is not None
+
+
+async def get_or_none(session: AsyncSession, job_id: str) -> Job | None:
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def get(session: AsyncSession, job_id: str) -> Job:
+    job = await get_or_none(session, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+async def start(
+    session: AsyncSession, job_id: str, *, worker_id: str, lease: timedelta, now: datetime | None = None
+) -> Job:
+    """queued -> running for ``worker_id``, holding a lease until ``now + lease``; counts the attempt."""
+    now = now or utcnow()
+    return await _move(
+        session,
+        job_id,
+        {QUEUED},
+        RUNNING,
+        now,
+        worker_id=worker_id,
+        started_at=now,
+        heartbeat_at=now,
+        locked_until=now + lease,
+        attempts=Job.attempts + 1,
+    )
+
+
+async def heartbeat(
+    session: AsyncSession, job_id: str, *, worker_id: str, lease: timedelta, now: datetime | None = None
+) -> bool:
+    """Extend the running worker's lease; False when the job is no longer running for this worker."""
+    now = now or utcnow()
+    moved = await session.scalar(
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING.value, Job.worker_id == worker_id)
+        .values(heartbeat_at=now, locked_until=now + lease, updated_at=now)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return moved is not None
+
+
+async def succeed(
+    session: AsyncSession,
+    job_id: str,
+    *,
+    result_ref: str | None = None,
+    worker_id: str | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """running -> succeeded. With ``worker_id``, only the worker holding the job may finish it."""
+    now = now or utcnow()
+    return await _move(
+        session,
+        job_id,
+        {RUNNING},
+        SUCCEEDED,
+        now,
+        expected_worker=worker_id,
+        result_ref=result_ref,
+        finished_at=now,
+        locked_until=None,
+    )
+
+
+async def fail(
+    session: AsyncSession,
+    job_id: str,
+    *,
+    code: str,
+    text: str = "",
+    worker_id: str | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """running -> failed, refunding the debit in the same savepoint."""
+    now = now or utcnow()
+    async with session.begin_nested():
+        job = await _move(
+            session,
+            job_id,
+            {RUNNING},
+            FAILED,
+            now,
+            expected_worker=worker_id,
+            error_code=code,
+            error_text=text,
+            finished_at=now,
+            locked_until=None,
+        )
+        await refund(session, job_id, now=now)
+    return job
+
+
+async def retry(
+    session: AsyncSession,
+    job_id: str,
+    *,
+    code: str,
+    text: str = "",
+    worker_id: str | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """running -> queued for another attempt (a transient error or a dead worker); keeps the debit."""
+    now = now or utcnow()
+    return await _move(
+        session,
+        job_id,
+        {RUNNING},
+        QUEUED,
+        now,
+        expected_worker=worker_id,
+        error_code=code,
+        error_text=text,
+        queued_at=now,
+        worker_id=None,
+        locked_until=None,
+    )
+
+
+async def cancel(
+    session: AsyncSession,
+    job_id: str,
+    *,
+    code: str = "cancelled",
+    text: str = "",
+    now: datetime | None = None,
+) -> Job:
+    """queued or running -> cancelled, refunding the debit in the same savepoint."""
+    now = now or utcnow()
+    async with session.begin_nested():
+        job = await _move(
+            session,
+            job_id,
+            {QUEUED, RUNNING},
+            CANCELLED,
+            now,
+            error_code=code,
+            error_text=text,
+            finished_at=now,
+            locked_until=None,
+        )
+        await refund(session, job_id, now=now)
+    return job
+
+
+async def refund(session: AsyncSession, job_id: str, *, now: datetime | None = None) -> Posting | None:
+    """Give a failed or cancelled job's credits back, exactly once however often it is asked.
+
+    Returns None when nothing was debited (a free job). The amount is the debit's, not today's price.
+    """
+    status = await session.scalar(select(Job.status).where(Job.id == job_id))
+    if status is None:
+        raise JobNotFound(job_id)
+    if JobStatus(status) not in (FAILED, CANCELLED):
+        raise NotRefundable(job_id, status)
+    debit = await ledger.find(session, debit_key(job_id))
+    if debit is None or debit.user_id is None:
+        return None
+    return await ledger.post(
+        session,
+        user_id=debit.user_id,
+        delta=-debit.delta,
+        reason=Reason.REFUND,
+        key=refund_key(job_id),
+        now=now,
+    )
+
+
+async def mark_delivered(session: AsyncSession, job_id: str, *, now: datetime | None = None) -> bool:
+    """Record that the outcome reached the chat; True only the first time (so it is sent once)."""
+    now = now or utcnow()
+    marked = await session.scalar(
+        update(Job)
+        .where(Job.id == job_id, Job.delivered_at.is_(None), Job.status.in_([s.value for s in TERMINAL]))
+        .values(delivered_at=now, updated_at=now)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    if marked is None and await get_or_none(session, job_id) is None:
+        raise JobNotFound(job_id)
+    return marked is not None
+
+
+async def queued_before(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> list[Job]:
+    """Jobs waiting since before ``cutoff``, oldest first (e.g. lost from the queue: enqueue them again)."""
+    return await _list(
+        session, Job.status == QUEUED.value, Job.queued_at < cutoff, order=Job.queued_at, limit=limit
+    )
+
+
+async def running_started_before(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> list[Job]:
+    return await _list(
+        session, Job.status == RUNNING.value, Job.started_at < cutoff, order=Job.started_at, limit=limit
+    )
+
+
+async def lease_expired(session: AsyncSession, now: datetime | None = None, *, limit: int = 100) -> list[Job]:
+    """Running jobs whose worker stopped renewing its lease: the sweeper retries or fails them."""
+    return await _list(
+        session,
+        Job.status == RUNNING.value,
+        Job.locked_until < (now or utcnow()),
+        order=Job.locked_until,
+        limit=limit,
+    )
+
+
+async def for_user(session: AsyncSession, user_id: int, *, limit: int = 20) -> list[Job]:
+    return await _list(session, Job.user_id == user_id, order=Job.created_at.desc(), limit=limit)
+
+
+async def purge_before(
+    session: AsyncSession, cutoff: datetime, *, now: datetime | None = None, limit: int = 500
+) -> list[Purged]:
+    """Retention: drop parameters, input references, results and tokens of finished jobs created
+    before ``cutoff``. Returns what was dropped so the caller can delete the stored files. The job
+    row itself stays (status, cost and times), as do saved faces, which live until /forget."""
+    now = now or utcnow()
+    rows = (
+        await session.execute(
+            select(Job.id, Job.inputs, Job.result_ref)
+            .where(
+                Job.created_at < cutoff, Job.purged_at.is_(None), Job.status.in_([s.value for s in TERMINAL])
+            )
+            .order_by(Job.created_at)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_([r.id for r in rows]))
+        .values(
+            params=None,
+            inputs=None,
+            result_ref=None,
+            deliver_token=None,
+            error_text=None,
+            purged_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return [Purged(r.id, r.inputs, r.result_ref) for r in rows]
+
+
+async def _list(session: AsyncSession, *where: Any, order: Any, limit: int) -> list[Job]:
+    rows = await session.scalars(
+        select(Job).where(*where).order_by(order).limit(limit).execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def _move(
+    session: AsyncSession,
+    job_id: str,
+    expected: Collection[JobStatus],
+    target: JobStatus,
+    now: datetime,
+    *,
+    expected_worker: str | None = None,
+    **values: Any,
+) -> Job:
+    """The one place a status changes: validate against TRANSITIONS, then compare-and-set."""
+    for current in expected:
+        check_transition(job_id, current, target)
+    where = [Job.id == job_id, Job.status.in_([s.value for s in expected])]
+    if expected_worker is not None:  # a worker whose lease was taken over must not finish the job
+        where.append(Job.worker_id == expected_worker)
+    job = await session.scalar(
+        update(Job)
+        .where(*where)
+        .values(status=target.value, updated_at=now, **values)
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    )
+    if job is None:
+        current = await session.scalar(select(Job.status).where(Job.id == job_id))
+        if current is None:
+            raise JobNotFound(job_id)
+        raise InvalidTransition(job_id, current, target.value)
+    return job

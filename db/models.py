@@ -1,0 +1,234 @@
+"""The tables. Schema only: the rules (money, transitions, limits) live in the repository modules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, BigId, UtcDateTime, utcnow
+
+
+class Platform(StrEnum):
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
+
+
+class Reason(StrEnum):
+    PURCHASE = "purchase"
+    JOB = "job"
+    REFUND = "refund"
+    GRANT = "grant"
+    BONUS = "bonus"
+    ADMIN = "admin"
+
+
+class Provider(StrEnum):
+    TELEGRAM_STARS = "telegram_stars"
+    STRIPE = "stripe"
+
+
+class PaymentStatus(StrEnum):
+    PAID = "paid"
+    REFUNDED = "refunded"
+
+
+class JobKind(StrEnum):
+    SWAP = "swap"
+    CARICATURE = "caricature"
+    ENHANCE = "enhance"
+    ANALYZE = "analyze"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id"),
+        CheckConstraint("balance >= 0", name="balance_non_negative"),
+        _one_of("platform", Platform, "platform"),
+        # Never reuse a deleted user's id on SQLite: ledger keys such as grant:<id> must stay unique.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    # The platform's own user id as text: Discord snowflakes are unsigned 64-bit.
+    external_id: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(16))
+    balance: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Credits granted on first use (the ledger row is grant:free:<id>); kept for support questions.
+    free_credits: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    is_banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Identity(Base):
+    """A saved face: the aligned chip (small JPEG), its landmarks and one embedding per model."""
+
+    __tablename__ = "identities"
+    __table_args__ = (
+        UniqueConstraint("user_id", "name"),
+        # At most one default per user, enforced by the database on both backends.
+        Index(
+            "uq_identities_one_default",
+            "user_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(16))
+    chip: Mapped[bytes] = mapped_column(LargeBinary)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    embeddings: Mapped[list[IdentityEmbedding]] = relationship(
+        back_populates="identity",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by="IdentityEmbedding.model",
+    )
+
+
+class IdentityEmbedding(Base):
+    """One row per (face, model): a face saved with one engine is never silently used with another."""
+
+    __tablename__ = "identity_embeddings"
+    __table_args__ = (
+        CheckConstraint("dim > 0", name="dim_positive"),
+        # float32 little-endian: the byte length is fixed by the dimension.
+        CheckConstraint("length(vector) = 4 * dim", name="vector_length"),
+    )
+
+    identity_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    identity: Mapped[Identity] = relationship(back_populates="embeddings")
+
+
+class LedgerEntry(Base):
+    """Append-only. ``user_id`` is nulled by /forget; amounts and keys stay for accounting and replay."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        CheckConstraint("delta <> 0", name="delta_non_zero"),
+        CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
+        _one_of("reason", Reason, "reason"),
+        Index("ix_ledger_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    delta: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "charge_id"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint("credits > 0", name="credits_positive"),
+        _one_of("provider", Provider, "provider"),
+        _one_of("status", PaymentStatus, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    charge_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    amount: Mapped[int] = mapped_column(Integer)  # minor units (cents; stars are their own unit)
+    currency: Mapped[str] = mapped_column(String(8))
+    credits: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("cost >= 0", name="cost_non_negative"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        _one_of("kind", JobKind, "kind"),
+        _one_of("status", JobStatus, "status"),
+        Index("ix_jobs_status_queued_at", "status", "queued_at"),
+        Index("ix_jobs_status_started_at", "status", "started_at"),
+        Index("ix_jobs_created_at", "created_at"),
+    )
+
+    # Given by the caller and derived from what the job does: the same request twice is one job.
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # nulled after the retention period
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # references to input files; same
+    cost: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_text: Mapped[str | None] = mapped_column(Text)
+    deliver_platform: Mapped[str | None] = mapped_column(String(16))
+    deliver_chat: Mapped[str | None] = mapped_column(String(64))
+    deliver_message: Mapped[str | None] = mapped_column(String(64))
+    deliver_token: Mapped[str | None] = mapped_column(Text)  # Discord interaction token
+    deliver_token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result_ref: Mapped[str | None] = mapped_column(Text)  # e.g. the Telegram file_id of the result
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the running worker's lease
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # params/inputs/result dropped

@@ -1,0 +1,96 @@
+"""Database fixtures: a fresh, uniquely named Postgres database per test run, dropped at the end,
+and a temporary SQLite file; ``db`` runs a test once on each. Both are built by the real migrations."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from db import ledger
+from db.migrate import upgrade_engine
+from db.models import Reason
+from db.session import Database
+from db.users import get_or_create
+
+PG_SERVER = "postgresql://postgres@localhost:5432"
+# The brief's concurrency tests want many real connections at once.
+PG_POOL = 50
+
+
+async def create_pg_database(prefix: str = "swapbot_test") -> str:
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(f"{PG_SERVER}/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(f"{PG_SERVER}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pg_url(name: str) -> str:
+    return f"postgresql+asyncpg://postgres@localhost:5432/{name}"
+
+
+@pytest.fixture(scope="session")
+async def pg_db() -> AsyncIterator[Database]:
+    name = await create_pg_database()
+    db = Database(pg_url(name), pool_size=PG_POOL, max_overflow=0)
+    try:
+        await upgrade_engine(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+        await drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    path = tmp_path_factory.mktemp("sqlite") / "swapbot.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade_engine(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def db(request: pytest.FixtureRequest) -> Database:
+    return request.getfixturevalue(f"{'pg' if request.param == 'postgres' else 'sqlite'}_db")
+
+
+async def make_user(db: Database, balance: int = 0, platform: str = "telegram") -> int:
+    """A user with its own platform id (tests share one database) holding ``balance`` credits."""
+    async with db.transaction() as session:
+        user, _ = await get_or_create(session, platform, uuid.uuid4().hex[:20], display_name="Test")
+        if balance:
+            await ledger.post(
+                session, user_id=user.id, delta=balance, reason=Reason.ADMIN, key=f"test:seed:{user.id}"
+            )
+        return user.id
+
+
+NewUser = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+def new_user(db: Database) -> NewUser:
+    """``make_user`` on the backend the test runs on."""
+
+    async def make(balance: int = 0, platform: str = "telegram") -> int:
+        return await make_user(db, balance, platform)
+
+    return make
