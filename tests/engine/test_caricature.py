@@ -18,28 +18,8 @@ from engine.caricature import (
     exaggerated_landmarks,
 )
 from engine.cartoon import COLOURS, cartoonize
-from engine.classic import ClassicEngine
 from engine.face import Face
 from engine.warp import piecewise_affine_maps
-
-
-@pytest.fixture(scope="module")
-def engine() -> ClassicEngine:
-    return ClassicEngine(upsample=0)
-
-
-@pytest.fixture(scope="module")
-def astronaut_faces(engine: ClassicEngine, astronaut: np.ndarray) -> list[Face]:
-    faces = engine.detect(astronaut)
-    assert len(faces) == 1
-    return faces
-
-
-@pytest.fixture(scope="module")
-def group_faces(engine: ClassicEngine, group_photo: np.ndarray) -> list[Face]:
-    faces = engine.detect(group_photo)
-    assert len(faces) == 6
-    return faces
 
 
 @pytest.fixture(scope="module")

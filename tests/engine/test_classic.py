@@ -72,35 +72,15 @@ def assert_swapped(result_faces: list[Face], originals: list[Face], source: np.n
 
 
 @pytest.fixture(scope="module")
-def engine() -> ClassicEngine:
-    return ClassicEngine()
-
-
-@pytest.fixture(scope="module")
-def astro_faces(engine: ClassicEngine, astronaut: np.ndarray) -> list[Face]:
-    return engine.detect(astronaut)
-
-
-@pytest.fixture(scope="module")
-def t1_faces(engine: ClassicEngine, group_photo: np.ndarray) -> list[Face]:
-    return engine.detect(group_photo)
-
-
-@pytest.fixture(scope="module")
-def hanks_faces(engine: ClassicEngine, hanks: np.ndarray) -> list[Face]:
-    return engine.detect(hanks)
-
-
-@pytest.fixture(scope="module")
-def astro_identity(engine: ClassicEngine, astronaut: np.ndarray, astro_faces: list[Face]) -> Identity:
-    return engine.identity(astronaut, astro_faces[0])
+def astro_identity(engine: ClassicEngine, astronaut: np.ndarray, astronaut_faces: list[Face]) -> Identity:
+    return engine.identity(astronaut, astronaut_faces[0])
 
 
 @pytest.fixture(scope="module")
 def t1_swapped(
-    engine: ClassicEngine, group_photo: np.ndarray, t1_faces: list[Face], astro_identity: Identity
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face], astro_identity: Identity
 ) -> np.ndarray:
-    return engine.swap(group_photo, t1_faces, astro_identity)
+    return engine.swap(group_photo, group_faces, astro_identity)
 
 
 # -- detection ---------------------------------------------------------------------------------------
@@ -111,17 +91,17 @@ def test_is_a_face_engine(engine: ClassicEngine) -> None:
     assert (typed.name, typed.embedding_model) == ("classic", "dlib_resnet_v1")
 
 
-def test_t1_has_six_faces_in_reading_order(t1_faces: list[Face]) -> None:
+def test_t1_has_six_faces_in_reading_order(group_faces: list[Face]) -> None:
     # Rows as the photo shows them: the man standing at the back right, the woman behind on the
     # left, the three seated at eye level left to right, then the man leaning lower in the middle.
     expected = [(934, 131), (319, 220), (121, 336), (503, 348), (1172, 336), (778, 420)]
-    assert len(t1_faces) == 6
-    for face, (x, y) in zip(t1_faces, expected, strict=True):
+    assert len(group_faces) == 6
+    for face, (x, y) in zip(group_faces, expected, strict=True):
         assert abs(face.center[0] - x) < 20 and abs(face.center[1] - y) < 20, (face.center, (x, y))
 
 
-def test_faces_carry_landmarks_key_points_and_descriptors(t1_faces: list[Face]) -> None:
-    for face in t1_faces:
+def test_faces_carry_landmarks_key_points_and_descriptors(group_faces: list[Face]) -> None:
+    for face in group_faces:
         assert face.landmarks is not None and face.landmarks.shape == (68, 2)
         assert face.kps.shape == (5, 2)
         np.testing.assert_allclose(face.kps, kps_from_landmarks(face.landmarks))
@@ -137,31 +117,31 @@ def test_faces_carry_landmarks_key_points_and_descriptors(t1_faces: list[Face]) 
 
 
 def test_astronaut_and_hanks_have_one_face(
-    astro_faces: list[Face], hanks_faces: list[Face], astronaut: np.ndarray
+    astronaut_faces: list[Face], hanks_faces: list[Face], astronaut: np.ndarray
 ) -> None:
     # HOG also fires weakly on the round mission patch on the suit; the aligned re-check drops it.
-    assert len(astro_faces) == 1
-    assert 190 < astro_faces[0].center[0] < 250 and 95 < astro_faces[0].center[1] < 150
+    assert len(astronaut_faces) == 1
+    assert 190 < astronaut_faces[0].center[0] < 250 and 95 < astronaut_faces[0].center[1] < 150
     assert len(hanks_faces) == 1
 
 
 def test_descriptors_tell_people_apart(
-    engine: ClassicEngine, astronaut: np.ndarray, astro_faces: list[Face], t1_faces: list[Face]
+    engine: ClassicEngine, astronaut: np.ndarray, astronaut_faces: list[Face], group_faces: list[Face]
 ) -> None:
     mirrored = engine.detect(np.ascontiguousarray(astronaut[:, ::-1]))
     assert len(mirrored) == 1
-    assert descriptor_distance(mirrored[0].embedding, astro_faces[0].embedding) < MATCH_DISTANCE
-    for face in t1_faces:
-        assert descriptor_distance(face.embedding, astro_faces[0].embedding) > MATCH_DISTANCE
+    assert descriptor_distance(mirrored[0].embedding, astronaut_faces[0].embedding) < MATCH_DISTANCE
+    for face in group_faces:
+        assert descriptor_distance(face.embedding, astronaut_faces[0].embedding) > MATCH_DISTANCE
 
 
 def test_large_photos_detect_on_a_reduced_copy_but_keep_full_resolution(
-    engine: ClassicEngine, group_photo: np.ndarray, t1_faces: list[Face]
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face]
 ) -> None:
     big = cv2.resize(group_photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # 2560 px wide
     faces = engine.detect(big)
     assert len(faces) == 6
-    for face, small in zip(faces, t1_faces, strict=True):
+    for face, small in zip(faces, group_faces, strict=True):
         assert iou(face.box, small.box * 2) > 0.6
         # Landmarks come from the full-resolution image: twice the small ones, give or take a few px.
         assert np.abs(face.landmarks - small.landmarks * 2).mean() < 4.0
@@ -192,19 +172,19 @@ def test_unknown_detector_is_refused() -> None:
 
 
 def test_identity_keeps_the_descriptor_and_landmarks_in_the_chip(
-    astro_identity: Identity, astro_faces: list[Face]
+    astro_identity: Identity, astronaut_faces: list[Face]
 ) -> None:
     assert astro_identity.chip.shape == (256, 256, 3)
-    np.testing.assert_array_equal(astro_identity.embeddings[EMBEDDING_MODEL], astro_faces[0].embedding)
+    np.testing.assert_array_equal(astro_identity.embeddings[EMBEDDING_MODEL], astronaut_faces[0].embedding)
     assert astro_identity.landmarks is not None and astro_identity.landmarks.shape == (68, 2)
     assert np.all((astro_identity.landmarks > 0) & (astro_identity.landmarks < 256))
     np.testing.assert_allclose(kps_from_landmarks(astro_identity.landmarks), astro_identity.kps, atol=1e-3)
 
 
 def test_identity_of_a_bare_face_computes_landmarks_and_descriptor(
-    engine: ClassicEngine, astronaut: np.ndarray, astro_faces: list[Face]
+    engine: ClassicEngine, astronaut: np.ndarray, astronaut_faces: list[Face]
 ) -> None:
-    found = astro_faces[0]
+    found = astronaut_faces[0]
     bare = Face(box=found.box, score=found.score, kps=found.kps)  # as another backend would give it
     identity = engine.identity(astronaut, bare)
     assert identity.landmarks is not None
@@ -215,18 +195,18 @@ def test_identity_of_a_bare_face_computes_landmarks_and_descriptor(
 
 
 def test_astronaut_into_every_face_of_t1(
-    engine: ClassicEngine, t1_swapped: np.ndarray, t1_faces: list[Face], astro_faces: list[Face]
+    engine: ClassicEngine, t1_swapped: np.ndarray, group_faces: list[Face], astronaut_faces: list[Face]
 ) -> None:
-    assert_swapped(engine.detect(t1_swapped), t1_faces, astro_faces[0].embedding)
+    assert_swapped(engine.detect(t1_swapped), group_faces, astronaut_faces[0].embedding)
 
 
 def test_swap_leaves_everything_away_from_the_faces_untouched(
-    group_photo: np.ndarray, t1_swapped: np.ndarray, t1_faces: list[Face]
+    group_photo: np.ndarray, t1_swapped: np.ndarray, group_faces: list[Face]
 ) -> None:
     assert t1_swapped.shape == group_photo.shape and t1_swapped.dtype == np.uint8
-    away = ~near_boxes(group_photo.shape, t1_faces)
+    away = ~near_boxes(group_photo.shape, group_faces)
     np.testing.assert_array_equal(t1_swapped[away], group_photo[away])
-    for face in t1_faces:
+    for face in group_faces:
         assert changed_fraction(t1_swapped, group_photo, face) > 0.4
 
 
@@ -234,27 +214,27 @@ def test_hanks_into_the_astronaut(
     engine: ClassicEngine,
     astronaut: np.ndarray,
     hanks: np.ndarray,
-    astro_faces: list[Face],
+    astronaut_faces: list[Face],
     hanks_faces: list[Face],
 ) -> None:
-    result = engine.swap(astronaut, astro_faces, engine.identity(hanks, hanks_faces[0]))
-    assert_swapped(engine.detect(result), astro_faces, hanks_faces[0].embedding)
-    away = ~near_boxes(astronaut.shape, astro_faces)
+    result = engine.swap(astronaut, astronaut_faces, engine.identity(hanks, hanks_faces[0]))
+    assert_swapped(engine.detect(result), astronaut_faces, hanks_faces[0].embedding)
+    away = ~near_boxes(astronaut.shape, astronaut_faces)
     np.testing.assert_array_equal(result[away], astronaut[away])
 
 
 def test_swapping_a_subset_changes_only_those_faces(
     engine: ClassicEngine,
     group_photo: np.ndarray,
-    t1_faces: list[Face],
+    group_faces: list[Face],
     astro_identity: Identity,
     t1_swapped: np.ndarray,
 ) -> None:
-    chosen = select_faces(t1_faces, [1, 3])
+    chosen = select_faces(group_faces, [1, 3])
     result = engine.swap(group_photo, chosen, astro_identity)
     away = ~near_boxes(group_photo.shape, chosen)
     np.testing.assert_array_equal(result[away], group_photo[away])
-    for number, face in enumerate(t1_faces, start=1):
+    for number, face in enumerate(group_faces, start=1):
         region = box_slice(face)
         if number in (1, 3):
             # Each face is swapped on its own: the same pixels as when all six are swapped.
@@ -268,20 +248,20 @@ def test_face_cut_by_the_image_border_still_swaps(
     engine: ClassicEngine,
     astronaut: np.ndarray,
     hanks: np.ndarray,
-    astro_faces: list[Face],
+    astronaut_faces: list[Face],
     hanks_faces: list[Face],
     astro_identity: Identity,
 ) -> None:
     # Tom Hanks' chin runs off the bottom of his 112 px photo.
     assert hanks_faces[0].landmarks[:, 1].max() >= hanks.shape[0] - 2
     result = engine.swap(hanks, hanks_faces, astro_identity)
-    assert_swapped(engine.detect(result), hanks_faces, astro_faces[0].embedding)
+    assert_swapped(engine.detect(result), hanks_faces, astronaut_faces[0].embedding)
 
     # The astronaut's face cut in half by the left edge (no detector finds half a face, so the
     # face found in the whole photo is moved into the crop's coordinates).
     dx = 220
     crop = np.ascontiguousarray(astronaut[:, dx:])
-    found = astro_faces[0]
+    found = astronaut_faces[0]
     shift = np.array([dx, 0], np.float32)
     cut = dataclasses.replace(
         found, box=found.box - np.tile(shift, 2), kps=found.kps - shift, landmarks=found.landmarks - shift
@@ -314,29 +294,30 @@ def test_identity_without_landmarks_finds_them_on_its_chip(
 
 
 def test_identity_without_a_face_cannot_drive_the_warp(
-    engine: ClassicEngine, group_photo: np.ndarray, t1_faces: list[Face], astro_identity: Identity
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face], astro_identity: Identity
 ) -> None:
     blank = Identity(chip=np.full((256, 256, 3), 128, np.uint8), kps=astro_identity.kps)
     with pytest.raises(NoFaceFound):
-        engine.swap(group_photo, t1_faces[:1], blank)
+        engine.swap(group_photo, group_faces[:1], blank)
     with pytest.raises(NoFaceFound):
         engine.swap(group_photo, [], astro_identity)
 
 
 def test_targets_from_another_backend_get_landmarks_from_their_box(
-    engine: ClassicEngine, group_photo: np.ndarray, t1_faces: list[Face], astro_identity: Identity
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face], astro_identity: Identity
 ) -> None:
-    bare = [Face(box=f.box, score=f.score, kps=f.kps) for f in t1_faces[:2]]
+    bare = [Face(box=f.box, score=f.score, kps=f.kps) for f in group_faces[:2]]
     np.testing.assert_array_equal(
-        engine.swap(group_photo, bare, astro_identity), engine.swap(group_photo, t1_faces[:2], astro_identity)
+        engine.swap(group_photo, bare, astro_identity),
+        engine.swap(group_photo, group_faces[:2], astro_identity),
     )
 
 
 def test_swap_refuses_images_that_are_not_bgr(
-    engine: ClassicEngine, group_photo: np.ndarray, t1_faces: list[Face], astro_identity: Identity
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face], astro_identity: Identity
 ) -> None:
     with pytest.raises(ValueError, match="BGR"):
-        engine.swap(cv2.cvtColor(group_photo, cv2.COLOR_BGR2GRAY), t1_faces, astro_identity)
+        engine.swap(cv2.cvtColor(group_photo, cv2.COLOR_BGR2GRAY), group_faces, astro_identity)
 
 
 # -- colour transfer and blending ---------------------------------------------------------------------

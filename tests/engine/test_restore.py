@@ -17,11 +17,6 @@ from tests.fakemodels.restore_models import codeformer_model, gfpgan_model
 CPU = ("cpu",)
 
 
-@pytest.fixture(scope="module")
-def engine() -> ClassicEngine:
-    return ClassicEngine(upsample=0)
-
-
 def crop_coordinates(shape: tuple[int, ...], face: Face) -> np.ndarray:
     """For every image pixel, where it lands in the face's 512x512 FFHQ crop (H x W x 2)."""
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
@@ -56,20 +51,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ),
     }
     return {key: path.parent for key, path in made.items()}
-
-
-@pytest.fixture(scope="module")
-def astronaut_faces(engine: ClassicEngine, astronaut: np.ndarray) -> list[Face]:
-    faces = engine.detect(astronaut)
-    assert len(faces) == 1
-    return faces
-
-
-@pytest.fixture(scope="module")
-def group_faces(engine: ClassicEngine, group_photo: np.ndarray) -> list[Face]:
-    faces = engine.detect(group_photo)
-    assert len(faces) == 6
-    return faces
 
 
 def test_tensor_conventions_are_rgb_in_minus_one_to_one() -> None:
