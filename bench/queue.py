@@ -1,0 +1,314 @@
+"""Jobs per second and added latency through submit -> worker -> notifier, with an instant engine.
+
+Each job is a real swap request (two Telegram files, a status message) submitted with ``JobClient``,
+run by a worker with the square engine (a few hundred microseconds of decode/swap/encode), and
+delivered with sendPhoto to a fake Telegram Bot API server in its own process; the status message
+is edited to queued, working and done on the way. Latency is from calling ``submit`` to the photo
+arriving at the fake server: all of it is ours (queue, database, HTTP), the engine adds nothing.
+
+Two queues: ARQ on Redis with Postgres and one ``swapbot worker`` process (the scale set-up), and the
+in-process runner on SQLite (the embedded default). Two loads each: a steady 30 jobs/s (Telegram's own
+ceiling for one bot) for the latency figures, and all jobs at once for the most jobs per second.
+
+    .venv/bin/python bench/queue.py [--jobs 1000] [--rate 30] [--queues arq,local]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and this file (queue.py) would hide the
+# standard library's ``queue`` from redis and multiprocessing. The repository root goes there instead.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import dataclasses  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from db import ledger  # noqa: E402
+from db.jobs import Delivery  # noqa: E402
+from db.migrate import upgrade_engine  # noqa: E402
+from db.models import Reason  # noqa: E402
+from db.session import Database  # noqa: E402
+from db.users import get_or_create  # noqa: E402
+from jobs.arq_transport import ArqTransport  # noqa: E402
+from jobs.client import JobClient  # noqa: E402
+from jobs.config import QueueConfig, TelegramConfig, WorkerConfig  # noqa: E402
+from jobs.notify.telegram import TelegramNotifier, telegram_bot  # noqa: E402
+from jobs.queue import open_queue  # noqa: E402
+from jobs.request import InputRef, JobRequest  # noqa: E402
+from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
+from tests.jobs.squares import SquareEngine, picture, png  # noqa: E402
+
+PG_SERVER = "postgresql://postgres@localhost:5432"
+REDIS_URL = "redis://localhost:6379/12"
+USERS = 50
+_CHATS = itertools.count(10_000)  # a chat per job, never reused: arrivals are matched by chat
+TARGET, SOURCE = png(picture(((0, 0, 255), 20, 20))), png(picture(((255, 0, 0), 50, 30)))
+
+
+# --- the fake Telegram, in its own process so it does not share our GIL -----------------------------
+
+
+def _serve_fake(conn: Any) -> None:
+    fake = FakeTelegram()
+
+    async def sent(request: web.Request) -> web.Response:
+        rows = [[s.chat_id, s.kind, s.at] for s in fake.sent if s.kind == "photo"]
+        return web.json_response(rows)
+
+    async def add_files(request: web.Request) -> web.Response:
+        count = int(request.query["count"])
+        body = await request.read()
+        return web.json_response([fake.add_file(body) for _ in range(count)])
+
+    fake.server.app.router.add_get("/_bench/sent", sent)
+    fake.server.app.router.add_post("/_bench/files", add_files)
+    fake.start()
+    conn.send((fake.url, fake.token))
+    conn.recv()  # until told to stop
+    fake.stop()
+
+
+@dataclass
+class Fake:
+    url: str
+    token: str
+    process: Any
+    conn: Any
+
+    @classmethod
+    def start(cls) -> Fake:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_serve_fake, args=(theirs,), daemon=True)
+        process.start()
+        url, token = ours.recv()
+        return cls(url, token, process, ours)
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(10)
+
+
+# --- set-up -------------------------------------------------------------------------------------------
+
+
+async def _users(db: Database, count: int, credits: int) -> list[int]:
+    ids = []
+    async with db.transaction() as session:
+        for _ in range(count):
+            user, _ = await get_or_create(session, "telegram", secrets.token_hex(8))
+            await ledger.post(
+                session, user_id=user.id, delta=credits, reason=Reason.ADMIN, key=f"bench:{user.id}"
+            )
+            ids.append(user.id)
+    return ids
+
+
+async def _requests(fake: Fake, bot: Any, user_ids: list[int], jobs: int) -> list[JobRequest]:
+    """Distinct requests: every job has its own target photo (so its own id) and status message."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{fake.url}/_bench/files?count={jobs}", data=TARGET) as response:
+            targets = await response.json()
+        async with http.post(f"{fake.url}/_bench/files?count=1", data=SOURCE) as response:
+            (source,) = await response.json()
+    requests = []
+    for number, target in enumerate(targets):
+        chat = next(_CHATS)
+        status = await bot.send_message(chat, "Got it.")
+        requests.append(
+            JobRequest(
+                user_ids[number % len(user_ids)],
+                "swap",
+                InputRef.telegram(*target),
+                InputRef.telegram(*source),
+                delivery=Delivery("telegram", str(chat), str(status.message_id)),
+            )
+        )
+    return requests
+
+
+# --- one run ----------------------------------------------------------------------------------------------
+
+
+async def _delivered(fake: Fake, chats: set[str], timeout_s: float) -> dict[str, float]:
+    deadline = time.time() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{fake.url}/_bench/sent") as response:
+                rows = await response.json()
+            arrived = {chat: at for chat, kind, at in rows if chat in chats}
+            if len(arrived) == len(chats) or time.time() > deadline:
+                return arrived
+            await asyncio.sleep(0.2)
+
+
+async def _run(
+    client: JobClient, fake: Fake, requests: list[JobRequest], rate: float | None, submitters: int = 16
+) -> dict[str, float]:
+    """Submit at ``rate`` jobs/s (None: all at once, ``submitters`` at a time); figures in ms and jobs/s."""
+    submitted: dict[str, float] = {}
+    submit_ms: list[float] = []
+
+    async def submit(request: JobRequest) -> None:
+        start = time.time()
+        await client.submit(request)
+        submit_ms.append((time.time() - start) * 1000)
+        submitted[request.delivery.chat] = start
+
+    began = time.time()
+    if rate is None:
+        queue: asyncio.Queue[JobRequest] = asyncio.Queue()
+        for request in requests:
+            queue.put_nowait(request)
+
+        async def submitter() -> None:
+            while not queue.empty():
+                await submit(queue.get_nowait())
+
+        await asyncio.gather(*(submitter() for _ in range(submitters)))
+    else:
+        tasks = []
+        for number, request in enumerate(requests):
+            delay = began + number / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(submit(request)))
+        await asyncio.gather(*tasks)
+    arrived = await _delivered(fake, set(submitted), timeout_s=120)
+    if len(arrived) != len(requests):
+        raise RuntimeError(f"only {len(arrived)} of {len(requests)} results arrived")
+    latencies = sorted((arrived[chat] - submitted[chat]) * 1000 for chat in submitted)
+    return {
+        "jobs/s": len(requests) / (max(arrived.values()) - began),
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(0.99 * (len(latencies) - 1))],
+        "submit p50": statistics.median(submit_ms),
+    }
+
+
+# --- the two queues -------------------------------------------------------------------------------------
+
+
+def _queue_config(redis_url: str | None) -> QueueConfig:
+    return QueueConfig(
+        redis_url=redis_url, queue_name=f"swapbot:bench:{secrets.token_hex(4)}", concurrency=16
+    )
+
+
+async def _arq(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, float]]]:
+    name = f"swapbot_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@localhost:5432/{name}"
+    db = Database(url)
+    config = _queue_config(REDIS_URL)
+    worker: subprocess.Popen[bytes] | None = None
+    bot = telegram_bot(TelegramConfig(fake.token, fake.url))
+    log = Path(tempfile.gettempdir()) / f"bench-queue-worker-{os.getpid()}.log"
+    try:
+        await upgrade_engine(db.engine)
+        spec = {
+            "database_url": url,
+            "queue": {k: v for k, v in dataclasses.asdict(config).items() if k != "spool_dir"},
+            "telegram_url": fake.url,
+            "token": fake.token,
+            "delay_s": 0.0,
+        }
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "tests.jobs.worker_process", json.dumps(spec)],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        transport = await ArqTransport.connect(REDIS_URL, config.queue_name)
+        client = JobClient(db, transport, notifiers={"telegram": TelegramNotifier(bot)})
+        users = await _users(db, USERS, credits=jobs * 3)
+        await _run(client, fake, await _requests(fake, bot, users, 20), None)  # the worker is up and warm
+        results = []
+        for label, load in ((f"steady {rate:g}/s", rate), ("all at once", None)):
+            requests = await _requests(fake, bot, users, jobs)
+            results.append((f"ARQ + Postgres, {label}", await _run(client, fake, requests, load)))
+        await transport.close()
+        return results
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        await bot.session.close()
+        await db.dispose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        redis = aioredis.from_url(REDIS_URL)
+        await redis.flushdb()
+        await redis.aclose()
+
+
+async def _local(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, float]]]:
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/bench.db"
+        db = Database(url)
+        bot = telegram_bot(TelegramConfig(fake.token, fake.url))
+        await upgrade_engine(db.engine)
+        config = WorkerConfig(url, queue=_queue_config(None))
+        queue = await open_queue(config, db=db, telegram_bot=bot, engine_factory=lambda _: SquareEngine())
+        try:
+            users = await _users(db, USERS, credits=jobs * 3)
+            results = []
+            for label, load in ((f"steady {rate:g}/s", rate), ("all at once", None)):
+                requests = await _requests(fake, bot, users, jobs)
+                results.append(
+                    (f"in-process + SQLite, {label}", await _run(queue.client, fake, requests, load))
+                )
+            return results
+        finally:
+            await queue.close()
+            await bot.session.close()
+            await db.dispose()
+
+
+async def main(jobs: int, rate: float, queues: list[str]) -> None:
+    fake = Fake.start()
+    try:
+        print(f"{jobs} jobs per run, {os.cpu_count()} CPUs; latency: from submit() to the photo at the fake")
+        print(f"{'queue, load':<36}{'jobs/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'submit p50 ms':>15}")
+        for name in queues:
+            runs = await (_arq if name == "arq" else _local)(fake, jobs, rate)
+            for label, figures in runs:
+                print(
+                    f"{label:<36}{figures['jobs/s']:>8.1f}{figures['p50']:>9.1f}{figures['p99']:>9.1f}"
+                    f"{figures['submit p50']:>15.1f}",
+                    flush=True,
+                )
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=30.0, help="jobs per second of the steady load")
+    parser.add_argument("--queues", default="arq,local", help="comma-separated: arq, local")
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.rate, [q.strip() for q in args.queues.split(",")]))

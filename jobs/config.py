@@ -1,0 +1,87 @@
+"""Queue and worker settings as plain values: the command line maps ``swapbot.settings`` onto these,
+so jobs/ never reads the environment or imports the settings module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """How jobs move. Times are seconds.
+
+    ``job_timeout_s`` bounds fetching the inputs plus the engine; delivering the result has its own
+    ``delivery_timeout_s``. A running job holds a lease in the database for its timeout plus
+    ``lease_grace_s``; the sweeper re-queues jobs whose lease ran out (their worker died).
+    """
+
+    redis_url: str | None = None  # None: the in-process runner
+    queue_name: str = "swapbot:queue"
+    concurrency: int = 8  # jobs in flight per worker process (most of a job's life is I/O)
+    engine_slots: int = 1  # engine calls at once per process: one per GPU
+    job_timeout_s: float = 120.0
+    delivery_timeout_s: float = 60.0
+    max_tries: int = 3
+    retry_base_s: float = 2.0  # transient failures back off base * 2**(try - 1), up to retry_max_s
+    retry_max_s: float = 120.0
+    delivery_attempts: int = 3  # in-place attempts of one delivery before the whole job is retried
+    poll_delay_s: float = 0.005  # how often an idle worker looks at the queue (a Redis read, ~0.1 ms)
+    health_check_interval_s: float = 30.0
+    sweep_interval_s: float = 30.0
+    lost_after_s: float = 60.0  # a queued job older than this is re-enqueued if Redis does not have it
+    lease_grace_s: float = 10.0
+    retention_hours: float = 24.0
+    cleanup_interval_s: float = 600.0
+    max_input_bytes: int = 20_000_000  # the Bot API's own download limit
+    spool_dir: Path | None = None  # files we own (local inputs, local results): deleted by retention
+
+    def backoff_s(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1``; a server's own ``retry_after`` wins when longer."""
+        wait = min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempt - 1))
+        return max(wait, retry_after or 0.0)
+
+    @property
+    def lease_s(self) -> float:
+        return self.job_timeout_s + self.lease_grace_s
+
+    @property
+    def delivery_lease_s(self) -> float:
+        return self.delivery_timeout_s + self.lease_grace_s
+
+    @property
+    def task_timeout_s(self) -> float:
+        """ARQ's own limit: above ours, so our timeouts fire first and are handled as ours."""
+        return self.job_timeout_s + self.delivery_timeout_s + self.lease_grace_s
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    name: str = "classic"
+    models_dir: Path = Path("models")
+    providers: tuple[str, ...] = ("cuda", "cpu")
+    detector: str = "hog"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: str
+    api_url: str = "https://api.telegram.org"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    token: str
+    api_url: str = "https://discord.com/api/v10"
+    application_id: int | None = None  # None: asked from the API at start-up
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Everything ``swapbot worker`` needs."""
+
+    database_url: str
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    telegram: TelegramConfig | None = None
+    discord: DiscordConfig | None = None

@@ -1,0 +1,274 @@
+"""One attempt at one job: the task function both queues run (ARQ workers and the in-process runner).
+
+The database decides who works: ``start`` is a compare-and-set from queued, so a job handed out twice
+(a duplicated enqueue, a queue that lost track) runs once. The attempt holds a lease for its timeout;
+the result is delivered before the job is marked succeeded, and both happen only while this worker
+still holds the job, so a cancelled or taken-over job never gets a second delivery from us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+import structlog
+
+from db import jobs as db_jobs
+from db.errors import InvalidTransition, JobNotFound
+from db.models import Identity, Job, JobKind, User
+from db.session import Database
+from jobs.config import QueueConfig
+from jobs.errors import ChatUnavailable, DeliveryError, InputUnavailable, JobFailure, classify
+from jobs.fetch import InputFetcher
+from jobs.notify import Notifier, Notifiers, Target
+from jobs.operations import Operations, SavedIdentity, Work
+from jobs.request import InputRef
+from jobs.results import Result
+from jobs.texts import EnglishTexts, Texts
+
+log = structlog.get_logger("jobs")
+
+OutcomeStatus = Literal["succeeded", "failed", "retry", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """``retry``: the job is queued again and should run after ``retry_in`` seconds."""
+
+    status: OutcomeStatus
+    retry_in: float | None = None
+    code: str | None = None
+
+
+SKIPPED = Outcome("skipped")
+UNDELIVERED = "undelivered"  # ChatUnavailable's code: there is nobody to tell
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Executor:
+    def __init__(
+        self,
+        db: Database,
+        operations: Operations,
+        fetcher: InputFetcher,
+        notifiers: Notifiers,
+        config: QueueConfig,
+        *,
+        texts: Texts | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.operations = operations
+        self.fetcher = fetcher
+        self.notifiers = notifiers
+        self.config = config
+        self.texts: Texts = texts or EnglishTexts()
+        self.worker_id = worker_id or new_worker_id()
+        # The bound on engine calls at once in this process ("per GPU"); the threads outlive a
+        # cancelled attempt, so the bound holds even while a timed-out call is still finishing.
+        self.engine_threads = ThreadPoolExecutor(max_workers=config.engine_slots, thread_name_prefix="engine")
+
+    def close(self) -> None:
+        self.engine_threads.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, job_id: str) -> Outcome:
+        claimed = await self._claim(job_id)
+        if claimed is None:
+            return SKIPPED
+        job, user = claimed
+        logger = log.bind(job_id=job_id, attempt=job.attempts, worker=self.worker_id)
+        target = Target.of(job, user)
+        notifier = self.notifiers.get(target.platform) if target is not None else None
+        try:
+            outcome = await self._attempt(job, target, notifier)
+        except asyncio.CancelledError:
+            # Aborted (cancel), shut down or timed out by the queue: give the job back unless it ended.
+            await asyncio.shield(self._give_back(job_id, "interrupted"))
+            logger.info("job interrupted")
+            raise
+        logger.info("job attempt ended", status=outcome.status, code=outcome.code, retry_in=outcome.retry_in)
+        return outcome
+
+    # --- the steps --------------------------------------------------------------------------------
+
+    async def _claim(self, job_id: str) -> tuple[Job, User | None] | None:
+        try:
+            async with self.db.transaction() as session:
+                job = await db_jobs.start(
+                    session, job_id, worker_id=self.worker_id, lease=timedelta(seconds=self.config.lease_s)
+                )
+                user = await session.get(User, job.user_id)
+                return job, user
+        except (InvalidTransition, JobNotFound):
+            return None  # finished, cancelled, forgotten, or being run by another worker
+
+    async def _attempt(self, job: Job, target: Target | None, notifier: Notifier | None) -> Outcome:
+        loop = asyncio.get_running_loop()
+        # "Working" goes out while the inputs download; it must be answered before the engine runs,
+        # because a chat that is gone for good (blocked bot) should cost no GPU time.
+        working = asyncio.create_task(self._status(notifier, target, self.texts.working(_language(target))))
+        try:
+            if target is not None and notifier is None:
+                raise JobFailure(
+                    "no_notifier", f"this worker cannot deliver to {target.platform}", transient=False
+                )
+            async with asyncio.timeout(self.config.job_timeout_s):
+                work = await self._inputs(job)
+                await working
+                result = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
+        except Exception as exc:
+            return await self._settle(job, target, notifier, classify(exc))
+        finally:
+            if not working.done():
+                working.cancel()
+        ref: str | None = None
+        if notifier is not None and target is not None:
+            if not await self._lease_covers_delivery(job):
+                return SKIPPED
+            try:
+                ref = await self._deliver(notifier, target, result)
+            except Exception as exc:
+                return await self._settle(job, target, notifier, classify(exc))
+        try:
+            async with self.db.transaction() as session:
+                await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
+                if ref is not None:
+                    await db_jobs.mark_delivered(session, job.id)
+        except (InvalidTransition, JobNotFound):
+            log.warning("job ended elsewhere while its result was delivered", job_id=job.id)
+            return SKIPPED
+        await self._status(notifier, target, self.texts.done(_language(target)), quiet=True)
+        return Outcome("succeeded")
+
+    async def _inputs(self, job: Job) -> Work:
+        inputs = job.inputs
+        if not inputs or "target" not in inputs:
+            raise InputUnavailable("the job's inputs were deleted")
+        fetches = [self.fetcher.fetch(InputRef.from_json(inputs["target"]))]
+        if "source" in inputs:
+            fetches.append(self.fetcher.fetch(InputRef.from_json(inputs["source"])))
+        fetched = await asyncio.gather(*fetches)
+        saved = await self._saved_face(job, inputs["saved_face"]) if "saved_face" in inputs else None
+        return Work(
+            kind=JobKind(job.kind),
+            params=job.params or {},
+            target=fetched[0],
+            source=fetched[1] if len(fetched) > 1 else None,
+            saved=saved,
+        )
+
+    async def _saved_face(self, job: Job, face_id: int) -> SavedIdentity:
+        async with self.db.session() as session:
+            face = await session.get(Identity, face_id)
+            if face is None or face.user_id != job.user_id:
+                raise JobFailure("face_not_found", "the saved face was deleted", transient=False)
+            return SavedIdentity(
+                chip_jpeg=face.chip,
+                landmarks=face.landmarks,
+                embeddings={e.model: e.vector for e in face.embeddings},
+            )
+
+    async def _lease_covers_delivery(self, job: Job) -> bool:
+        """Extend our lease through the delivery, so no sweeper hands the job to another worker
+        meanwhile; False when the job is no longer ours. Asked every time, not only when the lease is
+        short: a cancel's abort signal reaches a worker at its next look at the queue, which may be
+        after the engine finished, and a cancelled result must not be sent."""
+        async with self.db.transaction() as session:
+            return await db_jobs.heartbeat(
+                session,
+                job.id,
+                worker_id=self.worker_id,
+                lease=timedelta(seconds=self.config.delivery_lease_s),
+            )
+
+    async def _deliver(self, notifier: Notifier, target: Target, result: Result) -> str:
+        """Retry transient delivery failures in place (the picture is in memory; redoing the engine
+        work would waste a GPU), honouring the platform's retry_after, within the delivery timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.delivery_timeout_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    return await notifier.deliver(target, result, "")
+            except (DeliveryError, TimeoutError) as exc:
+                failure = classify(exc)
+                wait = self.config.backoff_s(attempt, failure.retry_after)
+                if attempt >= self.config.delivery_attempts or loop.time() + wait >= deadline:
+                    raise DeliveryError(failure.detail, failure.retry_after) from exc
+                log.info(
+                    "delivery failed, trying again", job_id=target.job_id, wait=wait, detail=failure.detail
+                )
+                await asyncio.sleep(wait)
+
+    async def _settle(
+        self, job: Job, target: Target | None, notifier: Notifier | None, failure: JobFailure
+    ) -> Outcome:
+        """A failed attempt: queue the job again (transient, tries left) or fail it and refund."""
+        try:
+            async with self.db.transaction() as session:
+                if failure.transient and job.attempts < self.config.max_tries:
+                    await db_jobs.retry(
+                        session, job.id, code=failure.code, text=failure.detail, worker_id=self.worker_id
+                    )
+                    wait = self.config.backoff_s(job.attempts, failure.retry_after)
+                    return Outcome("retry", retry_in=wait, code=failure.code)
+                await db_jobs.fail(
+                    session, job.id, code=failure.code, text=failure.detail, worker_id=self.worker_id
+                )
+        except (InvalidTransition, JobNotFound):
+            return SKIPPED  # cancelled (and refunded) while we worked
+        if failure.code != UNDELIVERED:
+            text = self.texts.failed(failure.code, failure.detail, job.cost > 0, _language(target))
+            if await self._status(notifier, target, text, quiet=True, notice=True):
+                async with self.db.transaction() as session:
+                    await db_jobs.mark_delivered(session, job.id)
+        return Outcome("failed", code=failure.code)
+
+    async def _give_back(self, job_id: str, code: str) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await db_jobs.retry(session, job_id, code=code, worker_id=self.worker_id)
+        except (InvalidTransition, JobNotFound):
+            pass  # it was cancelled, which is why we were stopped
+
+    async def _status(
+        self,
+        notifier: Notifier | None,
+        target: Target | None,
+        text: str,
+        *,
+        quiet: bool = False,
+        notice: bool = False,
+    ) -> bool:
+        """Update the status message. Only a chat that is gone for good matters (the job cannot be
+        delivered: stop before the GPU work), unless ``quiet``; a flaky edit is not worth a retry."""
+        if notifier is None or target is None:
+            return False
+        try:
+            if notice:
+                await notifier.notice(target, text)
+            else:
+                await notifier.status(target, text)
+            return True
+        except ChatUnavailable:
+            if quiet:
+                return False
+            raise
+        except Exception as exc:  # cosmetic: the job goes on
+            log.info("status message not updated", job_id=target.job_id, error=str(exc))
+            return False
+
+
+def _language(target: Target | None) -> str | None:
+    return target.language if target is not None else None

@@ -1,0 +1,106 @@
+"""Inputs fetched by reference, where they live: Telegram (getFile, then the file download through the
+configured Bot API server), a URL (Discord attachments), or a local path. Sizes are capped while
+downloading, so a huge file is refused without being held in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+
+from jobs.errors import ChatUnavailable, DeliveryError, InputTooLarge, InputUnavailable, JobFailure
+from jobs.notify.telegram import call as telegram_call
+from jobs.request import InputRef
+
+_GONE = frozenset({400, 401, 403, 404, 410})  # refused for good: expired Discord links answer 403/404
+
+
+class _Capped(io.BytesIO):
+    """A download buffer that stops the transfer as soon as it exceeds ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.limit:
+            raise InputTooLarge(self.tell() + len(data), self.limit)
+        return super().write(data)
+
+
+class InputFetcher:
+    def __init__(
+        self, *, telegram: Bot | None = None, max_bytes: int = 20_000_000, timeout_s: float = 30.0
+    ) -> None:
+        self.telegram = telegram
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self._http: aiohttp.ClientSession | None = None
+
+    async def fetch(self, ref: InputRef) -> bytes:
+        if ref.kind == "telegram":
+            return await self._telegram(ref.ref)
+        if ref.kind == "url":
+            return await self._url(ref.ref)
+        return await asyncio.to_thread(self._local, Path(ref.ref))
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def _telegram(self, file_id: str) -> bytes:
+        if self.telegram is None:
+            raise JobFailure("no_telegram", "this worker has no Telegram bot token", transient=False)
+        try:
+            file = await telegram_call(self.telegram.get_file(file_id))
+        except TelegramBadRequest as exc:  # an unknown or foreign file_id
+            raise InputUnavailable(f"telegram: {exc.message}") from exc
+        except ChatUnavailable as exc:
+            raise InputUnavailable(exc.detail) from exc
+        except DeliveryError as exc:
+            raise JobFailure(
+                "input_fetch_failed", exc.detail, transient=True, retry_after=exc.retry_after
+            ) from exc
+        if file.file_size is not None and file.file_size > self.max_bytes:
+            raise InputTooLarge(file.file_size, self.max_bytes)
+        if not file.file_path:
+            raise InputUnavailable("telegram gave no path for the file")
+        buffer = _Capped(self.max_bytes)
+        try:
+            await self.telegram.download_file(file.file_path, buffer, timeout=int(self.timeout_s))
+        except aiohttp.ClientResponseError as exc:
+            raise _http_failure(exc.status, "telegram file download") from exc
+        return buffer.getvalue()
+
+    async def _url(self, url: str) -> bytes:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        async with self._http.get(url) as response:
+            if response.status != 200:
+                raise _http_failure(response.status, "download")
+            if response.content_length is not None and response.content_length > self.max_bytes:
+                raise InputTooLarge(response.content_length, self.max_bytes)
+            buffer = _Capped(self.max_bytes)
+            async for chunk in response.content.iter_chunked(1 << 16):
+                buffer.write(chunk)
+        return buffer.getvalue()
+
+    def _local(self, path: Path) -> bytes:
+        try:
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                raise InputTooLarge(size, self.max_bytes)
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise InputUnavailable(f"cannot read the input file: {exc.strerror}") from exc
+
+
+def _http_failure(status: int, what: str) -> JobFailure:
+    if status in _GONE:
+        return InputUnavailable(f"{what} answered {status}")
+    return JobFailure("input_fetch_failed", f"{what} answered {status}", transient=True)

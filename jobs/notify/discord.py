@@ -1,0 +1,170 @@
+"""Discord delivery through discord.py's REST machinery (no gateway connection: a worker only posts).
+
+While the interaction token is valid (15 minutes from the command) the result is a followup of the
+interaction and the status message is its original response, edited in place. After that the result
+goes to the channel as a bot message, and to the user's DMs when the bot may not post there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+from discord.http import HTTPClient, Route, handle_message_parameters
+
+from db.base import utcnow
+from jobs.config import DiscordConfig
+from jobs.errors import ChatUnavailable, DeliveryError
+from jobs.notify import Target
+from jobs.results import Result
+
+T = TypeVar("T")
+RESULT_NAME = "result.jpg"
+# A followup needs the token for the whole upload: do not start one this close to its expiry.
+TOKEN_MARGIN = timedelta(seconds=30)
+
+
+def point_discord_at(api_url: str) -> None:
+    """discord.py builds every REST URL from one class attribute; tests and proxies move it."""
+    Route.BASE = api_url.rstrip("/")
+
+
+async def call(request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except discord.RateLimited as exc:
+        raise DeliveryError("discord rate limit", retry_after=exc.retry_after) from exc
+    except (discord.Forbidden, discord.NotFound):
+        raise  # the caller falls back (followup -> channel -> DM) or gives up
+    except discord.DiscordServerError as exc:
+        raise DeliveryError(f"discord: {exc.status} {exc.text}") from exc
+    except discord.HTTPException as exc:
+        if exc.status == 429:
+            retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            raise DeliveryError("discord rate limit", retry_after=float(retry) if retry else None) from exc
+        raise ChatUnavailable(f"discord refused the message: {exc.status} {exc.text}") from exc
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise DeliveryError(f"discord unreachable: {type(exc).__name__}") from exc
+
+
+class DiscordNotifier:
+    platform = "discord"
+
+    def __init__(self, config: DiscordConfig) -> None:
+        point_discord_at(config.api_url)
+        self.config = config
+        self._application_id = config.application_id
+        self._http: HTTPClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._lock = asyncio.Lock()
+
+    async def status(self, target: Target, text: str) -> None:
+        if target.message is None or not self._followup_open(target):
+            return  # after the token expires the original response cannot be edited any more
+        webhook = await self._webhook(target)
+        try:
+            await call(webhook.edit_message(int(target.message), content=text))
+        except discord.NotFound:
+            return  # the status message was deleted: nothing to update
+        except discord.Forbidden as exc:
+            raise ChatUnavailable(f"discord: {exc.text}") from exc
+
+    async def notice(self, target: Target, text: str) -> None:
+        if target.message is not None and self._followup_open(target):
+            await self.status(target, text)
+            return
+        await self._post(target, text, None)
+
+    async def deliver(self, target: Target, result: Result, caption: str) -> str:
+        return await self._post(target, caption, result.data)
+
+    async def resend(self, target: Target, ref: str, caption: str) -> str:
+        http = await self._client()
+        try:
+            data = await call(http.get_from_cdn(ref))
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise ChatUnavailable("the stored result expired on Discord's CDN") from exc
+        return await self._post(target, caption, data)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _followup_open(self, target: Target) -> bool:
+        expires = target.token_expires_at
+        return target.token is not None and expires is not None and expires - utcnow() > TOKEN_MARGIN
+
+    async def _post(self, target: Target, content: str, image: bytes | None) -> str:
+        """Followup, else the channel, else a DM. Returns the attachment URL (or the message id)."""
+        if self._followup_open(target):
+            webhook = await self._webhook(target)
+            try:
+                if image is None:
+                    message = await call(webhook.send(content=content, wait=True))
+                else:
+                    file = discord.File(io.BytesIO(image), filename=RESULT_NAME)
+                    message = await call(
+                        webhook.send(content=content or discord.utils.MISSING, file=file, wait=True)
+                    )
+            except (discord.Forbidden, discord.NotFound):
+                pass  # the token died early (the interaction was deleted): post as the bot instead
+            else:
+                return message.attachments[0].url if message.attachments else str(message.id)
+        http = await self._client()
+        try:
+            return _reference(await self._send(http, target.chat, content, image))
+        except (discord.Forbidden, discord.NotFound) as exc:
+            if target.user_external_id is None:
+                raise ChatUnavailable(f"discord: cannot post in channel {target.chat}") from exc
+        try:
+            channel = await call(http.start_private_message(int(target.user_external_id)))
+            return _reference(await self._send(http, channel["id"], content, image))
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise ChatUnavailable(
+                f"discord: the user does not accept messages from the bot ({exc.text})"
+            ) from exc
+
+    async def _send(self, http: HTTPClient, channel_id: str | int, content: str, image: bytes | None) -> Any:
+        file = (
+            discord.File(io.BytesIO(image), filename=RESULT_NAME)
+            if image is not None
+            else discord.utils.MISSING
+        )
+        with handle_message_parameters(content=content or discord.utils.MISSING, file=file) as params:
+            return await call(http.send_message(int(channel_id), params=params))
+
+    async def _client(self) -> HTTPClient:
+        async with self._lock:
+            if self._http is None:
+                http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=30.0)
+                try:
+                    await call(http.static_login(self.config.token))
+                    if self._application_id is None:
+                        info = await call(http.application_info())
+                        self._application_id = int(info["id"])
+                except Exception:
+                    await http.close()
+                    raise
+                self._http = http
+            return self._http
+
+    async def _webhook(self, target: Target) -> discord.Webhook:
+        await self._client()  # the application id comes with the login
+        assert self._application_id is not None and target.token is not None
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return discord.Webhook.partial(self._application_id, target.token, session=self._session)
+
+
+def _reference(message: Any) -> str:
+    attachments = message.get("attachments") or []
+    return attachments[0]["url"] if attachments else str(message["id"])

@@ -1,0 +1,77 @@
+"""Job parameters per kind: validated and normalised once, at submit, so that two ways of asking the
+same thing (``{}`` and ``{"source_face": 1}``, faces ``[3, 1, 1]`` and ``[1, 3]``) hash to one job id
+and the worker reads back exactly what was checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from db.models import JobKind
+
+RESTORERS = ("gfpgan", "codeformer")
+CARICATURE_STYLES = ("warp", "cartoon", "both")
+MAX_STRENGTH = 3.0
+
+
+def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: bool = False) -> dict[str, Any]:
+    """The canonical parameters of a ``kind`` job; ``ValueError`` names the first bad one."""
+    kind = JobKind(kind)
+    if kind == JobKind.SWAP:
+        out: dict[str, Any] = {
+            "faces": _faces(params.get("faces")),
+            "restorer": _restorer(params.get("restorer"), optional=True),
+        }
+        if not saved_face:  # a saved face is one face: the number only means something for a photo
+            out["source_face"] = _positive_int("source_face", params.get("source_face", 1))
+        allowed = {"faces", "restorer", "source_face"}
+    elif kind == JobKind.CARICATURE:
+        style = params.get("style", "both")
+        if style not in CARICATURE_STYLES:
+            raise ValueError(f"style must be one of {', '.join(CARICATURE_STYLES)}, not {style!r}")
+        strength = _number("strength", params.get("strength", 1.0), 0.0, MAX_STRENGTH)
+        out = {"faces": _faces(params.get("faces")), "style": style, "strength": strength}
+        allowed = {"faces", "style", "strength"}
+    elif kind == JobKind.ENHANCE:
+        out = {
+            "restorer": _restorer(params.get("restorer", "gfpgan"), optional=False),
+            "blend": _number("blend", params.get("blend", 0.8), 0.0, 1.0),
+        }
+        allowed = {"restorer", "blend"}
+    else:
+        raise ValueError(f"{kind.value} jobs are not run by the queue")
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"unknown {kind.value} parameter(s): {', '.join(unknown)}")
+    return out
+
+
+def _faces(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"faces must be a list of face numbers or None, not {value!r}")
+    numbers = sorted({_positive_int("faces", n) for n in value})
+    if not numbers:
+        raise ValueError("faces must name at least one face (or be None for all)")
+    return numbers
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number from 1, not {value!r}")
+    return value
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number from {low} to {high}, not {value!r}")
+    return float(value)
+
+
+def _restorer(value: Any, *, optional: bool) -> str | None:
+    if value is None and optional:
+        return None
+    if value not in RESTORERS:
+        raise ValueError(f"restorer must be one of {', '.join(RESTORERS)}, not {value!r}")
+    return value

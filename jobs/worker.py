@@ -1,0 +1,213 @@
+"""``swapbot worker``: ARQ workers on Redis running ``Executor.run``, with the crons beside them.
+
+Models load once, at start-up; engine calls run in the executor's bounded thread pool, off the event
+loop. ARQ's own retry count is set out of reach: tries are counted in the database (``attempts``),
+which survives Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot
+from arq import Retry
+from arq.connections import RedisSettings
+from arq.worker import Worker, async_check_health, func
+
+from db.session import Database
+from engine.base import FaceEngine, FaceRestorer
+from jobs.arq_transport import ArqTransport
+from jobs.config import EngineConfig, QueueConfig, WorkerConfig
+from jobs.execute import Executor
+from jobs.fetch import InputFetcher
+from jobs.notify import Notifier
+from jobs.notify.local import LocalNotifier
+from jobs.notify.telegram import TelegramNotifier
+from jobs.notify.telegram import telegram_bot as telegram_bot_for
+from jobs.operations import Operations, Restorers
+from jobs.sweeper import Crons, Sweeper
+from jobs.texts import Texts
+from jobs.transport import PROCESS_JOB, Transport
+
+ARQ_MAX_TRIES = 1_000_000
+
+EngineFactory = Callable[[EngineConfig], FaceEngine]
+
+
+def default_engine(config: EngineConfig) -> FaceEngine:
+    from engine.factory import build_engine
+
+    return build_engine(
+        config.name, models_dir=config.models_dir, providers=config.providers, detector=config.detector
+    )
+
+
+def default_restorers(config: EngineConfig) -> Callable[[str], FaceRestorer]:
+    def build(name: str) -> FaceRestorer:
+        from engine.factory import build_restorer
+
+        return build_restorer(name, models_dir=config.models_dir, providers=config.providers)
+
+    return build
+
+
+@dataclass
+class Resources:
+    """What a worker process holds for its lifetime; ``close`` gives it all back."""
+
+    db: Database
+    executor: Executor
+    transport: Transport
+    sweeper: Sweeper
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    crons: Crons | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        if self.crons is not None:
+            await self.crons.stop()
+        for close in reversed(self.closers):
+            await close()
+        self.executor.close()
+
+
+async def build_resources(
+    config: WorkerConfig,
+    transport: Transport,
+    *,
+    engine_factory: EngineFactory = default_engine,
+    texts: Texts | None = None,
+    crons: bool = True,
+    db: Database | None = None,
+    telegram_bot: Bot | None = None,
+) -> Resources:
+    """Database, engine (loaded now), platform clients, executor and sweeper from ``config``.
+
+    A process that already has a database or an aiogram ``Bot`` (the bot itself, running jobs in
+    process) passes them in; they are then left open on ``close``.
+    """
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if db is None:
+        db = Database(config.database_url)
+        closers.append(db.dispose)
+    engine = await asyncio.to_thread(engine_factory, config.engine)
+    notifiers: dict[str, Notifier] = {"local": LocalNotifier()}
+    if telegram_bot is None and config.telegram is not None:
+        telegram_bot = telegram_bot_for(config.telegram)
+        closers.append(telegram_bot.session.close)
+    if telegram_bot is not None:
+        notifiers["telegram"] = TelegramNotifier(telegram_bot)
+    if config.discord is not None:
+        from jobs.notify.discord import DiscordNotifier
+
+        discord = DiscordNotifier(config.discord)
+        notifiers["discord"] = discord
+        closers.append(discord.close)
+    queue = config.queue
+    fetcher = InputFetcher(telegram=telegram_bot, max_bytes=queue.max_input_bytes)
+    closers.append(fetcher.close)
+    operations = Operations(engine, Restorers(default_restorers(config.engine)))
+    executor = Executor(db, operations, fetcher, notifiers, queue, texts=texts)
+    sweeper = Sweeper(db, transport, queue, notifiers=notifiers, texts=texts)
+    resources = Resources(
+        db, executor, transport, sweeper, notifiers, Crons(sweeper, queue) if crons else None, closers
+    )
+    if resources.crons is not None:
+        resources.crons.start()
+    return resources
+
+
+async def process_job(ctx: dict[str, Any], job_id: str) -> str:
+    """The ARQ task: one attempt; a retry goes back to ARQ's queue with the backoff as its delay."""
+    executor: Executor = ctx["executor"]
+    outcome = await executor.run(job_id)
+    if outcome.status == "retry":
+        raise Retry(defer=outcome.retry_in)
+    return outcome.status
+
+
+def create_worker(
+    queue: QueueConfig,
+    *,
+    startup: Callable[[dict[str, Any]], Awaitable[Executor]],
+    shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    burst: bool = False,
+    handle_signals: bool = True,
+) -> Worker:
+    """An ARQ ``Worker`` for ``queue``; ``startup`` builds the executor (ctx has ARQ's ``redis``)."""
+    if not queue.redis_url:
+        raise ValueError("an ARQ worker needs REDIS_URL; without it the bot runs jobs in its own process")
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["executor"] = await startup(ctx)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if shutdown is not None:
+            await shutdown(ctx)
+
+    return Worker(
+        functions=[
+            func(process_job, name=PROCESS_JOB, timeout=queue.task_timeout_s, max_tries=ARQ_MAX_TRIES)
+        ],
+        queue_name=queue.queue_name,
+        redis_settings=RedisSettings.from_dsn(queue.redis_url),
+        burst=burst,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        handle_signals=handle_signals,
+        max_jobs=queue.concurrency,
+        job_timeout=queue.task_timeout_s,
+        keep_result=0,  # results live in the database; a kept result would block re-enqueueing the id
+        poll_delay=queue.poll_delay_s,
+        max_tries=ARQ_MAX_TRIES,
+        health_check_interval=queue.health_check_interval_s,
+        allow_abort_jobs=True,
+    )
+
+
+async def serve(
+    config: WorkerConfig,
+    *,
+    engine_factory: EngineFactory = default_engine,
+    texts: Texts | None = None,
+    burst: bool = False,
+    crons: bool = True,
+) -> None:
+    """Run a worker until it is stopped (SIGINT/SIGTERM) or, with ``burst``, the queue is empty."""
+    held: dict[str, Resources] = {}
+
+    async def startup(ctx: dict[str, Any]) -> Executor:
+        transport = ArqTransport(ctx["redis"], config.queue.queue_name)
+        held["resources"] = await build_resources(
+            config, transport, engine_factory=engine_factory, texts=texts, crons=crons
+        )
+        return held["resources"].executor
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "resources" in held:
+            await held["resources"].close()
+
+    worker = create_worker(config.queue, startup=startup, shutdown=shutdown, burst=burst)
+    try:
+        await worker.async_run()
+    except asyncio.CancelledError:
+        if worker.main_task is None or not worker.main_task.cancelled():
+            raise  # we were cancelled, not stopped by a signal
+    finally:
+        await worker.close()
+
+
+def run_worker(config: WorkerConfig, *, engine_factory: EngineFactory = default_engine) -> None:
+    """Blocking entry point for ``swapbot worker``."""
+    asyncio.run(serve(config, engine_factory=engine_factory))
+
+
+async def check_health(queue: QueueConfig) -> bool:
+    """True when some worker on ``queue`` wrote its health key within the health-check interval."""
+    if not queue.redis_url:
+        raise ValueError("no REDIS_URL: there are no separate workers to check")
+    code = await async_check_health(RedisSettings.from_dsn(queue.redis_url), None, queue.queue_name)
+    return code == 0

@@ -1,0 +1,279 @@
+"""A fake Discord REST API (``/api/v10``), enough for discord.py's ``HTTPClient`` and ``Webhook``.
+
+Interaction followups (``POST /webhooks/<application>/<token>``) work while the token is valid and
+answer 404 "Unknown Webhook" (code 10015) after, as Discord does after 15 minutes; status messages are
+edited with ``PATCH /webhooks/<application>/<token>/messages/<id>``. Channel messages, DM channel
+creation and attachment downloads (``/attachments/<id>/<name>``) are served; a channel can refuse the
+bot (403 Missing Access, 50001) and a user can refuse DMs (403, 50007). Scripts per route give 5xx/429.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes import Script, ServerThread
+
+TOKEN = "ODk0NTY3ODkwMTIzNDU2Nzg5.FAKE.discord-bot-token"
+APPLICATION_ID = 894567890123456789
+
+
+@dataclass
+class Posted:
+    """A message the bot made: ``via`` followup/channel; ``channel_id`` where it went."""
+
+    via: str
+    channel_id: str
+    message_id: int
+    content: str | None
+    files: list[bytes]
+
+
+class FakeDiscord:
+    def __init__(self, token: str = TOKEN, application_id: int = APPLICATION_ID) -> None:
+        self.token = token
+        self.application_id = application_id
+        self.scripts: dict[str, Script] = {}
+        self.posted: list[Posted] = []
+        self.edits: list[tuple[int, str]] = []  # (message id, content) of status edits
+        self.calls: list[str] = []
+        self.valid_tokens: set[str] = set()
+        self.closed_channels: set[str] = set()  # channels the bot may not post in
+        self.closed_dms: set[str] = set()  # users who do not accept DMs from the bot
+        self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
+        self._attachments: dict[str, bytes] = {}
+        self._ids = itertools.count(1_100_000_000_000_000_000)
+        self._lock = threading.Lock()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        api = "/api/v10"
+        app.router.add_get(f"{api}/users/@me", self._me)
+        app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
+        app.router.add_post(f"{api}/webhooks/{{app}}/{{token}}", self._followup)
+        app.router.add_patch(f"{api}/webhooks/{{app}}/{{token}}/messages/{{message}}", self._edit_followup)
+        app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
+        app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        self.server = ServerThread(app)
+
+    # --- test side ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.server.url}/api/v10"
+
+    def start(self) -> FakeDiscord:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> FakeDiscord:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def script(self, route: str) -> Script:
+        with self._lock:
+            return self.scripts.setdefault(route, Script())
+
+    def add_attachment(self, data: bytes, name: str = "photo.png") -> tuple[str, int]:
+        """A file a user attached: returns (url, attachment id)."""
+        attachment_id = next(self._ids)
+        self._attachments[str(attachment_id)] = data
+        return f"{self.url}/attachments/{attachment_id}/{name}", attachment_id
+
+    def interaction(self) -> tuple[str, int]:
+        """A fresh interaction token and the id of its original response (the status message)."""
+        token = f"aW50ZXJhY3Rpb24-{next(self._ids)}"
+        self.valid_tokens.add(token)
+        return token, next(self._ids)
+
+    def posted_to(self, channel_id: str | int) -> list[Posted]:
+        return [p for p in self.posted if p.channel_id == str(channel_id)]
+
+    # --- the API ----------------------------------------------------------------------------------
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bot {self.token}"
+
+    async def _scripted(self, route: str) -> web.Response | None:
+        self.calls.append(route)
+        reply = self.script(route).next()
+        if reply.status == 200:
+            return None
+        if reply.status == 429:
+            retry = float(reply.headers.get("Retry-After", "1"))
+            return _error(429, "You are being rate limited.", 0, {"retry_after": retry, "global": False})
+        return _error(reply.status, reply.message or "Internal Server Error", 0)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "401: Unauthorized", 0)
+        return _json(_user(self.application_id, "SwapBot", bot=True))
+
+    async def _application(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "401: Unauthorized", 0)
+        return _json(
+            {"id": str(self.application_id), "name": "SwapBot", "bot_public": True, "verify_key": "0" * 64}
+        )
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("followup")
+        if failure is not None:
+            return failure
+        if (
+            int(request.match_info["app"]) != self.application_id
+            or request.match_info["token"] not in self.valid_tokens
+        ):
+            return _error(404, "Unknown Webhook", 10015)
+        content, files = await _message_body(request)
+        channel_id = "followup"
+        return _json(self._post("followup", channel_id, content, files, webhook=True))
+
+    async def _edit_followup(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("edit")
+        if failure is not None:
+            return failure
+        if request.match_info["token"] not in self.valid_tokens:
+            return _error(404, "Unknown Webhook", 10015)
+        content, _ = await _message_body(request)
+        message_id = int(request.match_info["message"])
+        self.edits.append((message_id, content or ""))
+        return _json(_message(message_id, "followup", content, [], webhook_id=self.application_id))
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("channel")
+        if failure is not None:
+            return failure
+        if not self._authorised(request):
+            return _error(401, "401: Unauthorized", 0)
+        channel_id = request.match_info["channel"]
+        if channel_id in self.closed_channels:
+            return _error(403, "Missing Access", 50001)
+        user = next((u for u, c in self.dm_channels.items() if c == channel_id), None)
+        if user is not None and user in self.closed_dms:
+            return _error(403, "Cannot send messages to this user", 50007)
+        content, files = await _message_body(request)
+        return _json(self._post("channel", channel_id, content, files))
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "401: Unauthorized", 0)
+        user_id = str((await request.json())["recipient_id"])
+        channel_id = self.dm_channels.setdefault(user_id, str(next(self._ids)))
+        return _json({"id": channel_id, "type": 1, "recipients": [_user(int(user_id), "someone")]})
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("attachment")
+        if failure is not None:
+            return web.Response(status=failure.status)
+        data = self._attachments.get(request.match_info["id"])
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="image/png")
+
+    def _post(
+        self, via: str, channel_id: str, content: str | None, files: list[bytes], *, webhook: bool = False
+    ) -> dict[str, Any]:
+        message_id = next(self._ids)
+        self.posted.append(Posted(via, channel_id, message_id, content, files))
+        attachments = []
+        for number, data in enumerate(files):
+            url, attachment_id = self.add_attachment(data, f"result{number}.jpg")
+            attachments.append(
+                {
+                    "id": str(attachment_id),
+                    "filename": f"result{number}.jpg",
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": "image/jpeg",
+                }
+            )
+        return _message(
+            message_id, channel_id, content, attachments, webhook_id=self.application_id if webhook else None
+        )
+
+
+async def _message_body(request: web.Request) -> tuple[str | None, list[bytes]]:
+    """``payload_json`` plus ``files[n]`` parts (multipart), or a JSON body."""
+    if request.content_type == "application/json":
+        return (await request.json()).get("content"), []
+    payload: dict[str, Any] = {}
+    files: list[bytes] = []
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "payload_json":
+            payload = json.loads(await part.text())
+        elif part.name and part.name.startswith("files["):
+            files.append(bytes(await part.read()))
+    return payload.get("content"), files
+
+
+def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+    }
+
+
+def _message(
+    message_id: int,
+    channel_id: str,
+    content: str | None,
+    attachments: list[dict[str, Any]],
+    *,
+    webhook_id: int | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": str(message_id),
+        "channel_id": channel_id if channel_id.isdigit() else "1",
+        "type": 0,
+        "content": content or "",
+        "author": _user(APPLICATION_ID, "SwapBot", bot=True),
+        "attachments": attachments,
+        "embeds": [],
+        "mentions": [],
+        "mention_roles": [],
+        "pinned": False,
+        "mention_everyone": False,
+        "tts": False,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "edited_timestamp": None,
+        "flags": 0,
+        "components": [],
+    }
+    if webhook_id is not None:
+        message["webhook_id"] = str(webhook_id)
+    return message
+
+
+def _error(status: int, message: str, code: int, extra: dict[str, Any] | None = None) -> web.Response:
+    return _json({"message": message, "code": code, **(extra or {})}, status=status)
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    # Exactly "application/json", as Discord sends it: discord.py parses nothing else as JSON.
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )

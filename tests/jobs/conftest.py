@@ -1,0 +1,248 @@
+"""Queue fixtures: real Redis (its own database number, a fresh queue name per test), real Postgres and
+SQLite built by the migrations, a fake Telegram Bot API server talked to by aiogram, and the instant
+square engine. ``harness`` runs a test once on ARQ (Postgres) and once on the in-process runner
+(SQLite, the embedded default)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiogram import Bot
+from sqlalchemy import select
+
+from db import jobs as db_jobs
+from db import ledger
+from db.jobs import Delivery
+from db.migrate import upgrade_engine
+from db.models import Job, LedgerEntry
+from db.session import Database
+from jobs.arq_transport import ArqTransport, connect
+from jobs.client import JobClient
+from jobs.config import QueueConfig, TelegramConfig
+from jobs.execute import Executor, new_worker_id
+from jobs.fetch import InputFetcher
+from jobs.local import LocalRunner
+from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.operations import Operations, Restorers
+from jobs.request import InputRef, JobRequest
+from jobs.sweeper import Sweeper
+from jobs.transport import Transport
+from jobs.worker import create_worker
+from tests.db.conftest import create_pg_database, drop_pg_database, make_user, pg_url
+from tests.fakes.telegram_server import FakeTelegram
+from tests.jobs.squares import SquareEngine, picture, png
+
+# Our own Redis database: FLUSHDB here (the "Redis lost everything" test) touches nobody else's keys.
+REDIS_URL = "redis://localhost:6379/11"
+
+RED, BLUE, GREEN = (0, 0, 255), (255, 0, 0), (0, 200, 0)
+
+
+def queue_config(**changes: Any) -> QueueConfig:
+    """Short timeouts and backoffs: a retry waits tens of milliseconds, a dead worker is noticed in 1 s."""
+    base = QueueConfig(
+        redis_url=REDIS_URL,
+        queue_name=f"swapbot:test:{uuid.uuid4().hex[:10]}",
+        concurrency=4,
+        engine_slots=2,
+        job_timeout_s=10.0,
+        delivery_timeout_s=5.0,
+        max_tries=3,
+        retry_base_s=0.05,
+        retry_max_s=0.2,
+        poll_delay_s=0.01,
+        lease_grace_s=1.0,
+        lost_after_s=0.0,
+        sweep_interval_s=0.5,
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture(scope="session")
+async def pg() -> AsyncIterator[Database]:
+    name = await create_pg_database("swapbot_jobs")
+    db = Database(pg_url(name), pool_size=20, max_overflow=0)
+    try:
+        await upgrade_engine(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+        await drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+async def sqlite(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('jobs') / 'swapbot.db'}")
+    try:
+        await upgrade_engine(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def clean_redis() -> AsyncIterator[None]:
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.flushdb()
+        yield
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@dataclass
+class Harness:
+    """One queue, its worker side and its bot side, against a fake Telegram."""
+
+    kind: str  # "arq" or "local"
+    db: Database
+    config: QueueConfig
+    engine: SquareEngine
+    telegram: FakeTelegram
+    bot: Bot
+    executor: Executor
+    transport: Transport
+    client: JobClient
+    sweeper: Sweeper
+    runner: LocalRunner | None = None
+    chat: int = field(default_factory=lambda: random.randint(10**8, 10**9))
+    users: list[int] = field(default_factory=list)
+
+    async def drain(self) -> None:
+        """Run workers until no job waits, runs or waits to be retried: an ARQ worker in burst mode,
+        or the in-process runner until idle."""
+        if self.runner is not None:
+            self.runner.start(self.executor)
+            await self.runner.wait_idle()
+            return
+
+        async def startup(ctx: dict[str, Any]) -> Executor:
+            return self.executor
+
+        worker = create_worker(self.config, startup=startup, burst=True, handle_signals=False)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+
+    async def user(self, balance: int = 10) -> int:
+        user_id = await make_user(self.db, balance)
+        self.users.append(user_id)
+        return user_id
+
+    async def request(
+        self,
+        user_id: int,
+        *,
+        target: bytes | None = None,
+        source: bytes | None = None,
+        cost: int = 1,
+        params: dict[str, Any] | None = None,
+        status_message: bool = True,
+    ) -> JobRequest:
+        """A swap of a blue source square onto a red target square, inputs held by the fake Telegram."""
+        target_id = self.telegram.add_file(target if target is not None else png(picture((RED, 20, 20))))
+        source_id = self.telegram.add_file(source if source is not None else png(picture((BLUE, 50, 30))))
+        message = None
+        if status_message:
+            message = str((await self.bot.send_message(self.chat, "Got it.")).message_id)
+        return JobRequest(
+            user_id=user_id,
+            kind="swap",
+            target=InputRef.telegram(*target_id),
+            source=InputRef.telegram(*source_id),
+            params=params or {},
+            cost=cost,
+            delivery=Delivery("telegram", str(self.chat), message),
+        )
+
+    async def job(self, job_id: str) -> Job:
+        async with self.db.session() as session:
+            job = await session.get(Job, job_id)
+            assert job is not None
+            return job
+
+    async def balance(self, user_id: int) -> int:
+        async with self.db.session() as session:
+            return await ledger.balance(session, user_id)
+
+    async def ledger_keys(self, job_id: str) -> list[str]:
+        """The ledger rows of one job (debit ``job:<id>``, refund ``refund:<id>``), in order."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(LedgerEntry.key)
+                .where(LedgerEntry.key.in_([f"job:{job_id}", f"refund:{job_id}"]))
+                .order_by(LedgerEntry.id)
+            )
+            return list(rows)
+
+
+async def open_harness(
+    kind: str, db: Database, telegram: FakeTelegram, *, engine: SquareEngine | None = None, **config: Any
+) -> Harness:
+    queue = queue_config(redis_url=REDIS_URL if kind == "arq" else None, **config)
+    engine = engine or SquareEngine()
+    bot = telegram_bot(TelegramConfig(telegram.token, telegram.url))
+    notifiers = {"telegram": TelegramNotifier(bot)}
+    executor = Executor(
+        db,
+        Operations(engine, Restorers(no_restorers)),
+        InputFetcher(telegram=bot),
+        notifiers,
+        queue,
+        worker_id=f"test-{new_worker_id()}",
+    )
+    runner: LocalRunner | None = None
+    transport: Transport
+    if kind == "arq":
+        transport = ArqTransport(await connect(REDIS_URL), queue.queue_name)
+    else:
+        runner = LocalRunner(concurrency=queue.concurrency)
+        transport = runner
+    client = JobClient(db, transport, notifiers=notifiers)
+    sweeper = Sweeper(db, transport, queue, notifiers=notifiers)
+    return Harness(kind, db, queue, engine, telegram, bot, executor, transport, client, sweeper, runner)
+
+
+async def close_harness(harness: Harness) -> None:
+    if harness.engine.gate is not None:
+        harness.engine.gate.set()  # free any engine thread a test left waiting
+    await harness.transport.close()
+    # Tests share a database: a job this test left waiting must not show up in another's sweep.
+    async with harness.db.transaction() as session:
+        for user_id in harness.users:
+            for job in await db_jobs.for_user(session, user_id, limit=1000):
+                if job.status in ("queued", "running"):
+                    await db_jobs.cancel(session, job.id, code="test_over")
+    harness.executor.close()
+    await harness.executor.fetcher.close()
+    await harness.bot.session.close()
+
+
+def no_restorers(name: str) -> Any:
+    raise AssertionError(f"these tests use no restorer, asked for {name}")
+
+
+@pytest.fixture(params=["arq", "local"])
+async def harness(
+    request: pytest.FixtureRequest, telegram: FakeTelegram, pg: Database, sqlite: Database
+) -> AsyncIterator[Harness]:
+    db = pg if request.param == "arq" else sqlite
+    opened = await open_harness(request.param, db, telegram)
+    try:
+        yield opened
+    finally:
+        await close_harness(opened)

@@ -1,0 +1,251 @@
+"""The notifiers against fake platform servers, through the real clients (aiogram, discord.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import cv2
+import numpy as np
+import pytest
+
+from db.base import utcnow
+from db.jobs import Delivery, get
+from db.session import Database
+from jobs.client import JobClient
+from jobs.config import DiscordConfig, TelegramConfig
+from jobs.errors import ChatUnavailable, DeliveryError
+from jobs.execute import Executor
+from jobs.fetch import InputFetcher
+from jobs.local import LocalRunner
+from jobs.notify import Target
+from jobs.notify.discord import DiscordNotifier
+from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.operations import Operations, Restorers
+from jobs.request import InputRef, JobRequest
+from jobs.results import encode_result
+from tests.db.conftest import make_user
+from tests.fakes import rate_limited
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.telegram_server import FakeTelegram, bad_request, blocked, retry_after, server_error
+from tests.jobs.conftest import BLUE, RED, no_restorers, queue_config
+from tests.jobs.squares import SquareEngine, colour_at, picture, png
+
+CHAT = "4242"
+
+
+@pytest.fixture
+async def tg(telegram: FakeTelegram) -> AsyncIterator[TelegramNotifier]:
+    bot = telegram_bot(TelegramConfig(telegram.token, telegram.url))
+    try:
+        yield TelegramNotifier(bot)
+    finally:
+        await bot.session.close()
+
+
+@pytest.fixture
+def discord_fake() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def dc(discord_fake: FakeDiscord) -> AsyncIterator[DiscordNotifier]:
+    notifier = DiscordNotifier(DiscordConfig(discord_fake.token, discord_fake.api_url))
+    try:
+        yield notifier
+    finally:
+        await notifier.close()
+
+
+# --- Telegram ---------------------------------------------------------------------------------------
+
+
+async def test_telegram_sends_a_photo_answering_the_status_message(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    status = await tg.bot.send_message(CHAT, "Got it.")
+    result = encode_result(picture((RED, 20, 20)))
+    ref = await tg.deliver(Target("j", "telegram", CHAT, str(status.message_id)), result, "")
+    (sent,) = telegram.sent_to(CHAT, "photo")
+    assert ref == f"photo:{sent.file_id}"
+    assert sent.data == result.photo and sent.reply_to == status.message_id
+
+
+async def test_a_picture_beyond_the_photo_limits_goes_as_a_document(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    tall = np.full((900, 40, 3), 200, np.uint8)  # aspect 22.5: over Telegram's 20 for photos
+    result = encode_result(tall)
+    assert result.photo is None and result.document is not None
+    ref = await tg.deliver(Target("j", "telegram", CHAT), result, "")
+    (sent,) = telegram.sent_to(CHAT)
+    assert (sent.kind, ref) == ("document", f"document:{sent.file_id}")
+    assert (
+        cv2.imdecode(np.frombuffer(sent.data, np.uint8), cv2.IMREAD_COLOR).shape == tall.shape
+    )  # not padded
+
+
+async def test_a_photo_telegram_refuses_is_sent_as_a_document(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    telegram.script("sendPhoto").push(bad_request("PHOTO_INVALID_DIMENSIONS"))
+    result = encode_result(picture((RED, 20, 20)))
+    ref = await tg.deliver(Target("j", "telegram", CHAT), result, "")
+    (sent,) = telegram.sent_to(CHAT)
+    assert sent.kind == "document" and ref.startswith("document:") and sent.data == result.photo
+
+
+async def test_telegram_failures_are_sorted_into_later_and_never(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    target = Target("j", "telegram", CHAT)
+    result = encode_result(picture((RED, 20, 20)))
+    telegram.script("sendPhoto").push(
+        retry_after(3), server_error(502), blocked(), bad_request("chat not found")
+    )
+    with pytest.raises(DeliveryError) as later:
+        await tg.deliver(target, result, "")
+    assert later.value.retry_after == 3.0 and later.value.transient
+    with pytest.raises(DeliveryError):
+        await tg.deliver(target, result, "")
+    for _ in range(2):
+        with pytest.raises(ChatUnavailable) as never:
+            await tg.deliver(target, result, "")
+        assert not never.value.transient and never.value.code == "undelivered"
+    assert telegram.sent_to(CHAT) == []
+
+
+async def test_status_edits_that_change_nothing_or_find_nothing_are_harmless(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    status = await tg.bot.send_message(CHAT, "Got it.")
+    target = Target("j", "telegram", CHAT, str(status.message_id))
+    await tg.status(target, "Working on it…")
+    await tg.status(target, "Working on it…")  # Telegram: "message is not modified"
+    await tg.status(Target("j", "telegram", CHAT, "999999"), "Done.")  # "message to edit not found"
+    assert telegram.edits_of(CHAT, status.message_id) == ["Working on it…"]
+    await tg.status(Target("j", "telegram", CHAT), "no status message: nothing to do")
+    assert telegram.calls.count("editMessageText") == 3
+
+
+async def test_a_notice_without_a_status_message_is_a_new_message(
+    tg: TelegramNotifier, telegram: FakeTelegram
+) -> None:
+    await tg.notice(Target("j", "telegram", CHAT), "No face found.")
+    (sent,) = telegram.sent_to(CHAT)
+    assert (sent.kind, sent.text) == ("message", "No face found.")
+
+
+async def test_a_stored_result_is_resent_by_file_id(tg: TelegramNotifier, telegram: FakeTelegram) -> None:
+    ref = await tg.deliver(Target("j", "telegram", CHAT), encode_result(picture((RED, 20, 20))), "")
+    assert await tg.resend(Target("j", "telegram", "777"), ref, "") == ref
+    (again,) = telegram.sent_to("777")
+    assert again.data is None and f"photo:{again.file_id}" == ref
+
+
+# --- Discord ----------------------------------------------------------------------------------------
+
+
+def _discord_target(fake: FakeDiscord, *, valid: bool, user: str = "31337") -> Target:
+    token, original = fake.interaction()
+    expires = utcnow() + (timedelta(minutes=14) if valid else -timedelta(minutes=1))
+    return Target("j", "discord", "5550001", str(original), token, expires, user)
+
+
+async def test_discord_answers_with_a_followup_while_the_token_is_valid(
+    dc: DiscordNotifier, discord_fake: FakeDiscord
+) -> None:
+    target = _discord_target(discord_fake, valid=True)
+    result = encode_result(picture((RED, 20, 20)))
+    await dc.status(target, "Working on it…")
+    ref = await dc.deliver(target, result, "")
+    (posted,) = discord_fake.posted
+    assert (posted.via, posted.files) == ("followup", [result.photo])
+    assert ref.startswith(discord_fake.url) and ref.endswith(".jpg")
+    assert discord_fake.edits == [(int(target.message), "Working on it…")]
+
+
+async def test_after_the_token_expires_the_result_goes_to_the_channel(
+    dc: DiscordNotifier, discord_fake: FakeDiscord
+) -> None:
+    target = _discord_target(discord_fake, valid=False)
+    result = encode_result(picture((RED, 20, 20)))
+    await dc.status(target, "Working on it…")  # the original response cannot be edited any more
+    await dc.deliver(target, result, "")
+    assert discord_fake.edits == []
+    (posted,) = discord_fake.posted_to(target.chat)
+    assert (posted.via, posted.files) == ("channel", [result.photo])
+
+
+async def test_a_closed_channel_falls_back_to_a_dm_and_a_closed_dm_is_undeliverable(
+    dc: DiscordNotifier, discord_fake: FakeDiscord
+) -> None:
+    target = _discord_target(discord_fake, valid=False)
+    discord_fake.closed_channels.add(target.chat)
+    result = encode_result(picture((RED, 20, 20)))
+    await dc.deliver(target, result, "")
+    (posted,) = discord_fake.posted_to(discord_fake.dm_channels[target.user_external_id])
+    assert posted.files == [result.photo]
+    discord_fake.closed_dms.add(target.user_external_id)
+    with pytest.raises(ChatUnavailable):
+        await dc.deliver(target, result, "")
+
+
+async def test_discord_rate_limits_are_a_later_and_results_can_be_resent(
+    dc: DiscordNotifier, discord_fake: FakeDiscord
+) -> None:
+    target = _discord_target(discord_fake, valid=False)
+    result = encode_result(picture((RED, 20, 20)))
+    discord_fake.script("channel").push(rate_limited("2"))
+    with pytest.raises(DeliveryError) as later:
+        await dc.deliver(target, result, "")
+    assert later.value.transient
+    ref = await dc.deliver(target, result, "")
+    await dc.resend(target, ref, "")
+    first, second = discord_fake.posted_to(target.chat)
+    assert first.files == second.files == [result.photo]
+
+
+async def test_a_discord_job_end_to_end_through_the_runner(
+    sqlite: Database, discord_fake: FakeDiscord, dc: DiscordNotifier
+) -> None:
+    """Inputs are Discord attachment URLs, the result a followup, the status the original response."""
+    config = queue_config(redis_url=None)
+    engine = SquareEngine()
+    executor = Executor(
+        sqlite, Operations(engine, Restorers(no_restorers)), InputFetcher(), {"discord": dc}, config
+    )
+    runner = LocalRunner(concurrency=2)
+    client = JobClient(sqlite, runner, notifiers={"discord": dc})
+    target_url, target_id = discord_fake.add_attachment(png(picture((RED, 20, 20))))
+    source_url, source_id = discord_fake.add_attachment(png(picture((BLUE, 50, 30))))
+    token, original = discord_fake.interaction()
+    user = await make_user(sqlite, balance=2, platform="discord")
+    try:
+        ticket = await client.submit(
+            JobRequest(
+                user,
+                "swap",
+                InputRef.discord(target_url, target_id),
+                InputRef.discord(source_url, source_id),
+                delivery=Delivery(
+                    "discord", "5550002", str(original), token, utcnow() + timedelta(minutes=15)
+                ),
+            )
+        )
+        runner.start(executor)
+        await asyncio.wait_for(runner.wait_idle(), 30)
+    finally:
+        await runner.stop()
+        executor.close()
+        await executor.fetcher.close()
+    (posted,) = discord_fake.posted
+    assert posted.via == "followup"
+    result = cv2.imdecode(np.frombuffer(posted.files[0], np.uint8), cv2.IMREAD_COLOR)
+    assert all(abs(a - b) <= 12 for a, b in zip(colour_at(result, 30, 30), BLUE, strict=True))
+    assert [text for _, text in discord_fake.edits] == ["Queued: you are #1.", "Working on it…", "Done."]
+    async with sqlite.session() as session:
+        job = await get(session, ticket.job_id)
+    assert job.status == "succeeded" and job.result_ref.startswith(discord_fake.url)
