@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import ledger
-from db.base import utcnow
+from db.base import UtcDateTime, utcnow
 from db.errors import InvalidTransition, JobNotFound, NotRefundable
 from db.ledger import Posting
 from db.models import Job, JobKind, JobStatus, Reason
@@ -321,11 +321,26 @@ async def mark_delivered(session: AsyncSession, job_id: str, *, now: datetime | 
     return marked is not None
 
 
-async def queued_before(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> list[Job]:
-    """Jobs waiting since before ``cutoff``, oldest first (e.g. lost from the queue: enqueue them again)."""
-    return await _list(
-        session, Job.status == QUEUED.value, Job.queued_at < cutoff, order=Job.queued_at, limit=limit
+async def queued_before(
+    session: AsyncSession, cutoff: datetime, *, limit: int = 100, after: tuple[datetime, str] | None = None
+) -> list[Job]:
+    """Jobs waiting since before ``cutoff``, oldest first (e.g. lost from the queue: enqueue them again).
+
+    ``after``: the ``(queued_at, id)`` of the last job of the previous page, to read the next page.
+    """
+    where = [Job.status == QUEUED.value, Job.queued_at < cutoff]
+    if after is not None:
+        where.append(
+            tuple_(Job.queued_at, Job.id) > tuple_(literal(after[0], UtcDateTime()), literal(after[1]))
+        )
+    rows = await session.scalars(
+        select(Job)
+        .where(*where)
+        .order_by(Job.queued_at, Job.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
     )
+    return list(rows)
 
 
 async def running_started_before(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> list[Job]:

@@ -252,6 +252,25 @@ async def test_sweeper_queries(db: Database, new_user: NewUser) -> None:
         }
 
 
+async def test_queued_jobs_page_by_time_then_id(db: Database, new_user: NewUser) -> None:
+    user_id = await new_user(balance=10)
+    t = datetime(1981, 1, 1, tzinfo=UTC)  # a past of its own, away from other tests' jobs
+    # Two jobs share a time: the id breaks the tie, so a page boundary between them loses neither.
+    ids = [await _create(db, user_id, now=t + timedelta(minutes=m)) for m in (0, 1, 1, 2, 3)]
+    expected = [ids[0], *sorted(ids[1:3]), ids[3], ids[4]]
+    cutoff = t + timedelta(hours=1)
+    seen: list[str] = []
+    async with db.session() as session:
+        after = None
+        while True:
+            page = await jobs.queued_before(session, cutoff, limit=2, after=after)
+            seen += [job.id for job in page]
+            if len(page) < 2:
+                break
+            after = (page[-1].queued_at, page[-1].id)
+    assert seen == expected
+
+
 async def test_delivered_is_recorded_once_and_only_when_finished(db: Database, new_user: NewUser) -> None:
     user_id = await new_user(balance=1)
     job_id = await _create(db, user_id)
