@@ -312,6 +312,44 @@ def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] 
     typer.echo(f"database downgraded to {revision}")
 
 
+def worker_config(settings: Settings):
+    """Map the settings onto the plain values jobs/ takes (it never imports the settings module)."""
+    from jobs.config import DiscordConfig, EngineConfig, QueueConfig, TelegramConfig, WorkerConfig
+
+    return WorkerConfig(
+        database_url=settings.database_url,
+        queue=QueueConfig(
+            redis_url=settings.redis_url,
+            concurrency=settings.worker_concurrency,
+            engine_slots=settings.engine_slots,
+            job_timeout_s=settings.job_timeout_s,
+            max_tries=settings.max_tries,
+            retention_hours=settings.retention_hours,
+        ),
+        engine=EngineConfig(
+            settings.engine, settings.models_dir, tuple(settings.providers), settings.detector
+        ),
+        telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
+        if settings.telegram_bot_token
+        else None,
+        discord=DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
+        if settings.discord_bot_token
+        else None,
+    )
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run a queue worker (ARQ on REDIS_URL): loads the engine once, runs jobs, delivers results."""
+    from jobs.worker import run_worker
+
+    settings = _settings(ctx)
+    with cli_errors():
+        if not settings.redis_url:
+            raise ValueError("swapbot worker needs REDIS_URL; without it jobs run inside the bot process")
+        run_worker(worker_config(settings))
+
+
 def demo_photos():
     """The two real photos the demo uses, from installed packages (never committed to the repo)."""
     import cv2

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     packs: str = Field("10:100,50:450,200:1500", alias="SWAPBOT_PACKS")
     retention_hours: float = Field(24.0, gt=0, alias="SWAPBOT_RETENTION_HOURS")
 
+    worker_concurrency: int = Field(8, ge=1, alias="SWAPBOT_WORKER_CONCURRENCY")
+    engine_slots: int = Field(1, ge=1, alias="SWAPBOT_ENGINE_SLOTS")
+    job_timeout_s: float = Field(120.0, gt=0, alias="SWAPBOT_JOB_TIMEOUT")
+    max_tries: int = Field(3, ge=1, alias="SWAPBOT_MAX_TRIES")
+
     log_level: str = Field("INFO", alias="SWAPBOT_LOG_LEVEL")
     log_json: bool = Field(False, alias="SWAPBOT_LOG_JSON")
 

@@ -138,3 +138,29 @@ def test_run_without_a_token_swaps_the_demo_photos(tmp_path, group_photo):
     image = cv2.imdecode(np.frombuffer(out.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == group_photo.shape
     assert np.abs(image.astype(int) - group_photo.astype(int)).mean() > 1.0
+
+
+def test_worker_config_maps_the_settings(tmp_path):
+    from swapbot.cli import worker_config
+    from swapbot.settings import Settings
+
+    settings = Settings(
+        REDIS_URL="redis://localhost:6379/5",
+        TELEGRAM_BOT_TOKEN="123:abc",
+        SWAPBOT_ENGINE="onnx",
+        SWAPBOT_PROVIDERS="tensorrt,cpu",
+        SWAPBOT_JOB_TIMEOUT="30",
+        SWAPBOT_RETENTION_HOURS="6",
+    )
+    config = worker_config(settings)
+    assert config.queue.redis_url == "redis://localhost:6379/5"
+    assert (config.queue.job_timeout_s, config.queue.retention_hours) == (30.0, 6.0)
+    assert config.engine.name == "onnx" and config.engine.providers == ("tensorrt", "cpu")
+    assert config.telegram is not None and config.telegram.token == "123:abc"
+    assert config.discord is None
+
+
+def test_worker_without_redis_is_a_clear_error():
+    result = runner.invoke(app, ["worker"], env={"REDIS_URL": ""})
+    assert result.exit_code == 2
+    assert "REDIS_URL" in result.output
