@@ -10,7 +10,7 @@ Two queues: ARQ on Redis with Postgres and one ``swapbot worker`` process (the s
 in-process runner on SQLite (the embedded default). Two loads each: a steady 30 jobs/s (Telegram's own
 ceiling for one bot) for the latency figures, and all jobs at once for the most jobs per second.
 
-    .venv/bin/python bench/queue.py [--jobs 1000] [--rate 30] [--queues arq,local]
+    .venv/bin/python bench/queue.py [--jobs 1000] [--rate 30] [--queues arq,local] [--poll 0.005]
 """
 
 from __future__ import annotations
@@ -162,8 +162,19 @@ async def _delivered(fake: Fake, chats: set[str], timeout_s: float) -> dict[str,
             await asyncio.sleep(0.2)
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _run(
-    client: JobClient, fake: Fake, requests: list[JobRequest], rate: float | None, submitters: int = 16
+    client: JobClient,
+    fake: Fake,
+    requests: list[JobRequest],
+    rate: float | None,
+    worker_pid: int | None = None,
+    submitters: int = 16,
 ) -> dict[str, float]:
     """Submit at ``rate`` jobs/s (None: all at once, ``submitters`` at a time); figures in ms and jobs/s."""
     submitted: dict[str, float] = {}
@@ -175,6 +186,8 @@ async def _run(
         submit_ms.append((time.time() - start) * 1000)
         submitted[request.delivery.chat] = start
 
+    pids = {"bot": os.getpid(), "worker": worker_pid, "fake": fake.process.pid}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items() if pid is not None}
     began = time.time()
     if rate is None:
         queue: asyncio.Queue[JobRequest] = asyncio.Queue()
@@ -198,7 +211,11 @@ async def _run(
     if len(arrived) != len(requests):
         raise RuntimeError(f"only {len(arrived)} of {len(requests)} results arrived")
     latencies = sorted((arrived[chat] - submitted[chat]) * 1000 for chat in submitted)
-    return {
+    cpu = {
+        f"{name} cpu": (_cpu_s(pids[name]) - before) * 1000 / len(requests)
+        for name, before in cpu_before.items()
+    }
+    return cpu | {
         "jobs/s": len(requests) / (max(arrived.values()) - began),
         "p50": statistics.median(latencies),
         "p99": latencies[int(0.99 * (len(latencies) - 1))],
@@ -209,9 +226,15 @@ async def _run(
 # --- the two queues -------------------------------------------------------------------------------------
 
 
+POLL_DELAY_S = QueueConfig().poll_delay_s  # --poll changes it
+
+
 def _queue_config(redis_url: str | None) -> QueueConfig:
     return QueueConfig(
-        redis_url=redis_url, queue_name=f"swapbot:bench:{secrets.token_hex(4)}", concurrency=16
+        redis_url=redis_url,
+        queue_name=f"swapbot:bench:{secrets.token_hex(4)}",
+        concurrency=16,
+        poll_delay_s=POLL_DELAY_S,
     )
 
 
@@ -249,7 +272,8 @@ async def _arq(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, 
         results = []
         for label, load in ((f"steady {rate:g}/s", rate), ("all at once", None)):
             requests = await _requests(fake, bot, users, jobs)
-            results.append((f"ARQ + Postgres, {label}", await _run(client, fake, requests, load)))
+            figures = await _run(client, fake, requests, load, worker.pid)
+            results.append((f"ARQ + Postgres, {label}", figures))
         await transport.close()
         return results
     finally:
@@ -291,14 +315,19 @@ async def _local(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str
 async def main(jobs: int, rate: float, queues: list[str]) -> None:
     fake = Fake.start()
     try:
+        print(f"ARQ poll delay {POLL_DELAY_S * 1000:g} ms")
         print(f"{jobs} jobs per run, {os.cpu_count()} CPUs; latency: from submit() to the photo at the fake")
-        print(f"{'queue, load':<36}{'jobs/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'submit p50 ms':>15}")
+        print(
+            f"{'queue, load':<36}{'jobs/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'submit p50':>12}"
+            f"{'CPU ms/job: bot':>17}{'worker':>8}{'fake':>6}"
+        )
         for name in queues:
             runs = await (_arq if name == "arq" else _local)(fake, jobs, rate)
-            for label, figures in runs:
+            for label, f in runs:
+                worker = f"{f['worker cpu']:>8.1f}" if "worker cpu" in f else f"{'(in bot)':>8}"
                 print(
-                    f"{label:<36}{figures['jobs/s']:>8.1f}{figures['p50']:>9.1f}{figures['p99']:>9.1f}"
-                    f"{figures['submit p50']:>15.1f}",
+                    f"{label:<36}{f['jobs/s']:>8.1f}{f['p50']:>9.1f}{f['p99']:>9.1f}{f['submit p50']:>12.1f}"
+                    f"{f['bot cpu']:>17.1f}{worker}{f['fake cpu']:>6.1f}",
                     flush=True,
                 )
     finally:
@@ -310,5 +339,7 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=30.0, help="jobs per second of the steady load")
     parser.add_argument("--queues", default="arq,local", help="comma-separated: arq, local")
+    parser.add_argument("--poll", type=float, default=POLL_DELAY_S, help="ARQ poll delay, seconds")
     args = parser.parse_args()
+    POLL_DELAY_S = args.poll
     asyncio.run(main(args.jobs, args.rate, [q.strip() for q in args.queues.split(",")]))

@@ -77,9 +77,9 @@ class ArqTransport:
             pipe.exists(in_progress_key_prefix + job_id)
             removed, running = await pipe.execute()
         if running:
-            await self.abort(job_id)  # picked up meanwhile: the worker must stop it
+            return False  # a worker has it: only an abort stops it now
         await self.redis.delete(job_key_prefix + job_id, retry_key_prefix + job_id)
-        return bool(removed) and not running
+        return bool(removed)
 
     async def abort(self, job_id: str) -> None:
         await self.redis.zadd(abort_jobs_ss, {job_id: timestamp_ms()})

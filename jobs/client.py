@@ -102,16 +102,14 @@ class JobClient:
             job = await db_jobs.get(session, job_id_)
             if user_id is not None and job.user_id != user_id:
                 raise JobNotFound(job_id_)
-            was_running = job.status == JobStatus.RUNNING.value
             try:
                 job = await db_jobs.cancel(session, job_id_)
             except InvalidTransition:
                 return False
             user = await session.get(User, job.user_id)
         try:
-            await self.transport.remove(job_id_)
-            if was_running:
-                await self.transport.abort(job_id_)
+            if not await self.transport.remove(job_id_):
+                await self.transport.abort(job_id_)  # not waiting any more: a worker has it
         except Exception as exc:  # a worker that starts it finds it cancelled and skips it
             log.warning("could not take the job off the queue", job_id=job_id_, error=repr(exc))
         await self._tell(job, user, self.texts.cancelled(job.cost > 0, user.language if user else None))

@@ -130,6 +130,8 @@ class Executor:
         finally:
             if not working.done():
                 working.cancel()
+            elif not working.cancelled():
+                working.exception()  # already handled or superseded: mark it retrieved
         ref: str | None = None
         if notifier is not None and target is not None:
             if not await self._lease_covers_delivery(job):

@@ -5,9 +5,11 @@ square engine. ``harness`` runs a test once on ARQ (Postgres) and once on the in
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,6 +64,15 @@ def queue_config(**changes: Any) -> QueueConfig:
         sweep_interval_s=0.5,
     )
     return replace(base, **changes)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout_s`` (not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ from jobs.queue import open_queue
 from jobs.request import InputRef, JobRequest
 from tests.conftest import encode
 from tests.db.conftest import make_user
-from tests.jobs.conftest import queue_config
-from tests.jobs.test_recovery import _until
+from tests.jobs.conftest import queue_config, until
 
 
 async def test_astronaut_onto_hanks_through_the_in_process_runner(
@@ -55,7 +54,7 @@ async def test_astronaut_onto_hanks_through_the_in_process_runner(
             async with sqlite.session() as session:
                 return (await get(session, ticket.job_id)).status in ("succeeded", "failed")
 
-        await _until(finished, 120, "the swap")
+        await until(finished, 120, "the swap")
         async with sqlite.session() as session:
             job = await get(session, ticket.job_id)
     finally:

@@ -3,7 +3,6 @@ a worker whose lease ran out. The database is the source of truth and the sweepe
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -11,8 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,18 +23,11 @@ from jobs.arq_transport import ArqTransport
 from jobs.client import JobClient
 from jobs.local import LocalRunner
 from jobs.sweeper import Sweeper
+from jobs.worker import check_health
 from tests.fakes.telegram_server import FakeTelegram
-from tests.jobs.conftest import REDIS_URL, Harness, close_harness, open_harness
+from tests.jobs.conftest import REDIS_URL, Harness, close_harness, open_harness, until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _spawn_worker(harness: Harness, delay_s: float, log: Path) -> subprocess.Popen[bytes]:
@@ -76,7 +66,7 @@ async def test_a_worker_killed_mid_job_is_replaced_after_the_timeout(
             job = await harness.job(ticket.job_id)
             return job.status == "running" and f":{doomed.pid}:" in (job.worker_id or "")
 
-        await _until(running_on_doomed, 60, f"the job to run on worker {doomed.pid}\n{log.read_text()}")
+        await until(running_on_doomed, 60, f"the job to run on worker {doomed.pid}\n{log.read_text()}")
         doomed.send_signal(signal.SIGKILL)
         assert doomed.wait(10) == -signal.SIGKILL
         workers.append(_spawn_worker(harness, delay_s=0.0, log=log))
@@ -85,13 +75,14 @@ async def test_a_worker_killed_mid_job_is_replaced_after_the_timeout(
             job = await harness.job(ticket.job_id)
             return job.status == "succeeded" and job.delivered_at is not None
 
-        await _until(delivered, 60, f"the job to be redone and delivered\n{log.read_text()}")
+        await until(delivered, 60, f"the job to be redone and delivered\n{log.read_text()}")
         job = await harness.job(ticket.job_id)
         assert job.attempts == 2
         assert f":{workers[1].pid}:" in (job.worker_id or "")
         assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
         assert await harness.balance(user) == 3
         assert await harness.ledger_keys(ticket.job_id) == [f"job:{ticket.job_id}"]
+        assert await check_health(harness.config)  # the live worker reports in
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -103,6 +94,7 @@ async def test_a_worker_killed_mid_job_is_replaced_after_the_timeout(
                 worker.kill()
         await close_harness(harness)
     assert workers[1].returncode == 0, log.read_text()  # SIGTERM is an orderly stop
+    assert not await check_health(harness.config)  # ...which takes its health key away
 
 
 async def test_jobs_survive_the_queue_forgetting_everything(harness: Harness) -> None:
