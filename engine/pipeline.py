@@ -63,9 +63,11 @@ def caricature(
     strength: float = 1.0,
     stylizer: Stylizer | None = None,
     prompt: str | None = None,
+    face_numbers: Sequence[int] | None = None,
     stage: Stage = _no_stage,
 ) -> np.ndarray:
-    """A caricature of every face: local styles (warp, cartoon, both) or a remote stylizer.
+    """A caricature of the chosen faces (all when ``face_numbers`` is None): local styles (warp,
+    cartoon, both) or a remote stylizer, which draws the whole picture.
 
     ``landmarker`` must give 68 landmarks (the classic engine). Faces are looked for first in every
     style, so a photo without a face is refused before a paid remote service is called.
@@ -77,6 +79,7 @@ def caricature(
     faces = landmarker.detect(image)
     if not faces:
         raise NoFaceFound("no face found to draw a caricature of")
+    faces = select_faces(faces, face_numbers)
     if style in STYLES:
         stage(f"drawing the caricature ({style})")
         return local_caricature(image, faces, style, strength)  # type: ignore[arg-type]

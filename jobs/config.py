@@ -56,11 +56,25 @@ class QueueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StylizerConfig:
+    """Remote caricature services; a style whose service has no key fails its jobs permanently."""
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    replicate_api_token: str | None = None
+    replicate_base_url: str | None = None
+    replicate_model: str | None = None
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     name: str = "classic"
     models_dir: Path = Path("models")
     providers: tuple[str, ...] = ("cuda", "cpu")
     detector: str = "hog"
+    stylizers: StylizerConfig = field(default_factory=StylizerConfig)
 
 
 @dataclass(frozen=True, slots=True)

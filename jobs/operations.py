@@ -15,13 +15,16 @@ import numpy as np
 from db.models import JobKind
 from engine import pipeline
 from engine.base import FaceEngine, FaceRestorer
-from engine.caricature import caricature
 from engine.face import Identity, select_faces
 from engine.imageio import decode_image
+from engine.stylize import Stylizer
+from jobs.config import StylizerConfig
 from jobs.errors import JobFailure
 from jobs.results import Result, encode_result
 
 RestorerFactory = Callable[[str], FaceRestorer]
+StylizerFactory = Callable[[str], Stylizer | None]
+REMOTE_STYLES = ("openai", "replicate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +61,38 @@ class Restorers:
 
 
 class Operations:
-    def __init__(self, engine: FaceEngine, restorers: Restorers) -> None:
+    def __init__(
+        self, engine: FaceEngine, restorers: Restorers, stylizers: StylizerFactory | None = None
+    ) -> None:
         self.engine = engine
         self.restorers = restorers
+        self._stylizer_factory = stylizers
+        self._stylizers: dict[str, Stylizer] = {}
+        self._landmarker: FaceEngine | None = engine if _has_landmarks(engine) else None
+        self._lock = threading.Lock()
+
+    def landmarker(self) -> FaceEngine:
+        """The engine that gives 68 landmarks for caricatures: this one if it can, else a classic one."""
+        with self._lock:
+            if self._landmarker is None:
+                from engine.factory import build_engine
+
+                self._landmarker = build_engine("classic")
+            return self._landmarker
+
+    def stylizer(self, style: str) -> Stylizer:
+        with self._lock:
+            if style not in self._stylizers:
+                try:
+                    built = self._stylizer_factory(style) if self._stylizer_factory is not None else None
+                except ValueError as exc:
+                    raise JobFailure("stylizer_unavailable", str(exc), transient=False) from None
+                if built is None:
+                    raise JobFailure(
+                        "stylizer_unavailable", f"the {style} style is not set up here", transient=False
+                    )
+                self._stylizers[style] = built
+            return self._stylizers[style]
 
     def run(self, work: Work) -> Result:
         target = decode_image(work.target)
@@ -89,13 +121,42 @@ class Operations:
         return image
 
     def _caricature(self, work: Work, target: np.ndarray) -> np.ndarray:
-        faces = select_faces(self.engine.detect(target), work.params.get("faces"))
-        return caricature(target, faces, work.params.get("style", "both"), work.params.get("strength", 1.0))
+        params = work.params
+        style = params.get("style", "both")
+        stylizer = self.stylizer(style) if style in REMOTE_STYLES else None
+        return pipeline.caricature(
+            self.landmarker(),
+            target,
+            style,
+            params.get("strength", 1.0),
+            stylizer,
+            face_numbers=params.get("faces"),
+        )
 
     def _enhance(self, work: Work, target: np.ndarray) -> np.ndarray:
         faces = select_faces(self.engine.detect(target), None)
         restorer = self.restorers.get(work.params.get("restorer", "gfpgan"))
         return restorer.restore(target, faces, work.params.get("blend", 0.8))
+
+
+def stylizer_for(remote: StylizerConfig, style: str) -> Stylizer | None:
+    """The remote stylizer of a caricature ``style`` (None for local styles); ValueError when unset."""
+    from engine.factory import build_stylizer
+
+    return build_stylizer(
+        style,
+        openai_api_key=remote.openai_api_key,
+        openai_base_url=remote.openai_base_url,
+        openai_model=remote.openai_model,
+        replicate_api_token=remote.replicate_api_token,
+        replicate_base_url=remote.replicate_base_url,
+        replicate_model=remote.replicate_model,
+        timeout=remote.timeout_s,
+    )
+
+
+def _has_landmarks(engine: FaceEngine) -> bool:
+    return engine.name == "classic"
 
 
 def saved_identity(saved: SavedIdentity, model: str) -> Identity:

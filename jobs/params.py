@@ -10,7 +10,7 @@ from typing import Any
 from db.models import JobKind
 
 RESTORERS = ("gfpgan", "codeformer")
-CARICATURE_STYLES = ("warp", "cartoon", "both")
+CARICATURE_STYLES = ("warp", "cartoon", "both", "openai", "replicate")
 MAX_STRENGTH = 3.0
 
 

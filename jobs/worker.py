@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -27,7 +28,7 @@ from jobs.notify import Notifier
 from jobs.notify.local import LocalNotifier
 from jobs.notify.telegram import TelegramNotifier
 from jobs.notify.telegram import telegram_bot as telegram_bot_for
-from jobs.operations import Operations, Restorers
+from jobs.operations import Operations, Restorers, stylizer_for
 from jobs.sweeper import Crons, Sweeper
 from jobs.texts import Texts
 from jobs.transport import PROCESS_JOB, Transport
@@ -109,7 +110,9 @@ async def build_resources(
     queue = config.queue
     fetcher = InputFetcher(telegram=telegram_bot, max_bytes=queue.max_input_bytes)
     closers.append(fetcher.close)
-    operations = Operations(engine, Restorers(default_restorers(config.engine)))
+    operations = Operations(
+        engine, Restorers(default_restorers(config.engine)), partial(stylizer_for, config.engine.stylizers)
+    )
     executor = Executor(db, operations, fetcher, notifiers, queue, texts=texts)
     sweeper = Sweeper(db, transport, queue, notifiers=notifiers, texts=texts)
     resources = Resources(

@@ -104,18 +104,17 @@ def parse_faces(value: str) -> list[int] | None:
     return numbers
 
 
-def build_stylizer(settings: Settings, style: str):
-    from engine.factory import build_stylizer as build
+def stylizer_config(settings: Settings):
+    from jobs.config import StylizerConfig
 
-    return build(
-        style,
+    return StylizerConfig(
         openai_api_key=settings.openai_api_key,
         openai_base_url=settings.openai_base_url,
         openai_model=settings.openai_image_model,
         replicate_api_token=settings.replicate_api_token,
         replicate_base_url=settings.replicate_base_url,
         replicate_model=settings.replicate_model,
-        timeout=settings.stylizer_timeout_s,
+        timeout_s=settings.stylizer_timeout_s,
     )
 
 
@@ -226,12 +225,13 @@ def caricature_command(
     """Draw a caricature of the faces in IMAGE."""
     from engine import pipeline
     from engine.factory import build_engine
+    from jobs.operations import stylizer_for
 
     settings = _settings(ctx)
     progress = Progress()
     with cli_errors():
         picture = _read_image(image)
-        stylizer = build_stylizer(settings, style)
+        stylizer = stylizer_for(stylizer_config(settings), style)
         landmarker = build_engine("classic", detector=settings.detector)  # 68 landmarks drive the warp
         result = pipeline.caricature(landmarker, picture, style, strength, stylizer, prompt, stage=progress)
         _write_image(output, result)
@@ -327,7 +327,11 @@ def worker_config(settings: Settings):
             retention_hours=settings.retention_hours,
         ),
         engine=EngineConfig(
-            settings.engine, settings.models_dir, tuple(settings.providers), settings.detector
+            settings.engine,
+            settings.models_dir,
+            tuple(settings.providers),
+            settings.detector,
+            stylizer_config(settings),
         ),
         telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
         if settings.telegram_bot_token
