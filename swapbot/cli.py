@@ -343,15 +343,25 @@ def worker_config(settings: Settings):
 
 
 @app.command()
-def worker(ctx: typer.Context) -> None:
+def worker(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="exit 0 if a worker is alive, 1 if not")] = False,
+) -> None:
     """Run a queue worker (ARQ on REDIS_URL): loads the engine once, runs jobs, delivers results."""
-    from jobs.worker import run_worker
+    import asyncio
+
+    from jobs.worker import check_health, run_worker
 
     settings = _settings(ctx)
     with cli_errors():
         if not settings.redis_url:
             raise ValueError("swapbot worker needs REDIS_URL; without it jobs run inside the bot process")
-        run_worker(worker_config(settings))
+        config = worker_config(settings)
+        if check:
+            alive = asyncio.run(check_health(config.queue))
+            typer.echo("a worker is alive" if alive else "no worker has reported within the health interval")
+            raise typer.Exit(0 if alive else 1)
+        run_worker(config)
 
 
 def demo_photos():

@@ -164,3 +164,10 @@ def test_worker_without_redis_is_a_clear_error():
     result = runner.invoke(app, ["worker"], env={"REDIS_URL": ""})
     assert result.exit_code == 2
     assert "REDIS_URL" in result.output
+
+
+def test_worker_check_says_no_worker_on_an_empty_queue():
+    env = {"REDIS_URL": "redis://localhost:6379/13"}  # no worker ever wrote a health key there
+    result = runner.invoke(app, ["worker", "--check"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "no worker" in result.output
