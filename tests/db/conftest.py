@@ -7,6 +7,9 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -44,27 +47,42 @@ def pg_url(name: str) -> str:
     return f"postgresql+asyncpg://postgres@localhost:5432/{name}"
 
 
-@pytest.fixture(scope="session")
-async def pg_db() -> AsyncIterator[Database]:
-    name = await create_pg_database()
-    db = Database(pg_url(name), pool_size=PG_POOL, max_overflow=0)
+@asynccontextmanager
+async def migrated(url: str, **engine_kwargs: Any) -> AsyncIterator[Database]:
+    """A ``Database`` on ``url`` with the schema built by the real migrations."""
+    db = Database(url, **engine_kwargs)
     try:
         await upgrade_engine(db.engine)
         yield db
     finally:
         await db.dispose()
+
+
+@asynccontextmanager
+async def fresh_postgres(prefix: str = "swapbot_test", pool: int = PG_POOL) -> AsyncIterator[Database]:
+    """A new, uniquely named Postgres database, migrated, dropped afterwards."""
+    name = await create_pg_database(prefix)
+    try:
+        async with migrated(pg_url(name), pool_size=pool, max_overflow=0) as db:
+            yield db
+    finally:
         await drop_pg_database(name)
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder / 'swapbot.db'}"
+
+
+@pytest.fixture(scope="session")
+async def pg_db() -> AsyncIterator[Database]:
+    async with fresh_postgres() as db:
+        yield db
 
 
 @pytest.fixture(scope="session")
 async def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    path = tmp_path_factory.mktemp("sqlite") / "swapbot.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        await upgrade_engine(db.engine)
+    async with migrated(sqlite_url(tmp_path_factory.mktemp("sqlite"))) as db:
         yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(params=["postgres", "sqlite"])

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from db import jobs as db_jobs
 from db import ledger
 from db.jobs import Delivery
-from db.migrate import upgrade_engine
 from db.models import Job, LedgerEntry
 from db.session import Database
 from jobs.arq_transport import ArqTransport, connect
@@ -36,7 +35,7 @@ from jobs.request import InputRef, JobRequest
 from jobs.sweeper import Sweeper
 from jobs.transport import Transport
 from jobs.worker import create_worker
-from tests.db.conftest import create_pg_database, drop_pg_database, make_user, pg_url
+from tests.db.conftest import fresh_postgres, make_user, migrated, sqlite_url
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine, picture, png
 
@@ -77,24 +76,14 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
 
 @pytest.fixture(scope="session")
 async def pg() -> AsyncIterator[Database]:
-    name = await create_pg_database("swapbot_jobs")
-    db = Database(pg_url(name), pool_size=20, max_overflow=0)
-    try:
-        await upgrade_engine(db.engine)
+    async with fresh_postgres("swapbot_jobs", pool=20) as db:
         yield db
-    finally:
-        await db.dispose()
-        await drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")
 async def sqlite(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('jobs') / 'swapbot.db'}")
-    try:
-        await upgrade_engine(db.engine)
+    async with migrated(sqlite_url(tmp_path_factory.mktemp("jobs"))) as db:
         yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
