@@ -15,8 +15,11 @@ class FaceEngine(Protocol):
     name: str  # "classic" or "onnx"
     embedding_model: str  # name stored next to embeddings this engine makes
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """All faces in reading order, with key points, landmarks when known, and embeddings."""
+    def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
+        """All faces in reading order, with key points, landmarks when known, and embeddings.
+
+        ``embed=False`` lets the engine skip the embeddings: targets of a swap need none, and
+        skipping them saves most of the classic engine's detection time."""
         ...
 
     def identity(self, image: np.ndarray, face: Face) -> Identity:

@@ -184,7 +184,7 @@ class ClassicEngine:
 
     # -- detection -------------------------------------------------------------------------------
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
         rgb = _rgb(image)
         found: list[tuple[Face, dlib.full_object_detection]] = []
         for rect, score in self._boxes(rgb):
@@ -195,7 +195,7 @@ class ClassicEngine:
             if self.detector == "hog" and not self._looks_like_face(image, face):
                 continue
             found.append((face, shape))
-        if found:
+        if found and embed:
             shapes = dlib.full_object_detections()
             for _, shape in found:
                 shapes.append(shape)

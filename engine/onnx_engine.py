@@ -71,16 +71,16 @@ class OnnxEngine:
             self._swapper = InSwapper(get_session(path, self.providers), _emap(path))
         return self._swapper
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
         found = self.detector.detect(image)
-        embedder = self.embedder
+        embedder = self.embedder if embed else None
         faces = [
             Face(
                 box=box,
                 score=float(score),
                 kps=kps,
-                embedding=embedder.embed(image, kps),
-                embedding_model=EMBEDDING_MODEL,
+                embedding=embedder.embed(image, kps) if embedder is not None else None,
+                embedding_model=EMBEDDING_MODEL if embedder is not None else None,
             )
             for box, score, kps in zip(found.boxes, found.scores, found.kps, strict=True)
         ]

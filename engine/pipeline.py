@@ -23,7 +23,7 @@ def source_identity(
 ) -> Identity:
     """The identity of face ``face_number`` (1-based, reading order) of a source photo."""
     stage("detecting the source face")
-    faces = engine.detect(image)
+    faces = engine.detect(image, embed=False)  # identity() embeds the one face chosen
     if not faces:
         raise NoFaceFound("no face found in the source photo")
     (face,) = select_faces(faces, [face_number])
@@ -44,7 +44,7 @@ def swap(
     Returns the new image and the target faces that were swapped.
     """
     stage("detecting target faces")
-    faces = engine.detect(target)
+    faces = engine.detect(target, embed=False)
     if not faces:
         raise NoFaceFound("no face found in the target photo")
     chosen = select_faces(faces, face_numbers)
@@ -76,7 +76,7 @@ def caricature(
     from engine.caricature import caricature as local_caricature
 
     stage("detecting faces")
-    faces = landmarker.detect(image)
+    faces = landmarker.detect(image, embed=False)
     if not faces:
         raise NoFaceFound("no face found to draw a caricature of")
     faces = select_faces(faces, face_numbers)

@@ -134,7 +134,7 @@ class Operations:
         )
 
     def _enhance(self, work: Work, target: np.ndarray) -> np.ndarray:
-        faces = select_faces(self.engine.detect(target), None)
+        faces = select_faces(self.engine.detect(target, embed=False), None)
         restorer = self.restorers.get(work.params.get("restorer", "gfpgan"))
         return restorer.restore(target, faces, work.params.get("blend", 0.8))
 

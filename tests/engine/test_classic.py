@@ -365,3 +365,15 @@ def test_seamless_blend_touches_nothing_outside_and_handles_the_edge() -> None:
     assert inner.std(axis=(0, 1)).max() < base[3:30, 3:40].astype(np.float32).std(axis=(0, 1)).min() / 3
     # The corner pixels at the very edge are the overlay's too, not a frame of the base.
     assert np.abs(out[0, 5].astype(int) - inner.mean(axis=(0, 1))).max() < 40
+
+
+def test_detect_without_embeddings_finds_the_same_faces(
+    engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face]
+) -> None:
+    bare = engine.detect(group_photo, embed=False)
+    assert [f.embedding for f in bare] == [None] * 6
+    for plain, full in zip(bare, group_faces, strict=True):
+        np.testing.assert_array_equal(plain.landmarks, full.landmarks)
+    # The identity of a face found without embeddings still gets its descriptor, the same one.
+    identity = engine.identity(group_photo, bare[2])
+    assert descriptor_distance(identity.embeddings[EMBEDDING_MODEL], group_faces[2].embedding) < 1e-4

@@ -292,3 +292,13 @@ def test_sessions_are_created_once_and_shared(models: Path, tmp_path: Path) -> N
     assert get_session(path, ["cpu"]) is session
     other = write_detector(tmp_path)  # another file: another session
     assert get_session(other, ["cpu"]) is not session
+
+
+def test_detect_without_embeddings_skips_only_the_embeddings(engine: OnnxEngine) -> None:
+    image = _cells((3, 2), (9, 2))
+    full, bare = engine.detect(image), engine.detect(image, embed=False)
+    assert [(f.embedding, f.embedding_model) for f in bare] == [(None, None)] * 2
+    for plain, embedded in zip(bare, full, strict=True):
+        np.testing.assert_array_equal(plain.kps, embedded.kps)
+    identity = engine.identity(image, bare[0])  # computes the one embedding it needs
+    np.testing.assert_allclose(identity.embeddings[EMBEDDING_MODEL], full[0].embedding, atol=1e-6)

@@ -48,7 +48,7 @@ class SquareEngine:
         self.swaps = 0
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
         spread = image.max(axis=2).astype(np.int16) - image.min(axis=2).astype(np.int16)
         mask = (spread > 100).astype(np.uint8)
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
