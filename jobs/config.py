@@ -57,7 +57,8 @@ class QueueConfig:
 
 @dataclass(frozen=True, slots=True)
 class StylizerConfig:
-    """Remote caricature services; a style whose service has no key fails its jobs permanently."""
+    """Remote caricature services; a style whose service has no key fails its jobs permanently.
+    Field names are ``engine.factory.build_stylizer``'s keyword arguments."""
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -65,7 +66,7 @@ class StylizerConfig:
     replicate_api_token: str | None = None
     replicate_base_url: str | None = None
     replicate_model: str | None = None
-    timeout_s: float = 120.0
+    timeout: float = 120.0  # seconds for a whole stylize call, retries included
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ Decoding the inputs and encoding the result happen here too, so the event loop o
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -143,16 +144,7 @@ def stylizer_for(remote: StylizerConfig, style: str) -> Stylizer | None:
     """The remote stylizer of a caricature ``style`` (None for local styles); ValueError when unset."""
     from engine.factory import build_stylizer
 
-    return build_stylizer(
-        style,
-        openai_api_key=remote.openai_api_key,
-        openai_base_url=remote.openai_base_url,
-        openai_model=remote.openai_model,
-        replicate_api_token=remote.replicate_api_token,
-        replicate_base_url=remote.replicate_base_url,
-        replicate_model=remote.replicate_model,
-        timeout=remote.timeout_s,
-    )
+    return build_stylizer(style, **dataclasses.asdict(remote))
 
 
 def _has_landmarks(engine: FaceEngine) -> bool:

@@ -114,7 +114,7 @@ def stylizer_config(settings: Settings):
         replicate_api_token=settings.replicate_api_token,
         replicate_base_url=settings.replicate_base_url,
         replicate_model=settings.replicate_model,
-        timeout_s=settings.stylizer_timeout_s,
+        timeout=settings.stylizer_timeout_s,
     )
 
 

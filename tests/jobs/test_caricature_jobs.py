@@ -100,7 +100,7 @@ async def test_local_warp_caricature_is_charged_and_delivered(sqlite, classic, p
 
 async def test_openai_style_goes_through_the_real_client(sqlite, classic, photo, out, astronaut):
     with FakeOpenAI() as fake:
-        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout_s=20)
+        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
         async with embedded_queue(sqlite, classic, remote) as queue:
             job, balance, picture = await caricature_job(queue, sqlite, photo, out, {"style": "openai"})
         assert len(fake.requests) == 1
@@ -119,7 +119,7 @@ async def test_a_remote_style_without_a_key_fails_and_refunds(sqlite, classic, p
 async def test_a_refused_remote_request_is_permanent_and_refunded(sqlite, classic, photo, out):
     with FakeOpenAI() as fake:
         fake.edits.push(error(400, "Your request was rejected by the safety system", "moderation_blocked"))
-        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout_s=20)
+        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
         async with embedded_queue(sqlite, classic, remote) as queue:
             job, balance, _ = await caricature_job(queue, sqlite, photo, out, {"style": "openai"})
         assert len(fake.requests) == 1  # not retried: a 400 will not change its mind
