@@ -32,12 +32,12 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.classic import ClassicEngine
+from engine.classic.backend import ClassicEngine
 from engine.face import Face
 from engine.imageio import decode_image, encode_jpeg
-from engine.inswapper import source_latent
-from engine.onnx_engine import OnnxEngine
-from engine.pasteback import paste_back_into, warp_model
+from engine.onnx.backend import OnnxEngine
+from engine.onnx.inswapper import source_latent
+from engine.onnx.pasteback import paste_back_into, warp_model
 from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS, write_swap_models
 
 SIZES = {"1 MP": (1280, 886), "12 MP": (4000, 3000)}  # t1.jpg as shipped, and stretched

@@ -86,3 +86,11 @@ def ffhq_matrix(kps: np.ndarray, size: int = 512) -> np.ndarray:
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, dtype=np.float64)
     return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def kps_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """The 5 key points insightface uses, from 68 iBUG landmarks, viewer's left first."""
+    lm = np.asarray(landmarks, dtype=np.float32)
+    return np.stack([lm[36:42].mean(axis=0), lm[42:48].mean(axis=0), lm[30], lm[48], lm[54]]).astype(
+        np.float32
+    )

@@ -10,6 +10,14 @@ import numpy as np
 from engine.face import Face, Identity
 
 
+def check_bgr(image: np.ndarray) -> np.ndarray:
+    """The one input check of the engine: a BGR uint8 HxWx3 array, or ValueError saying what came."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected a BGR uint8 HxWx3 image, got {got}")
+    return image
+
+
 @runtime_checkable
 class FaceEngine(Protocol):
     name: str  # "classic" or "onnx"

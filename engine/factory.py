@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.base import FaceEngine, FaceRestorer
-from engine.stylize import Stylizer
+from engine.stylize.base import Stylizer
 
 ENGINES = ("classic", "onnx")
 RESTORERS = ("gfpgan", "codeformer")
@@ -20,11 +20,11 @@ def build_engine(
     detector: str = "hog",
 ) -> FaceEngine:
     if name == "classic":
-        from engine.classic import ClassicEngine
+        from engine.classic.backend import ClassicEngine
 
         return ClassicEngine(detector=detector)
     if name == "onnx":
-        from engine.onnx_engine import OnnxEngine
+        from engine.onnx.backend import OnnxEngine
 
         return OnnxEngine(models_dir, providers)
     raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
@@ -33,7 +33,7 @@ def build_engine(
 def build_restorer(
     name: str, *, models_dir: Path = Path("models"), providers: Sequence[str] = ("cuda", "cpu")
 ) -> FaceRestorer:
-    from engine.restore import CodeFormerRestorer, GfpganRestorer
+    from engine.onnx.restore import CodeFormerRestorer, GfpganRestorer
 
     if name == "gfpgan":
         return GfpganRestorer(models_dir, providers)
@@ -57,14 +57,14 @@ def build_stylizer(
     if style == "openai":
         if not openai_api_key:
             raise ValueError("the openai style needs OPENAI_API_KEY")
-        from engine.stylize_openai import OpenAIStylizer
+        from engine.stylize.openai_images import OpenAIStylizer
 
         extra = {"model": openai_model} if openai_model else {}
         return OpenAIStylizer(api_key=openai_api_key, base_url=openai_base_url, timeout=timeout, **extra)
     if style == "replicate":
         if not (replicate_api_token and replicate_model):
             raise ValueError("the replicate style needs REPLICATE_API_TOKEN and REPLICATE_MODEL")
-        from engine.stylize_replicate import ReplicateStylizer
+        from engine.stylize.replicate_model import ReplicateStylizer
 
         return ReplicateStylizer(
             api_token=replicate_api_token, model=replicate_model, base_url=replicate_base_url, timeout=timeout

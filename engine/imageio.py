@@ -22,6 +22,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image, PngImagePlugin, WebPImagePlugin
 
+from engine.base import check_bgr
 from engine.errors import ImageRejected
 
 # Uploads: smaller faces are useless, larger pictures cost memory and time on every job.
@@ -102,7 +103,7 @@ def encode_jpeg(image: np.ndarray, quality: int = 95, *, max_bytes: int = TELEGR
     until width + height <= ``TELEGRAM_MAX_SIDES_SUM``. If the file is still over ``max_bytes`` the
     quality goes down ``JPEG_QUALITY_STEPS``; past the last step the picture shrinks.
     """
-    _check_bgr(image)
+    check_bgr(image)
     if not 1 <= quality <= 100:
         raise ValueError(f"JPEG quality must be 1..100, got {quality}")
     image = _fit_for_telegram(image)
@@ -126,7 +127,7 @@ def encode_jpeg(image: np.ndarray, quality: int = 95, *, max_bytes: int = TELEGR
 
 def encode_png(image: np.ndarray, compression: int = 3) -> bytes:
     """A lossless, metadata-free PNG (previews, masks, tests); level 3 is zlib's speed/size sweet spot."""
-    _check_bgr(image)
+    check_bgr(image)
     ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise ValueError("PNG encoding failed")
@@ -464,11 +465,6 @@ def _apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 # --- encoding helpers -------------------------------------------------------------------------------
-
-
-def _check_bgr(image: np.ndarray) -> None:
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
 
 
 def _fit_for_telegram(image: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from engine.base import FaceEngine, FaceRestorer
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, select_faces
-from engine.stylize import CARICATURE_PROMPT, Stylizer
+from engine.stylize.base import CARICATURE_PROMPT, Stylizer
 
 Stage = Callable[[str], None]
 
@@ -72,7 +72,7 @@ def caricature(
     ``landmarker`` must give 68 landmarks (the classic engine). Faces are looked for first in every
     style, so a photo without a face is refused before a paid remote service is called.
     """
-    from engine.caricature import STYLES
+    from engine.caricature import LOCAL_STYLES
     from engine.caricature import caricature as local_caricature
 
     stage("detecting faces")
@@ -80,7 +80,7 @@ def caricature(
     if not faces:
         raise NoFaceFound("no face found to draw a caricature of")
     faces = select_faces(faces, face_numbers)
-    if style in STYLES:
+    if style in LOCAL_STYLES:
         stage(f"drawing the caricature ({style})")
         return local_caricature(image, faces, style, strength)  # type: ignore[arg-type]
     if stylizer is None or stylizer.name != style:

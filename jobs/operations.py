@@ -18,7 +18,7 @@ from engine import pipeline
 from engine.base import FaceEngine, FaceRestorer
 from engine.face import Identity, select_faces
 from engine.imageio import decode_image
-from engine.stylize import Stylizer
+from engine.stylize.base import Stylizer
 from jobs.config import StylizerConfig
 from jobs.errors import JobFailure
 from jobs.results import Result, encode_result
@@ -160,7 +160,7 @@ def saved_identity(saved: SavedIdentity, model: str) -> Identity:
     chip = decode_image(saved.chip_jpeg)
     points = np.asarray(saved.landmarks, dtype=np.float32).reshape(-1, 2)
     if len(points) == 68:
-        from engine.classic import kps_from_landmarks
+        from engine.align import kps_from_landmarks
 
         kps, landmarks = kps_from_landmarks(points), points
     elif len(points) == 5:

@@ -244,8 +244,8 @@ def models_list(
     verify: Annotated[bool, typer.Option(help="hash present files (slow for large files)")] = False,
 ) -> None:
     """Which model files are present, where, and under which licence."""
-    from engine.fetch import status
-    from engine.models import path_of
+    from engine.models.fetch import status
+    from engine.models.registry import path_of
 
     settings = _settings(ctx)
     for entry in status(settings.models_dir, verify=verify):
@@ -266,8 +266,8 @@ def models_fetch(
     """Download pinned model files into SWAPBOT_MODELS_DIR, verifying each SHA-256."""
     from tqdm import tqdm
 
-    from engine.fetch import fetch
-    from engine.models import MODELS, spec
+    from engine.models.fetch import fetch
+    from engine.models.registry import MODELS, spec
 
     settings = _settings(ctx)
     with cli_errors():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.classic import ClassicEngine
+from engine.classic.backend import ClassicEngine
 from engine.face import Face
 
 

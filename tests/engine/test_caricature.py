@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from engine.align import transform_points, umeyama_similarity
-from engine.caricature import (
+from engine.caricature import caricature
+from engine.caricature.cartoon import COLOURS, cartoonize
+from engine.caricature.warp import (
     MEAN_SHAPE_68,
     LandmarksRequired,
-    caricature,
     caricature_mesh,
     exaggerate,
     exaggerated_landmarks,
 )
-from engine.cartoon import COLOURS, cartoonize
+from engine.classic.warp import piecewise_affine_maps
 from engine.face import Face
-from engine.warp import piecewise_affine_maps
 
 
 @pytest.fixture(scope="module")

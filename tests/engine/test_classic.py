@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from skimage import data
 
+from engine.align import kps_from_landmarks
 from engine.base import FaceEngine
-from engine.blend import feather_mask, seamless_blend
-from engine.classic import (
+from engine.classic.backend import (
     EMBEDDING_MODEL,
     MATCH_DISTANCE,
     ClassicEngine,
     descriptor_distance,
-    kps_from_landmarks,
 )
-from engine.colour import transfer_lab
+from engine.classic.blend import feather_mask, seamless_blend
+from engine.classic.colour import transfer_lab
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, select_faces
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from engine.errors import ModelMissing
-from engine.fetch import ModelFetchError, fetch, file_sha256, status
-from engine.models import MODELS, ModelSpec, require, spec
+from engine.models.fetch import ModelFetchError, fetch, file_sha256, status
+from engine.models.registry import MODELS, ModelSpec, require, spec
 
 PAYLOAD = random.Random(7).randbytes(3 * 1024 * 1024 + 123)
 CUT = 200_000

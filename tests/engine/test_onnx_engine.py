@@ -12,11 +12,11 @@ from onnx import TensorProto, helper, numpy_helper
 from engine.align import arcface_matrix
 from engine.errors import ModelMissing, NoFaceFound
 from engine.face import Face, Identity
-from engine.inswapper import read_emap, source_latent
-from engine.models import spec
-from engine.onnx_engine import EMBEDDING_MODEL, OnnxEngine
-from engine.runtime import get_session, resolve_providers
-from engine.scrfd import ScrfdDetector
+from engine.models.registry import spec
+from engine.onnx.backend import EMBEDDING_MODEL, OnnxEngine
+from engine.onnx.inswapper import read_emap, source_latent
+from engine.onnx.runtime import get_session, resolve_providers
+from engine.onnx.scrfd import ScrfdDetector
 from tests.fakemodels.swap_models import (
     ASTRONAUT_KPS,
     T1_KPS,

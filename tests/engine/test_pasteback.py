@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.pasteback import RegionWarp, WarpModel, paste_back, paste_back_into, paste_region, warp_model
-from engine.runtime import get_session
+from engine.onnx.pasteback import RegionWarp, WarpModel, paste_back, paste_back_into, paste_region, warp_model
+from engine.onnx.runtime import get_session
 from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS, write_swapper
 
 pytestmark = pytest.mark.filterwarnings("ignore:`estimate` is deprecated:FutureWarning")

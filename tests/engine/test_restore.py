@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from engine.align import ffhq_matrix, transform_points
-from engine.classic import ClassicEngine
+from engine.classic.backend import ClassicEngine
 from engine.errors import ModelMissing
 from engine.face import Face
-from engine.restore import CodeFormerRestorer, GfpganRestorer, from_tensor, to_tensor
+from engine.onnx.restore import CodeFormerRestorer, GfpganRestorer, from_tensor, to_tensor
 from tests.fakemodels.restore_models import codeformer_model, gfpgan_model
 
 CPU = ("cpu",)

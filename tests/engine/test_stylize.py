@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from engine.errors import ImageRejected, StylizerError
-from engine.stylize import CARICATURE_PROMPT, RetryEvent, parse_retry_after
-from engine.stylize_openai import OpenAIStylizer
-from engine.stylize_replicate import ReplicateStylizer
+from engine.stylize.base import CARICATURE_PROMPT, RetryEvent, parse_retry_after
+from engine.stylize.openai_images import OpenAIStylizer
+from engine.stylize.replicate_model import ReplicateStylizer
 from tests.fakes import error, garbage, hang, rate_limited, server_error
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replicate_server import FakeReplicate

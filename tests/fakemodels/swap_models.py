@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.models import spec
+from engine.models.registry import spec
 
 OPSET = 17
 STRIDES = (8, 16, 32)

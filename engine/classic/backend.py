@@ -17,12 +17,14 @@ import cv2
 import dlib
 import numpy as np
 
-from engine.blend import feather_mask, seamless_blend
-from engine.colour import transfer_lab
+from engine.align import kps_from_landmarks
+from engine.base import check_bgr
+from engine.classic.blend import feather_mask, seamless_blend
+from engine.classic.colour import transfer_lab
+from engine.classic.warp import delaunay, warp_piecewise_affine
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, identity_from, reading_order
-from engine.models import require
-from engine.warp import delaunay, warp_piecewise_affine
+from engine.models.registry import require
 
 EMBEDDING_MODEL = "dlib_resnet_v1"
 # dlib's own rule for its ResNet descriptor: the same person when the Euclidean distance is below this.
@@ -50,14 +52,6 @@ _ROI_MARGIN = 0.1  # padding of the working region around the face points, as a 
 # where one side may be background; the Poisson solve hides what little seam is left.
 _ERODE = 0.02
 _BUNDLED = Path(".")  # bundled dlib models ignore the models folder
-
-
-def kps_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """The 5 key points insightface uses, from 68 iBUG landmarks, viewer's left first."""
-    lm = np.asarray(landmarks, dtype=np.float32)
-    return np.stack([lm[36:42].mean(axis=0), lm[42:48].mean(axis=0), lm[30], lm[48], lm[54]]).astype(
-        np.float32
-    )
 
 
 def descriptor_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,8 +135,7 @@ def blend_shape(target: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected a BGR uint8 image (h, w, 3), got {image.dtype} {image.shape}")
+    check_bgr(image)
     return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 

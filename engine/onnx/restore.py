@@ -16,9 +16,10 @@ import numpy as np
 import onnxruntime as ort
 
 from engine.align import ffhq_matrix
+from engine.base import check_bgr
 from engine.face import Face
-from engine.models import require
-from engine.runtime import get_session
+from engine.models.registry import require
+from engine.onnx.runtime import get_session
 
 DEFAULT_SIZE = 512
 # The feathered band of the paste-back mask, as a fraction of the crop side: wide enough to hide the
@@ -113,8 +114,7 @@ class _OnnxRestorer:
     def restore(self, image: np.ndarray, faces: Sequence[Face], blend: float = 0.8) -> np.ndarray:
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be between 0 and 1, not {blend}")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected a BGR uint8 image, got {image.dtype} {image.shape}")
+        check_bgr(image)
         out = image.copy()
         if blend == 0.0:
             return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from engine.base import check_bgr
+
 WORK_PIXELS = 1_000_000  # the working copy's size: enough for faces, small enough to be quick
 COLOURS = 12  # palette size (ink adds one more colour)
 INK = (24, 20, 18)  # BGR of the outlines: near-black, a little warm
@@ -99,8 +101,7 @@ def ink_edges(image: np.ndarray) -> np.ndarray:
 
 def cartoonize(image: np.ndarray) -> np.ndarray:
     """The picture as a cartoon: same size and dtype (BGR uint8), at most ``COLOURS`` + 1 colours."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected a BGR uint8 image, got {image.dtype} {image.shape}")
+    check_bgr(image)
     height, width = image.shape[:2]
     small, scale = _working_copy(image)
     smooth = _smooth(small, scale)

@@ -11,7 +11,8 @@ services fail in the usual ways; the rules here decide what happens then, the sa
   ``StylizerError(permanent=False)``, so the job queue may try again later;
 - the returned bytes go through ``engine.imageio.decode_image``: a non-image is a typed error too.
 
-Implementations: ``engine.stylize_openai.OpenAIStylizer``, ``engine.stylize_replicate.ReplicateStylizer``.
+Implementations: ``engine.stylize.openai_images.OpenAIStylizer`` and
+``engine.stylize.replicate_model.ReplicateStylizer``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each model is loaded on first use (a worker that only saves faces never loads the swapper) through
 ``engine.models.require`` (a missing file raises ``ModelMissing`` naming it) and the shared
-session cache of ``engine.runtime``, so every engine on one models folder shares one session per file.
+session cache of ``engine.onnx.runtime``, so every engine on one models folder shares one session per file.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engine.arcface import ArcFaceEmbedder
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, identity_from, reading_order
-from engine.inswapper import InSwapper, read_emap, source_latent
-from engine.models import require
-from engine.pasteback import paste_back_into
-from engine.runtime import get_session, resolve_providers
-from engine.scrfd import ScrfdDetector
+from engine.models.registry import require
+from engine.onnx.arcface import ArcFaceEmbedder
+from engine.onnx.inswapper import InSwapper, read_emap, source_latent
+from engine.onnx.pasteback import paste_back_into
+from engine.onnx.runtime import get_session, resolve_providers
+from engine.onnx.scrfd import ScrfdDetector
 
 EMBEDDING_MODEL = "arcface_w600k_r50"
 # The swapper's emap per model file, read once per process however many engines are built.

@@ -1,7 +1,7 @@
 """OpenAI image edits (``gpt-image-1`` by default) as a ``Stylizer``.
 
 Uses the official ``openai`` client with its own retries turned off (``max_retries=0``): retries,
-backoff and the deadline follow ``engine.stylize`` so both stylizers behave alike and every attempt
+backoff and the deadline follow ``engine.stylize.base`` so both stylizers behave alike and every attempt
 gets only the time left of the call's budget.
 """
 
@@ -16,7 +16,7 @@ import openai
 from openai.types import ImagesResponse
 
 from engine.errors import StylizerError
-from engine.stylize import (
+from engine.stylize.base import (
     CARICATURE_PROMPT,
     Deadline,
     RetryEvent,

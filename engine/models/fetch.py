@@ -19,7 +19,7 @@ from typing import NamedTuple
 import httpx
 
 from engine.errors import EngineError
-from engine.models import MODELS, BundledModelMissing, ModelSpec, path_of
+from engine.models.registry import MODELS, BundledModelMissing, ModelSpec, path_of
 
 Progress = Callable[[int, int], None]  # (bytes in the file so far, total bytes)
 

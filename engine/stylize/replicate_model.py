@@ -3,7 +3,7 @@
 Uses the official ``replicate`` client, with three things replaced through httpx's public options:
 
 - its retrying transport (10 attempts for GETs on 429/503/504, sleeping any Retry-After however long)
-  is bypassed by mounting a plain transport, so retries and the deadline follow ``engine.stylize``;
+  is bypassed by mounting a plain transport, so retries and the deadline follow ``engine.stylize.base``;
 - ``predictions.create`` sends ``timeout=None`` (no limit at all) unless it asks the server to hold the
   request open; a request hook puts ``request_timeout`` on every request, so a hung create ends;
 - a response hook turns 408/429/5xx into ``TransientFailure`` carrying Retry-After, which the client's
@@ -26,7 +26,7 @@ from replicate.identifier import ModelVersionIdentifier
 from replicate.prediction import Prediction
 
 from engine.errors import StylizerError
-from engine.stylize import (
+from engine.stylize.base import (
     CARICATURE_PROMPT,
     Deadline,
     RetryEvent,

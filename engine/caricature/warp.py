@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
 from engine.align import transform_points, umeyama_similarity
+from engine.classic.warp import delaunay, piecewise_affine_maps
 from engine.errors import EngineError
 from engine.face import Face
-from engine.warp import delaunay, piecewise_affine_maps
 
 # The mean 68-point face shape (iBUG 300-W markup) in the unit square of a face detector's box: the
 # ``initial_shape`` stored in dlib's shape_predictor_68_face_landmarks.dat (shipped by the PyPI
@@ -63,9 +62,6 @@ _INNER_FOLLOW = 0.5
 _MIN_AREA_RATIO = 0.2
 _SHRINK, _SHRINK_ROUNDS = 0.75, 40
 _MOVED = 1e-3  # pixels: maps closer than this to the identity keep the original pixel exactly
-
-Style = Literal["warp", "cartoon", "both"]
-STYLES: tuple[str, ...] = ("warp", "cartoon", "both")
 
 
 class LandmarksRequired(EngineError):
@@ -247,15 +243,3 @@ def exaggerate(image: np.ndarray, faces: Sequence[Face], strength: float) -> np.
         region = out[y0:y1, x0:x1]
         region[moved] = warped[moved]
     return out
-
-
-def caricature(
-    image: np.ndarray, faces: Sequence[Face], style: Style = "both", strength: float = 1.0
-) -> np.ndarray:
-    """The local caricature: ``warp`` (exaggerate), ``cartoon`` (cartoonize) or ``both`` in that order."""
-    from engine.cartoon import cartoonize
-
-    if style not in STYLES:
-        raise ValueError(f"unknown caricature style {style!r}; choose from {', '.join(STYLES)}")
-    out = exaggerate(image, faces, strength) if style in ("warp", "both") else image
-    return cartoonize(out) if style in ("cartoon", "both") else out.copy()
