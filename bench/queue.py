@@ -43,6 +43,7 @@ import asyncpg  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bot.texts import Catalogue  # noqa: E402
 from db import ledger  # noqa: E402
 from db.jobs import Delivery  # noqa: E402
 from db.migrate import upgrade_engine  # noqa: E402
@@ -266,7 +267,7 @@ async def _arq(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, 
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         transport = await ArqTransport.connect(REDIS_URL, config.queue_name)
-        client = JobClient(db, transport, notifiers={"telegram": TelegramNotifier(bot)})
+        client = JobClient(db, transport, texts=Catalogue(), notifiers={"telegram": TelegramNotifier(bot)})
         users = await _users(db, USERS, credits=jobs * 3)
         await _run(client, fake, await _requests(fake, bot, users, 20), None)  # the worker is up and warm
         results = []
@@ -296,7 +297,9 @@ async def _local(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str
         bot = telegram_bot(TelegramConfig(fake.token, fake.url))
         await upgrade_engine(db.engine)
         config = WorkerConfig(url, queue=_queue_config(None))
-        queue = await open_queue(config, db=db, telegram_bot=bot, engine_factory=lambda _: SquareEngine())
+        queue = await open_queue(
+            config, db=db, telegram_bot=bot, engine_factory=lambda _: SquareEngine(), texts=Catalogue()
+        )
         try:
             users = await _users(db, USERS, credits=jobs * 3)
             results = []

@@ -16,9 +16,10 @@ from db.errors import InvalidTransition, JobNotFound
 from db.jobs import Delivery
 from db.models import Job, JobStatus, User
 from db.session import Database
+from jobs import texts as codes
 from jobs.notify import Notifiers, Target
 from jobs.request import JobRequest, generation_id, job_id
-from jobs.texts import EnglishTexts, Texts
+from jobs.texts import Texts
 from jobs.transport import Transport
 
 log = structlog.get_logger("jobs.client")
@@ -44,13 +45,13 @@ class JobClient:
         db: Database,
         transport: Transport,
         *,
+        texts: Texts,
         notifiers: Notifiers | None = None,
-        texts: Texts | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
         self.notifiers = notifiers or {}
-        self.texts: Texts = texts or EnglishTexts()
+        self.texts = texts
 
     async def submit(self, request: JobRequest) -> Ticket:
         """Queue ``request`` and charge for it, once however often it is submitted.
@@ -87,7 +88,9 @@ class JobClient:
                 log.warning("enqueue failed; the sweeper will retry", job_id=job_id_, error=repr(exc))
         position = await self._position(job_id_) if job.status == JobStatus.QUEUED.value else None
         if created:
-            await self._tell(job, user, self.texts.queued(position, user.language if user else None))
+            await self._tell(
+                job, user, self.texts.text(codes.QUEUED, user.language if user else None, position=position)
+            )
         return Ticket(job_id_, position, created, job.status)
 
     async def position(self, job_id_: str) -> int | None:
@@ -112,7 +115,11 @@ class JobClient:
                 await self.transport.abort(job_id_)  # not waiting any more: a worker has it
         except Exception as exc:  # a worker that starts it finds it cancelled and skips it
             log.warning("could not take the job off the queue", job_id=job_id_, error=repr(exc))
-        await self._tell(job, user, self.texts.cancelled(job.cost > 0, user.language if user else None))
+        await self._tell(
+            job,
+            user,
+            self.texts.text(codes.CANCELLED, user.language if user else None, refunded=job.cost > 0),
+        )
         return True
 
     async def resend(self, job_id_: str, delivery: Delivery | None = None) -> bool:

@@ -4,6 +4,7 @@ turns it into a reply), and is trying again worth it (``transient``)?"""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
@@ -12,12 +13,20 @@ from engine.errors import EngineError
 
 
 class JobFailure(Exception):
-    """A failed attempt. ``retry_after``: the remote side asked us to wait this many seconds."""
+    """A failed attempt. ``retry_after``: the remote side asked us to wait this many seconds.
+    ``params`` fill the catalogue's sentence for ``code``; ``detail`` is for logs and the job row."""
 
     def __init__(
-        self, code: str, detail: str = "", *, transient: bool, retry_after: float | None = None
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.code = code
+        self.params: dict[str, Any] = params or {}
         self.detail = detail or code.replace("_", " ")
         self.transient = transient
         self.retry_after = retry_after
@@ -62,7 +71,7 @@ def classify(exc: BaseException) -> JobFailure:
     if isinstance(exc, JobFailure):
         return exc
     if isinstance(exc, EngineError):
-        return JobFailure(exc.code, str(exc), transient=not exc.permanent)
+        return JobFailure(exc.code, str(exc), transient=not exc.permanent, params=exc.params)
     if isinstance(exc, DbError) and exc.code in _PERMANENT_DB_CODES:
         return JobFailure(exc.code, str(exc), transient=False)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):

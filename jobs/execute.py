@@ -23,6 +23,7 @@ from db import jobs as db_jobs
 from db.errors import InvalidTransition, JobNotFound
 from db.models import Identity, Job, JobKind, User
 from db.session import Database
+from jobs import texts as codes
 from jobs.config import QueueConfig
 from jobs.errors import ChatUnavailable, DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
@@ -30,7 +31,7 @@ from jobs.notify import Notifier, Notifiers, Target
 from jobs.operations import Operations, SavedIdentity, Work
 from jobs.request import InputRef
 from jobs.results import Result
-from jobs.texts import EnglishTexts, Texts
+from jobs.texts import Texts
 
 log = structlog.get_logger("jobs")
 
@@ -63,7 +64,7 @@ class Executor:
         notifiers: Notifiers,
         config: QueueConfig,
         *,
-        texts: Texts | None = None,
+        texts: Texts,
         worker_id: str | None = None,
     ) -> None:
         self.db = db
@@ -71,7 +72,7 @@ class Executor:
         self.fetcher = fetcher
         self.notifiers = notifiers
         self.config = config
-        self.texts: Texts = texts or EnglishTexts()
+        self.texts = texts
         self.worker_id = worker_id or new_worker_id()
         # The bound on engine calls at once in this process ("per GPU"); the threads outlive a
         # cancelled attempt, so the bound holds even while a timed-out call is still finishing.
@@ -115,7 +116,9 @@ class Executor:
         loop = asyncio.get_running_loop()
         # "Working" goes out while the inputs download; it must be answered before the engine runs,
         # because a chat that is gone for good (blocked bot) should cost no GPU time.
-        working = asyncio.create_task(self._status(notifier, target, self.texts.working(_language(target))))
+        working = asyncio.create_task(
+            self._status(notifier, target, self.texts.text(codes.WORKING, _language(target)))
+        )
         try:
             if target is not None and notifier is None:
                 raise JobFailure(
@@ -148,7 +151,7 @@ class Executor:
         except (InvalidTransition, JobNotFound):
             log.warning("job ended elsewhere while its result was delivered", job_id=job.id)
             return SKIPPED
-        await self._status(notifier, target, self.texts.done(_language(target)), quiet=True)
+        await self._status(notifier, target, self.texts.text(codes.DONE, _language(target)), quiet=True)
         return Outcome("succeeded")
 
     async def _inputs(self, job: Job) -> Work:
@@ -231,7 +234,13 @@ class Executor:
         except (InvalidTransition, JobNotFound):
             return SKIPPED  # cancelled (and refunded) while we worked
         if failure.code != UNDELIVERED:
-            text = self.texts.failed(failure.code, failure.detail, job.cost > 0, _language(target))
+            text = self.texts.text(
+                codes.FAILED,
+                _language(target),
+                **failure.params,
+                reason=failure.code,
+                refunded=job.cost > 0,
+            )
             if await self._status(notifier, target, text, quiet=True, notice=True):
                 async with self.db.transaction() as session:
                     await db_jobs.mark_delivered(session, job.id)

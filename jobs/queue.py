@@ -45,7 +45,7 @@ async def open_queue(
     *,
     db: Database,
     telegram_bot: Bot | None = None,
-    texts: Texts | None = None,
+    texts: Texts,
     engine_factory: EngineFactory = default_engine,
 ) -> Queue:
     """A client for ``config.queue``; ``db`` and ``telegram_bot`` are the bot's own, shared."""
@@ -58,7 +58,7 @@ async def open_queue(
             from jobs.notify.discord import DiscordNotifier
 
             notifiers["discord"] = DiscordNotifier(config.discord)
-        return Queue(JobClient(db, transport, notifiers=notifiers, texts=texts), transport)
+        return Queue(JobClient(db, transport, texts=texts, notifiers=notifiers), transport)
     runner = LocalRunner(concurrency=config.queue.concurrency)
     resources = await build_resources(
         config,
@@ -71,5 +71,5 @@ async def open_queue(
     )
     runner.start(resources.executor)
     await resources.sweeper.sweep(lost_after_s=0)  # what the last run left queued
-    client = JobClient(db, runner, notifiers=resources.notifiers, texts=texts)
+    client = JobClient(db, runner, texts=texts, notifiers=resources.notifiers)
     return Queue(client, runner, resources, runner)

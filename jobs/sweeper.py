@@ -24,9 +24,10 @@ from db.errors import InvalidTransition, JobNotFound
 from db.jobs import Purged
 from db.models import Job, User
 from db.session import Database
+from jobs import texts as codes
 from jobs.config import QueueConfig
 from jobs.notify import Notifiers, Target
-from jobs.texts import EnglishTexts, Texts
+from jobs.texts import Texts
 from jobs.transport import Transport
 
 log = structlog.get_logger("jobs.sweeper")
@@ -49,14 +50,14 @@ class Sweeper:
         transport: Transport,
         config: QueueConfig,
         *,
+        texts: Texts,
         notifiers: Notifiers | None = None,
-        texts: Texts | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
         self.config = config
         self.notifiers = notifiers or {}
-        self.texts: Texts = texts or EnglishTexts()
+        self.texts = texts
 
     async def sweep(self, now: datetime | None = None, *, lost_after_s: float | None = None) -> SweepReport:
         """One round. ``lost_after_s`` overrides the configured age for queued jobs (0 at start-up of the
@@ -131,7 +132,7 @@ class Sweeper:
         target = Target.of(job, user)
         if target is None or target.platform not in self.notifiers:
             return
-        text = self.texts.failed(WORKER_LOST, "", job.cost > 0, target.language)
+        text = self.texts.text(codes.FAILED, target.language, reason=WORKER_LOST, refunded=job.cost > 0)
         try:
             await self.notifiers[target.platform].notice(target, text)
         except Exception as exc:  # the job is failed and refunded either way

@@ -80,7 +80,7 @@ async def build_resources(
     transport: Transport,
     *,
     engine_factory: EngineFactory = default_engine,
-    texts: Texts | None = None,
+    texts: Texts,
     crons: bool = True,
     db: Database | None = None,
     telegram_bot: Bot | None = None,
@@ -175,7 +175,7 @@ async def serve(
     config: WorkerConfig,
     *,
     engine_factory: EngineFactory = default_engine,
-    texts: Texts | None = None,
+    texts: Texts,
     burst: bool = False,
     crons: bool = True,
 ) -> None:
@@ -203,9 +203,9 @@ async def serve(
         await worker.close()
 
 
-def run_worker(config: WorkerConfig, *, engine_factory: EngineFactory = default_engine) -> None:
+def run_worker(config: WorkerConfig, *, texts: Texts, engine_factory: EngineFactory = default_engine) -> None:
     """Blocking entry point for ``swapbot worker``."""
-    asyncio.run(serve(config, engine_factory=engine_factory))
+    asyncio.run(serve(config, engine_factory=engine_factory, texts=texts))
 
 
 async def check_health(queue: QueueConfig) -> bool:

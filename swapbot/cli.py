@@ -361,7 +361,9 @@ def worker(
             alive = asyncio.run(check_health(config.queue))
             typer.echo("a worker is alive" if alive else "no worker has reported within the health interval")
             raise typer.Exit(0 if alive else 1)
-        run_worker(config)
+        from bot.texts import Catalogue
+
+        run_worker(config, texts=Catalogue())
 
 
 def demo_photos():

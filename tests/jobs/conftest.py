@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from aiogram import Bot
 from sqlalchemy import select
 
+from bot.texts import Catalogue
 from db import jobs as db_jobs
 from db import ledger
 from db.jobs import Delivery
@@ -203,6 +204,7 @@ async def open_harness(
         InputFetcher(telegram=bot),
         notifiers,
         queue,
+        texts=Catalogue(),
         worker_id=f"test-{new_worker_id()}",
     )
     runner: LocalRunner | None = None
@@ -212,8 +214,8 @@ async def open_harness(
     else:
         runner = LocalRunner(concurrency=queue.concurrency)
         transport = runner
-    client = JobClient(db, transport, notifiers=notifiers)
-    sweeper = Sweeper(db, transport, queue, notifiers=notifiers)
+    client = JobClient(db, transport, texts=Catalogue(), notifiers=notifiers)
+    sweeper = Sweeper(db, transport, queue, texts=Catalogue(), notifiers=notifiers)
     return Harness(kind, db, queue, engine, telegram, bot, executor, transport, client, sweeper, runner)
 
 

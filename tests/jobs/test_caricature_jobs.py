@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bot.texts import Catalogue
 from db import ledger
 from db.jobs import Delivery, get
 from db.models import Job
@@ -41,7 +42,7 @@ async def embedded_queue(
         queue=queue_config(redis_url=None),
         engine=EngineConfig(stylizers=stylizers),
     )
-    queue = await open_queue(config, db=sqlite, engine_factory=classic)
+    queue = await open_queue(config, db=sqlite, engine_factory=classic, texts=Catalogue())
     try:
         yield queue
     finally:

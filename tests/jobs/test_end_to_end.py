@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bot.texts import Catalogue
 from db.jobs import Delivery, get
 from db.session import Database
 from engine.base import FaceEngine
@@ -37,7 +38,7 @@ async def test_astronaut_onto_hanks_through_the_in_process_runner(
     config = WorkerConfig(
         sqlite.url.render_as_string(), queue=queue_config(redis_url=None), engine=EngineConfig()
     )
-    queue = await open_queue(config, db=sqlite, engine_factory=classic)
+    queue = await open_queue(config, db=sqlite, engine_factory=classic, texts=Catalogue())
     try:
         user = await make_user(sqlite, balance=2)
         ticket = await queue.client.submit(

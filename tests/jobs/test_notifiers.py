@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bot.texts import Catalogue
 from db.base import utcnow
 from db.jobs import Delivery, get
 from db.session import Database
@@ -215,10 +216,15 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     config = queue_config(redis_url=None)
     engine = SquareEngine()
     executor = Executor(
-        sqlite, Operations(engine, Restorers(no_restorers)), InputFetcher(), {"discord": dc}, config
+        sqlite,
+        Operations(engine, Restorers(no_restorers)),
+        InputFetcher(),
+        {"discord": dc},
+        config,
+        texts=Catalogue(),
     )
     runner = LocalRunner(concurrency=2)
-    client = JobClient(sqlite, runner, notifiers={"discord": dc})
+    client = JobClient(sqlite, runner, texts=Catalogue(), notifiers={"discord": dc})
     target_url, target_id = discord_fake.add_attachment(png(picture((RED, 20, 20))))
     source_url, source_id = discord_fake.add_attachment(png(picture((BLUE, 50, 30))))
     token, original = discord_fake.interaction()

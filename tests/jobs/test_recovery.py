@@ -16,6 +16,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from bot.texts import Catalogue
 from db import jobs as db_jobs
 from db.base import utcnow
 from db.session import Database
@@ -113,7 +114,7 @@ async def test_jobs_survive_the_queue_forgetting_everything(harness: Harness) ->
         await harness.transport.close()
         harness.runner = LocalRunner(concurrency=harness.config.concurrency)
         harness.transport = harness.runner
-        harness.sweeper = Sweeper(harness.db, harness.runner, harness.config)
+        harness.sweeper = Sweeper(harness.db, harness.runner, harness.config, texts=Catalogue())
     assert await harness.transport.position(tickets[0].job_id) is None
 
     report = await harness.sweeper.sweep()
@@ -139,7 +140,7 @@ async def test_a_failed_enqueue_leaves_the_job_queued_for_the_sweeper(
         ArqRedis(host="127.0.0.1", port=port, socket_connect_timeout=0.5), harness.config.queue_name
     )
     try:
-        client = JobClient(harness.db, down)
+        client = JobClient(harness.db, down, texts=Catalogue())
         user = await harness.user(balance=3)
         ticket = await client.submit(await harness.request(user))
         assert (ticket.created, ticket.position, ticket.status) == (True, None, "queued")
@@ -184,6 +185,7 @@ async def test_a_dead_workers_job_out_of_tries_fails_refunds_and_says_so(harness
         harness.db,
         harness.transport,
         dataclasses.replace(harness.config, max_tries=1),
+        texts=Catalogue(),
         notifiers=harness.client.notifiers,
     )
     user = await harness.user(balance=3)

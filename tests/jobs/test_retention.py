@@ -7,6 +7,7 @@ import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
+from bot.texts import Catalogue
 from db import jobs as db_jobs
 from db.base import utcnow
 from db.session import Database
@@ -25,7 +26,7 @@ async def test_old_jobs_lose_their_inputs_results_and_parameters(sqlite: Databas
     for path in (ours_in, ours_out, theirs):
         path.write_bytes(b"picture")
     config = dataclasses.replace(queue_config(redis_url=None), spool_dir=spool, retention_hours=24)
-    sweeper = Sweeper(sqlite, LocalRunner(), config)
+    sweeper = Sweeper(sqlite, LocalRunner(), config, texts=Catalogue())
     user = await make_user(sqlite, balance=5)
     long_ago, lately = utcnow() - timedelta(hours=30), utcnow() - timedelta(hours=2)
     inputs = {"target": InputRef.local(ours_in).to_json(), "source": InputRef.local(theirs).to_json()}

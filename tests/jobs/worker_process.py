@@ -9,6 +9,7 @@ import asyncio
 import json
 import sys
 
+from bot.texts import Catalogue
 from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
 from jobs.worker import serve
 from tests.jobs.squares import SquareEngine
@@ -22,7 +23,7 @@ def main() -> None:
         telegram=TelegramConfig(spec["token"], spec["telegram_url"]),
     )
     delay_s = float(spec["delay_s"])
-    asyncio.run(serve(config, engine_factory=lambda _: SquareEngine(delay_s=delay_s)))
+    asyncio.run(serve(config, engine_factory=lambda _: SquareEngine(delay_s=delay_s), texts=Catalogue()))
 
 
 if __name__ == "__main__":
