@@ -66,9 +66,17 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
-    from swapbot.logging import configure_logging
+    from pydantic import ValidationError
 
-    settings = Settings()
+    from swapbot.logging import configure_logging
+    from swapbot.settings import error_lines
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # one line per malformed variable, with an example of a good value
+        for line in error_lines(exc):
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     ctx.obj = settings
 
@@ -297,6 +305,8 @@ def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = 
 
     settings = _settings(ctx)
     with cli_errors():
+        # The key is born with the database: generated beside an SQLite file, required with Postgres.
+        settings.resolved_secret_key  # noqa: B018
         upgrade(settings.database_url, revision)
     typer.echo(f"database upgraded to {revision}")
 

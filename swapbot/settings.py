@@ -1,12 +1,23 @@
-"""The one configuration object: built once at start-up from the environment and ``.env``."""
+"""The one configuration object: built once at start-up from the environment and ``.env``.
+
+A malformed value stops start-up with one line per variable that names it and shows an example
+(``error_lines``); secrets and URLs are never echoed back.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.pricing import DEFAULT_PACKS, PACKS_EXAMPLE, Pack, parse_packs
+from swapbot.secret_key import EXAMPLE as SECRET_KEY_EXAMPLE
+from swapbot.secret_key import MIN_LENGTH as SECRET_KEY_MIN_LENGTH
+from swapbot.secret_key import resolve_secret_key
 
 
 def _split_csv(value: object) -> object:
@@ -15,12 +26,17 @@ def _split_csv(value: object) -> object:
     return value
 
 
+_DATABASE_URL = re.compile(r"(?P<backend>\w+)(\+\w+)?://")
+_ADMIN = re.compile(r"(?P<platform>[a-z]+):(?P<id>\d{1,20})")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
     database_url: str = Field("sqlite+aiosqlite:///./swapbot.db", alias="DATABASE_URL")
+    secret_key: SecretStr | None = Field(None, alias="SWAPBOT_SECRET_KEY")
     redis_url: str | None = Field(None, alias="REDIS_URL")
 
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
@@ -48,9 +64,10 @@ class Settings(BaseSettings):
     providers: Annotated[list[str], NoDecode] = Field(["cuda", "cpu"], alias="SWAPBOT_PROVIDERS")
     detector: Literal["hog", "cnn"] = Field("hog", alias="SWAPBOT_DETECTOR")
 
-    admin_ids: Annotated[list[str], NoDecode] = Field([], alias="SWAPBOT_ADMIN_IDS")
+    # (platform, external id) pairs, e.g. ("telegram", "123").
+    admin_ids: Annotated[frozenset[tuple[str, str]], NoDecode] = Field(frozenset(), alias="SWAPBOT_ADMIN_IDS")
     free_credits: int = Field(3, ge=0, alias="SWAPBOT_FREE_CREDITS")
-    packs: str = Field("10:100,50:450,200:1500", alias="SWAPBOT_PACKS")
+    packs: Annotated[tuple[Pack, ...], NoDecode] = Field(parse_packs(DEFAULT_PACKS), alias="SWAPBOT_PACKS")
     retention_hours: float = Field(24.0, gt=0, alias="SWAPBOT_RETENTION_HOURS")
 
     worker_concurrency: int = Field(8, ge=1, alias="SWAPBOT_WORKER_CONCURRENCY")
@@ -58,13 +75,62 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(120.0, gt=0, alias="SWAPBOT_JOB_TIMEOUT")
     max_tries: int = Field(3, ge=1, alias="SWAPBOT_MAX_TRIES")
 
-    log_level: str = Field("INFO", alias="SWAPBOT_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", alias="SWAPBOT_LOG_LEVEL"
+    )
     log_json: bool = Field(False, alias="SWAPBOT_LOG_JSON")
 
-    @field_validator("providers", "admin_ids", mode="before")
+    @field_validator("providers", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        match = _DATABASE_URL.match(value)
+        if match is None:
+            raise ValueError("not a database URL")
+        if match["backend"] not in ("sqlite", "postgresql"):
+            raise ValueError(f"{match['backend']} is not supported: use SQLite or Postgres")
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(f"the key must be at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        from db.models import Platform  # the owner of the platform names; imported only when admins are set
+
+        pairs = set()
+        for item in (part.strip() for part in value.split(",") if part.strip()):
+            match = _ADMIN.fullmatch(item.lower())
+            if match is None or match["platform"] not in {platform.value for platform in Platform}:
+                raise ValueError(f'"{item}" is not platform:id with platform {" or ".join(Platform)}')
+            pairs.add((match["platform"], match["id"]))
+        return frozenset(pairs)
+
+    @field_validator("packs", mode="before")
+    @classmethod
+    def _packs(cls, value: object) -> object:
+        return parse_packs(value) if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("providers")
     @classmethod
@@ -74,3 +140,77 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown provider(s) {unknown}; choose from {sorted(known)}")
         return [p.lower() for p in value]
+
+    def is_admin(self, platform: str, external_id: str | int) -> bool:
+        return (str(platform), str(external_id)) in self.admin_ids
+
+    @cached_property
+    def resolved_secret_key(self) -> SecretBytes:
+        """SWAPBOT_SECRET_KEY, or in the embedded mode the key kept beside the SQLite file (generated
+        on first use). Resolved on first access, so commands that keep no users never need one;
+        raises ``SecretKeyError`` (a ValueError) with Postgres and no key."""
+        given = self.secret_key.get_secret_value() if self.secret_key else None
+        return SecretBytes(resolve_secret_key(self.database_url, given))
+
+
+# One example per variable, shown when its value is malformed.
+EXAMPLES: dict[str, str] = {
+    "DATABASE_URL": "postgresql+asyncpg://swapbot@localhost/swapbot",
+    "SWAPBOT_SECRET_KEY": SECRET_KEY_EXAMPLE,
+    "REDIS_URL": "redis://localhost:6379/0",
+    "TELEGRAM_BOT_TOKEN": "123456789:AAE-token-from-BotFather",
+    "TELEGRAM_API_URL": "https://api.telegram.org",
+    "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
+    "TELEGRAM_WEBHOOK_SECRET": "letters-digits_and-dashes",
+    "DISCORD_BOT_TOKEN": "the bot token from the Discord developer portal",
+    "DISCORD_API_URL": "https://discord.com/api/v10",
+    "STRIPE_SECRET_KEY": "sk_live_...",
+    "STRIPE_WEBHOOK_SECRET": "whsec_...",
+    "STRIPE_API_URL": "https://api.stripe.com",
+    "OPENAI_API_KEY": "sk-...",
+    "OPENAI_BASE_URL": "https://api.openai.com/v1",
+    "OPENAI_IMAGE_MODEL": "gpt-image-1",
+    "REPLICATE_API_TOKEN": "r8_...",
+    "REPLICATE_BASE_URL": "https://api.replicate.com/v1",
+    "REPLICATE_MODEL": "owner/model",
+    "SWAPBOT_STYLIZER_TIMEOUT": "120",
+    "SWAPBOT_ENGINE": "classic",
+    "SWAPBOT_MODELS_DIR": "./models",
+    "SWAPBOT_PROVIDERS": "cuda,cpu",
+    "SWAPBOT_DETECTOR": "hog",
+    "SWAPBOT_ADMIN_IDS": "telegram:123,discord:456",
+    "SWAPBOT_FREE_CREDITS": "3",
+    "SWAPBOT_PACKS": PACKS_EXAMPLE,
+    "SWAPBOT_RETENTION_HOURS": "24",
+    "SWAPBOT_WORKER_CONCURRENCY": "8",
+    "SWAPBOT_ENGINE_SLOTS": "1",
+    "SWAPBOT_JOB_TIMEOUT": "120",
+    "SWAPBOT_MAX_TRIES": "3",
+    "SWAPBOT_LOG_LEVEL": "INFO",
+    "SWAPBOT_LOG_JSON": "true",
+}
+
+# Inputs never repeated in an error line: they may hold a token, a key or a password.
+_HIDDEN = ("TOKEN", "KEY", "SECRET", "URL")
+
+
+def error_lines(error: ValidationError) -> list[str]:
+    """One line per malformed variable: its name, what is wrong and an example of a good value."""
+    names = {name: field.alias or name for name, field in Settings.model_fields.items()}
+    lines = []
+    for item in error.errors(include_url=False):
+        variable = str(item["loc"][0]) if item["loc"] else "settings"
+        variable = names.get(variable, variable)
+        if item["type"] == "value_error":  # our validators' messages already quote what they need
+            problem = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
+        elif any(word in variable for word in _HIDDEN):
+            problem = _lower_first(item["msg"])
+        else:
+            problem = f'"{item["input"]}": {_lower_first(item["msg"])}'
+        example = EXAMPLES.get(variable)
+        lines.append(f"{variable}: {problem}" + (f"; example: {example}" if example else ""))
+    return lines
+
+
+def _lower_first(message: str) -> str:
+    return message[:1].lower() + message[1:]
