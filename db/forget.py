@@ -2,20 +2,23 @@
 
 Kept: ledger rows (amounts, reasons, keys, times) with the user link nulled, so the accounts still add
 up and a replayed payment or job key is still recognised; payment rows with the user link and the raw
-provider payload nulled (charge ids are needed to answer refunds and disputes). Deleted: the user row,
-saved faces with their embeddings and chips, and jobs with their parameters and references.
+provider payload nulled (charge ids are needed to answer refunds and disputes); the ``free_grants``
+digest (an HMAC of the platform id, naming nobody without the key), so coming back does not grant the
+free credits again. Deleted: the user row, saved faces with their embeddings and chips, and jobs with
+their parameters and references.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import UserNotFound
 from db.jobs import Purged
-from db.models import Identity, IdentityEmbedding, Job, LedgerEntry, Payment, User
+from db.models import Job, LedgerEntry, Payment, SavedFace, SavedFaceEmbedding, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +34,38 @@ async def forget_user(session: AsyncSession, user_id: int) -> Forgotten:
     if locked is None:
         raise UserNotFound(user_id)
     faces = await session.scalar(
-        select(func.count()).select_from(Identity).where(Identity.user_id == user_id)
+        select(func.count()).select_from(SavedFace).where(SavedFace.user_id == user_id)
     )
     # Explicit deletes rather than relying on ON DELETE: correct even on a connection without foreign keys.
     await session.execute(
-        delete(IdentityEmbedding)
-        .where(IdentityEmbedding.identity_id.in_(select(Identity.id).where(Identity.user_id == user_id)))
+        delete(SavedFaceEmbedding)
+        .where(SavedFaceEmbedding.identity_id.in_(select(SavedFace.id).where(SavedFace.user_id == user_id)))
         .execution_options(synchronize_session=False)
     )
-    await session.execute(delete(Identity).where(Identity.user_id == user_id))
+    await session.execute(delete(SavedFace).where(SavedFace.user_id == user_id))
     jobs = (
         await session.execute(
             delete(Job).where(Job.user_id == user_id).returning(Job.id, Job.inputs, Job.result_ref)
         )
     ).all()
-    payments = await session.execute(
-        update(Payment)
-        .where(Payment.user_id == user_id)
-        .values(user_id=None, payload=None)
-        .execution_options(synchronize_session=False)
+    # UPDATE results are cursor results: they carry the row count.
+    payments = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(Payment)
+            .where(Payment.user_id == user_id)
+            .values(user_id=None, payload=None)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    entries = await session.execute(
-        update(LedgerEntry)
-        .where(LedgerEntry.user_id == user_id)
-        .values(user_id=None)
-        .execution_options(synchronize_session=False)
+    entries = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.user_id == user_id)
+            .values(user_id=None)
+            .execution_options(synchronize_session=False)
+        ),
     )
     await session.execute(delete(User).where(User.id == user_id))
     return Forgotten(

@@ -94,8 +94,9 @@ class User(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Identity(Base):
-    """A saved face: the aligned chip (small JPEG), its landmarks and one embedding per model."""
+class SavedFace(Base):
+    """A saved face: the aligned chip (JPEG), its landmarks and one embedding per model; the fields of
+    ``engine.stored.StoredIdentity``. The table keeps its first name, ``identities``."""
 
     __tablename__ = "identities"
     __table_args__ = (
@@ -118,16 +119,16 @@ class Identity(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    embeddings: Mapped[list[IdentityEmbedding]] = relationship(
-        back_populates="identity",
+    embeddings: Mapped[list[SavedFaceEmbedding]] = relationship(
+        back_populates="face",
         cascade="all, delete-orphan",
         passive_deletes=True,
         lazy="selectin",
-        order_by="IdentityEmbedding.model",
+        order_by="SavedFaceEmbedding.model",
     )
 
 
-class IdentityEmbedding(Base):
+class SavedFaceEmbedding(Base):
     """One row per (face, model): a face saved with one engine is never silently used with another."""
 
     __tablename__ = "identity_embeddings"
@@ -144,7 +145,19 @@ class IdentityEmbedding(Base):
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
-    identity: Mapped[Identity] = relationship(back_populates="embeddings")
+    face: Mapped[SavedFace] = relationship(back_populates="embeddings")
+
+
+class FreeGrant(Base):
+    """Who has had the free credits, as HMAC-SHA256(secret key, "platform:external_id") and nothing else.
+
+    Survives /forget, so coming back does not grant them again, while holding no platform id.
+    """
+
+    __tablename__ = "free_grants"
+    __table_args__ = (CheckConstraint("length(digest) = 32", name="digest_length"),)
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
 
 
 class LedgerEntry(Base):

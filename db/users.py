@@ -1,7 +1,13 @@
-"""Users: one row per platform identity, created on first contact with the free-credit grant."""
+"""Users: one row per platform identity, created on first contact with the free-credit grant.
+
+The grant is given once per platform identity, ever: ``free_grants`` keeps an HMAC of each identity
+that has had it, which /forget leaves in place (it names nobody without the key).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -10,12 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import ledger
 from db.base import utcnow
 from db.errors import UserNotFound
-from db.models import Platform, Reason, User
+from db.models import FreeGrant, Platform, Reason, User
 from db.sql import insert_ignore
 
 
 def free_grant_key(user_id: int) -> str:
     return f"grant:free:{user_id}"
+
+
+def grant_digest(secret: bytes, platform: Platform | str, external_id: str | int) -> bytes:
+    """HMAC-SHA256 of ``platform:external_id``: recognises a returning identity without storing it."""
+    message = f"{Platform(platform).value}:{external_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()
 
 
 async def get_or_create(
@@ -26,14 +38,19 @@ async def get_or_create(
     display_name: str | None = None,
     language: str | None = None,
     free_credits: int = 0,
+    grant_secret: bytes | None = None,
     now: datetime | None = None,
 ) -> tuple[User, bool]:
     """The user for this platform identity, and whether it was created now.
 
-    A new user gets ``free_credits`` through the ledger (key ``grant:free:<id>``). Seeing an existing
-    user refreshes ``last_seen_at`` and, when given, the display name. Safe under concurrent first
-    messages: exactly one creates the row and the grant.
+    A new user gets ``free_credits`` through the ledger (key ``grant:free:<id>``), unless this platform
+    identity had them before (a user who used /forget and came back); ``grant_secret`` keys that
+    memory and is required with ``free_credits``. Seeing an existing user refreshes ``last_seen_at``
+    and, when given, the display name. Safe under concurrent first messages: exactly one creates the
+    row and decides the grant.
     """
+    if free_credits > 0 and not grant_secret:
+        raise ValueError("free credits need grant_secret: it keys the memory of who has had them")
     platform = Platform(platform)
     external_id = str(external_id)
     now = now or utcnow()
@@ -69,17 +86,26 @@ async def get_or_create(
         if existing is None:
             raise RuntimeError(f"user {platform}:{external_id} conflicted but cannot be read back")
         return existing, False
-    user = await get(session, user_id)
-    if free_credits > 0:
-        await ledger.post(
-            session,
-            user_id=user_id,
-            delta=free_credits,
-            reason=Reason.GRANT,
-            key=free_grant_key(user_id),
-            now=now,
-        )
-    return user, True
+    if free_credits > 0 and grant_secret:
+        digest = grant_digest(grant_secret, platform, external_id)
+        await _grant_once(session, user_id, digest, free_credits, now)
+    return await get(session, user_id), True
+
+
+async def _grant_once(
+    session: AsyncSession, user_id: int, digest: bytes, credits: int, now: datetime
+) -> None:
+    # Only the transaction that created the user row gets here, so the identity is decided once;
+    # the digest commits or rolls back together with the user row and the grant.
+    first = await session.scalar(
+        insert_ignore(session, FreeGrant, {"digest": digest}, ["digest"]).returning(FreeGrant.digest)
+    )
+    if first is None:  # had the grant before /forget: the new row says so rather than claiming one
+        await session.execute(update(User).where(User.id == user_id).values(free_credits=0))
+        return
+    await ledger.post(
+        session, user_id=user_id, delta=credits, reason=Reason.GRANT, key=free_grant_key(user_id), now=now
+    )
 
 
 async def get(session: AsyncSession, user_id: int) -> User:

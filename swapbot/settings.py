@@ -15,6 +15,7 @@ from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.pricing import DEFAULT_PACKS, PACKS_EXAMPLE, Pack, parse_packs
+from engine.choices import DEFAULT_PROVIDERS, PROVIDERS, Detector, EngineName, check_choice
 from swapbot.secret_key import EXAMPLE as SECRET_KEY_EXAMPLE
 from swapbot.secret_key import MIN_LENGTH as SECRET_KEY_MIN_LENGTH
 from swapbot.secret_key import resolve_secret_key
@@ -59,10 +60,10 @@ class Settings(BaseSettings):
     replicate_model: str | None = Field(None, alias="REPLICATE_MODEL")
     stylizer_timeout_s: float = Field(120.0, alias="SWAPBOT_STYLIZER_TIMEOUT")
 
-    engine: Literal["classic", "onnx"] = Field("classic", alias="SWAPBOT_ENGINE")
+    engine: EngineName = Field("classic", alias="SWAPBOT_ENGINE")
     models_dir: Path = Field(Path("./models"), alias="SWAPBOT_MODELS_DIR")
-    providers: Annotated[list[str], NoDecode] = Field(["cuda", "cpu"], alias="SWAPBOT_PROVIDERS")
-    detector: Literal["hog", "cnn"] = Field("hog", alias="SWAPBOT_DETECTOR")
+    providers: Annotated[list[str], NoDecode] = Field(list(DEFAULT_PROVIDERS), alias="SWAPBOT_PROVIDERS")
+    detector: Detector = Field("hog", alias="SWAPBOT_DETECTOR")
 
     # (platform, external id) pairs, e.g. ("telegram", "123").
     admin_ids: Annotated[frozenset[tuple[str, str]], NoDecode] = Field(frozenset(), alias="SWAPBOT_ADMIN_IDS")
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
     engine_slots: int = Field(1, ge=1, alias="SWAPBOT_ENGINE_SLOTS")
     job_timeout_s: float = Field(120.0, gt=0, alias="SWAPBOT_JOB_TIMEOUT")
     max_tries: int = Field(3, ge=1, alias="SWAPBOT_MAX_TRIES")
+    lost_after_s: float = Field(60.0, ge=0, alias="SWAPBOT_LOST_AFTER")
+    sweep_interval_s: float = Field(30.0, gt=0, alias="SWAPBOT_SWEEP_INTERVAL")
+    queued_max_age_s: float = Field(3600.0, gt=0, alias="SWAPBOT_QUEUED_MAX_AGE")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", alias="SWAPBOT_LOG_LEVEL"
@@ -135,11 +139,10 @@ class Settings(BaseSettings):
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: list[str]) -> list[str]:
-        known = {"tensorrt", "cuda", "coreml", "cpu"}
-        unknown = [p for p in value if p.lower() not in known]
-        if unknown:
-            raise ValueError(f"unknown provider(s) {unknown}; choose from {sorted(known)}")
-        return [p.lower() for p in value]
+        names = [p.lower() for p in value]
+        for name in names:
+            check_choice("each provider", name, tuple(PROVIDERS))
+        return names
 
     def is_admin(self, platform: str, external_id: str | int) -> bool:
         return (str(platform), str(external_id)) in self.admin_ids
@@ -186,6 +189,9 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_ENGINE_SLOTS": "1",
     "SWAPBOT_JOB_TIMEOUT": "120",
     "SWAPBOT_MAX_TRIES": "3",
+    "SWAPBOT_LOST_AFTER": "60",
+    "SWAPBOT_SWEEP_INTERVAL": "30",
+    "SWAPBOT_QUEUED_MAX_AGE": "3600",
     "SWAPBOT_LOG_LEVEL": "INFO",
     "SWAPBOT_LOG_JSON": "true",
 }

@@ -18,7 +18,7 @@ from db.models import Base
 from db.session import create_engine
 from tests.db.conftest import create_pg_database, drop_pg_database, pg_url
 
-TABLES = {"users", "identities", "identity_embeddings", "ledger", "payments", "jobs"}
+TABLES = {"users", "identities", "identity_embeddings", "ledger", "payments", "jobs", "free_grants"}
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -74,6 +74,17 @@ async def test_migrated_schema_equals_models_and_round_trips(
     await downgrade_engine(empty_engine)
     assert (await _state(empty_engine))[0] & TABLES == set()
     await upgrade_engine(empty_engine)
+    tables, diff = await _state(empty_engine)
+    assert tables >= TABLES
+    assert diff == []
+
+
+async def test_each_revision_downgrades_on_its_own(empty_engine: AsyncEngine) -> None:
+    """0002 down takes only the free-grant memory away; up again, the schema equals the models."""
+    await upgrade_engine(empty_engine)
+    await downgrade_engine(empty_engine, "0001")
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - {"free_grants"}
+    await upgrade_engine(empty_engine, "0002")
     tables, diff = await _state(empty_engine)
     assert tables >= TABLES
     assert diff == []

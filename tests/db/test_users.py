@@ -13,9 +13,19 @@ from sqlalchemy import func, or_, select
 from db import faces, jobs, ledger, payments, users
 from db.errors import UserNotFound
 from db.forget import forget_user
-from db.models import Identity, IdentityEmbedding, Job, LedgerEntry, Payment, User
+from db.models import FreeGrant, Job, LedgerEntry, Payment, SavedFace, SavedFaceEmbedding, User
 from db.session import Database
 from tests.db.conftest import NewUser
+
+SECRET = b"test secret key, 32 bytes or more"
+
+
+async def _digests(db: Database, digest: bytes) -> int:
+    async with db.session() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(FreeGrant).where(FreeGrant.digest == digest)
+        )
+        return count or 0
 
 
 async def test_first_contact_creates_once_and_grants_once(db: Database) -> None:
@@ -24,7 +34,13 @@ async def test_first_contact_creates_once_and_grants_once(db: Database) -> None:
     async def contact() -> tuple[int, bool]:
         async with db.transaction() as session:
             user, created = await users.get_or_create(
-                session, "discord", external, display_name="Ann", language="de", free_credits=3
+                session,
+                "discord",
+                external,
+                display_name="Ann",
+                language="de",
+                free_credits=3,
+                grant_secret=SECRET,
             )
             return user.id, created
 
@@ -36,6 +52,53 @@ async def test_first_contact_creates_once_and_grants_once(db: Database) -> None:
         user = await users.get(session, user_id)
         assert (user.balance, user.free_credits, user.language, user.platform) == (3, 3, "de", "discord")
         assert [e.key for e in await ledger.history(session, user_id)] == [users.free_grant_key(user_id)]
+    assert await _digests(db, users.grant_digest(SECRET, "discord", external)) == 1
+
+
+async def _contact(db: Database, platform: str, external: str, secret: bytes = SECRET) -> tuple[User, bool]:
+    async with db.transaction() as session:
+        return await users.get_or_create(session, platform, external, free_credits=3, grant_secret=secret)
+
+
+async def test_coming_back_after_forget_gets_no_second_grant(db: Database) -> None:
+    external = uuid.uuid4().hex[:12]
+    first, created = await _contact(db, "telegram", external)
+    assert created and first.balance == 3
+    async with db.transaction() as session:
+        await forget_user(session, first.id)
+
+    # Back, with a burst of first messages: one new user, no credits, no grant row.
+    outcomes = await asyncio.gather(*(_contact(db, "telegram", external) for _ in range(10)))
+    assert [created for _, created in outcomes].count(True) == 1
+    back = outcomes[0][0]
+    assert back.id != first.id
+    async with db.session() as session:
+        again = await users.get(session, back.id)
+        assert (again.balance, again.free_credits) == (0, 0)
+        assert await ledger.history(session, back.id) == []
+        assert await ledger.find(session, users.free_grant_key(back.id)) is None
+        grants = select(func.count()).select_from(LedgerEntry).where(LedgerEntry.reason == "grant")
+        assert await session.scalar(grants.where(LedgerEntry.key == users.free_grant_key(first.id))) == 1
+    # What /forget kept is the HMAC of the identity, nothing more.
+    assert await _digests(db, users.grant_digest(SECRET, "telegram", external)) == 1
+
+    # Other identities still get theirs: another id, and the same id on another platform.
+    other, _ = await _contact(db, "telegram", uuid.uuid4().hex[:12])
+    elsewhere, _ = await _contact(db, "discord", external)
+    assert (other.balance, other.free_credits, elsewhere.balance) == (3, 3, 3)
+
+
+async def test_the_memory_is_keyed(db: Database) -> None:
+    """The digest depends on the key: why the embedded key is kept in a file and Postgres needs one set."""
+    external = uuid.uuid4().hex[:12]
+    first, _ = await _contact(db, "discord", external)
+    async with db.transaction() as session:
+        await forget_user(session, first.id)
+    back, _ = await _contact(db, "discord", external, secret=b"another key, also 32 bytes or more")
+    assert back.balance == 3
+    with pytest.raises(ValueError, match="grant_secret"):
+        async with db.transaction() as session:
+            await users.get_or_create(session, "discord", uuid.uuid4().hex[:12], free_credits=3)
 
 
 async def test_seeing_a_user_again_refreshes_it(db: Database) -> None:
@@ -115,15 +178,15 @@ async def test_forget_leaves_only_an_anonymised_ledger(db: Database, new_user: N
             await session.scalar(select(func.count()).select_from(User).where(User.external_id == external))
             == 0
         )
-        for model in (Identity, Job, Payment, LedgerEntry):
+        for model in (SavedFace, Job, Payment, LedgerEntry):
             assert (
                 await session.scalar(select(func.count()).select_from(model).where(model.user_id == gone))
                 == 0
             )
         orphans = (
             select(func.count())
-            .select_from(IdentityEmbedding)
-            .where(~IdentityEmbedding.identity_id.in_(select(Identity.id)))
+            .select_from(SavedFaceEmbedding)
+            .where(~SavedFaceEmbedding.identity_id.in_(select(SavedFace.id)))
         )
         assert await session.scalar(orphans) == 0
         # What stays: the amounts and keys, linked to nobody.
@@ -146,7 +209,9 @@ async def test_forget_leaves_only_an_anonymised_ledger(db: Database, new_user: N
 
     # The same person comes back and the old payment is replayed: it is not credited again.
     async with db.transaction() as session:
-        back, created = await users.get_or_create(session, "telegram", external, free_credits=3)
+        back, created = await users.get_or_create(
+            session, "telegram", external, free_credits=3, grant_secret=SECRET
+        )
         assert created and back.id != gone
         replay = await payments.record(
             session,
