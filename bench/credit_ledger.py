@@ -6,7 +6,10 @@ transaction per debit; "hot row" runs 50 tasks on one shared user. The reference
 in the same process: the same UPDATE and INSERT in one asyncpg transaction, no SQLAlchemy, no savepoint.
 Creates its own database on the server and drops it at the end. Prints medians over rounds.
 
-    .venv/bin/python bench/ledger.py [--server postgresql://postgres@localhost:5432] [--seconds 2]
+    .venv/bin/python -m bench.credit_ledger [--server postgresql://postgres@localhost:5432] [--seconds 2]
+        [--rounds 5] [--quick]
+
+``--quick`` (run by ``make test``): one round of 0.2 s per scenario.
 """
 
 from __future__ import annotations
@@ -17,15 +20,12 @@ import itertools
 import os
 import secrets
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.quiet import quiet_logs
 from db import ledger
 from db.migrate import upgrade_engine
 from db.models import Reason
@@ -140,5 +140,9 @@ if __name__ == "__main__":
     parser.add_argument("--server", default="postgresql://postgres@localhost:5432")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one round of 0.2 s per scenario")
     args = parser.parse_args()
+    quiet_logs()
+    if args.quick:
+        args.seconds, args.rounds = 0.2, 1
     asyncio.run(main(args.server, args.seconds, args.rounds))

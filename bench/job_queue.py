@@ -15,50 +15,45 @@ ceiling for one bot) for the latency figures, and all jobs at once for the most 
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import json
+import multiprocessing
+import os
+import secrets
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, and this file (queue.py) would hide the
-# standard library's ``queue`` from redis and multiprocessing. The repository root goes there instead.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import dataclasses  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import secrets  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+from bot.texts import Catalogue
+from db import ledger
+from db.jobs import Delivery
+from db.migrate import upgrade_engine
+from db.models import Reason
+from db.session import Database
+from db.users import get_or_create
+from jobs.arq_transport import ArqTransport
+from jobs.client import JobClient
+from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
+from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.queue import open_queue
+from jobs.request import InputRef, JobRequest
+from tests.fakes.telegram_server import FakeTelegram
+from tests.jobs.squares import SquareEngine, picture, png
 
-import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
-import redis.asyncio as aioredis  # noqa: E402
-from aiohttp import web  # noqa: E402
-
-from bot.texts import Catalogue  # noqa: E402
-from db import ledger  # noqa: E402
-from db.jobs import Delivery  # noqa: E402
-from db.migrate import upgrade_engine  # noqa: E402
-from db.models import Reason  # noqa: E402
-from db.session import Database  # noqa: E402
-from db.users import get_or_create  # noqa: E402
-from jobs.arq_transport import ArqTransport  # noqa: E402
-from jobs.client import JobClient  # noqa: E402
-from jobs.config import QueueConfig, TelegramConfig, WorkerConfig  # noqa: E402
-from jobs.notify.telegram import TelegramNotifier, telegram_bot  # noqa: E402
-from jobs.queue import open_queue  # noqa: E402
-from jobs.request import InputRef, JobRequest  # noqa: E402
-from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
-from tests.jobs.squares import SquareEngine, picture, png  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]  # the worker runs ``python -m tests.jobs...`` from here
 PG_SERVER = "postgresql://postgres@localhost:5432"
 REDIS_URL = "redis://localhost:6379/12"
 USERS = 50
@@ -264,7 +259,6 @@ async def _arq(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, 
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         transport = await ArqTransport.connect(REDIS_URL, config.queue_name)
         client = JobClient(db, transport, texts=Catalogue(), notifiers={"telegram": TelegramNotifier(bot)})

@@ -9,38 +9,47 @@ the plumbing, not a real network; its paste-back is the production code either w
 cannot find real faces, so both backends swap the same face given by its key points.
 
 insightface's paste-back is timed in the same process as ``INSwapper.get(paste_back=True)`` minus
-``get(paste_back=False)`` on the same model, photo and face, and its output compared with ours.
+``get(paste_back=False)`` on the same model, photo and face, and its output compared with ours. Then
+the whole swap, ours against insightface's ``FaceAnalysis`` + ``INSwapper.get`` (bench/end_to_end.py),
+and the peak memory of decoding one upload of each format at the 40-megapixel limit
+(bench/decode_memory.py).
 
-    .venv/bin/python bench/engine.py [--repeat 5]
+    .venv/bin/python -m bench.swap_engine [--repeat 5] [--quick]
+
+``--quick`` (run by ``make test``) runs each part once, at 1 MP, with small decode samples.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench import decode_memory, end_to_end
+from bench.quiet import quiet_logs
 from engine.classic.backend import ClassicEngine
 from engine.face import Face
 from engine.imageio import decode_image, encode_jpeg
+from engine.models.registry import spec
 from engine.onnx.backend import OnnxEngine
 from engine.onnx.inswapper import source_latent
 from engine.onnx.pasteback import paste_back_into, warp_model
-from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS, write_swap_models
+from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS
 
 SIZES = {"1 MP": (1280, 886), "12 MP": (4000, 3000)}  # t1.jpg as shipped, and stretched
+DECODE_SIZES = {"40 MP": (8000, 5000), "quick: 1.6 MP": (1600, 1000)}  # stored sides; MAX_PIXELS is 40 MP
 FACE = 2  # the middle face of t1.jpg
 
 
@@ -73,17 +82,17 @@ def nearest(faces: list[Face], kps: np.ndarray) -> Face:
 
 
 def bench_size(
-    label: str,
+    size: tuple[int, int],
     t1: np.ndarray,
     astronaut: np.ndarray,
     onnx: OnnxEngine,
     classic: ClassicEngine,
-    reference,
+    reference: Any,  # insightface's INSwapper
     repeat: int,
 ) -> dict[str, dict[str, float | str]]:
     from insightface.app.common import Face as InsightFace
 
-    width, height = SIZES[label]
+    width, height = size
     image = t1 if (width, height) == t1.shape[1::-1] else cv2.resize(t1, (width, height))
     kps = T1_KPS[FACE] * [width / t1.shape[1], height / t1.shape[0]]
     jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
@@ -130,28 +139,10 @@ def fmt(value: float | str) -> str:
     return f"{value:9.1f}" if isinstance(value, float) else f"{value!s:>9}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per stage (median reported)")
-    args = parser.parse_args()
-    warnings.simplefilter("ignore", FutureWarning)  # scikit-image's deprecation inside insightface
-    ort.set_default_logger_severity(3)  # the stand-in swapper's unused emap initializer
-
-    from insightface.model_zoo.inswapper import INSwapper
-
-    t1, astronaut = photos()
-    with tempfile.TemporaryDirectory() as tmp:
-        models = write_swap_models(Path(tmp))
-        onnx = OnnxEngine(models, ["cpu"])
-        reference = INSwapper(model_file=str(models / "inswapper_128.onnx"), session=onnx.swapper.session)
-        classic = ClassicEngine()
-        results = {
-            label: bench_size(label, t1, astronaut, onnx, classic, reference, args.repeat) for label in SIZES
-        }
-
+def print_stages(results: dict[str, dict[str, dict[str, float | str]]], repeat: int) -> None:
     print(
-        f"\nOpenCV {cv2.__version__}, onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, "
-        f"warp model {warp_model()}, medians of {args.repeat} runs, milliseconds\n"
+        f"OpenCV {cv2.__version__}, onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, "
+        f"warp model {warp_model()}, medians of {repeat} runs, milliseconds\n"
     )
     stages = ["decode", "detect", "embed", "swap", "paste-back", "encode"]
     print(f"{'backend':<10}{'size':<8}" + "".join(f"{s:>11}" for s in stages))
@@ -162,13 +153,81 @@ def main() -> None:
     print(f"{'size':<8}{'ours':>10}{'insightface':>13}{'speed-up':>10}{'max abs diff':>14}")
     for label, rows in results.items():
         ours, theirs = rows["onnx"]["paste-back"], rows["insightface"]["paste-back"]
+        assert isinstance(ours, float) and isinstance(theirs, float)
         diff = rows["insightface"]["max abs diff"]
-        print(f"{label:<8}{ours:>10.1f}{theirs:>13.1f}{theirs / ours:>9.1f}x{diff:>14}")
+        print(f"{label:<8}{ours:>10.1f}{theirs:>13.1f}{theirs / ours:>9.1f}x{diff!s:>14}")
     print(
         "(ours includes copying the frame: "
         + ", ".join(f"{label} {rows['insightface']['frame copy']:.1f} ms" for label, rows in results.items())
         + "; the engine copies once per swap, not per face)"
     )
+
+
+def print_end_to_end(rows: dict[str, end_to_end.EndToEnd], repeat: int) -> None:
+    print(
+        f"\nwhole swap on the onnx stand-ins, medians of {repeat} runs, milliseconds: decode both JPEGs, "
+        "detect in both,\nembed the source face, swap every target face with paste-back "
+        "(ours: engine.pipeline; insightface: FaceAnalysis\n+ INSwapper.get); "
+        "output difference in 8-bit levels"
+    )
+    header = f"{'size':<8}{'faces':>6}{'ours':>10}{'insightface':>13}{'speed-up':>10}"
+    print(header + f"{'max abs diff':>14}{'mean':>8}")
+    for label, row in rows.items():
+        print(
+            f"{label:<8}{row.faces:>6}{row.ours_ms:>10.1f}{row.theirs_ms:>13.1f}"
+            f"{row.theirs_ms / row.ours_ms:>9.1f}x{row.max_diff:>14}{row.mean_diff:>8.3f}"
+        )
+
+
+def print_decode_memory(label: str, rows: list[decode_memory.DecodePeak]) -> None:
+    print(
+        f"\npeak memory of one decode_image at {label}, fresh process, above its baseline "
+        f"(the decoded BGR frame is {rows[0].frame_mib:.0f} MiB)"
+    )
+    print(f"{'format':<22}{'file MiB':>10}{'peak MiB':>10}{'x frame':>9}")
+    for row in rows:
+        print(f"{row.label:<22}{row.file_mib:>10.1f}{row.peak_mib:>10.0f}{row.multiple:>9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per stage (median reported)")
+    parser.add_argument("--quick", action="store_true", help="one run of each part at 1 MP, small decodes")
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    sizes = {label: SIZES[label] for label in (["1 MP"] if args.quick else SIZES)}
+    decode_label = "quick: 1.6 MP" if args.quick else "40 MP"
+    quiet_logs()
+    warnings.simplefilter("ignore", FutureWarning)  # scikit-image's deprecation inside insightface
+    ort.set_default_logger_severity(3)  # the stand-in swapper's unused emap initializer
+
+    from insightface.model_zoo.inswapper import INSwapper
+
+    t1, astronaut = photos()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        end_to_end.write_models(root)
+        onnx = OnnxEngine(root / "engine", ["cpu"])
+        with contextlib.redirect_stdout(io.StringIO()):  # INSwapper prints its input shape
+            reference = INSwapper(
+                model_file=str(root / "engine" / spec("inswapper_128").filename), session=onnx.swapper.session
+            )
+        classic = ClassicEngine()
+        stages = {
+            label: bench_size(size, t1, astronaut, onnx, classic, reference, repeat)
+            for label, size in sizes.items()
+        }
+        print_stages(stages, repeat)
+
+        pipelines = end_to_end.Pipelines(root)
+        source = end_to_end.source_jpeg(astronaut)
+        whole = {
+            label: pipelines.compare(source, end_to_end.target_jpeg(t1, size), repeat)
+            for label, size in sizes.items()
+        }
+        print_end_to_end(whole, repeat)
+
+        print_decode_memory(decode_label, decode_memory.measure(root, *DECODE_SIZES[decode_label]))
 
 
 if __name__ == "__main__":
