@@ -6,13 +6,14 @@ run:
 	bash scripts/setup.sh --dev
 	.venv/bin/swapbot run
 
-# Everything: starts Postgres and Redis if needed, installs, lints, runs the whole suite.
+# Everything: starts Postgres and Redis if needed, installs, lints, runs the whole suite, then every
+# benchmark in its quick mode.
 test:
 	bash scripts/test.sh
 
+# Every benchmark in full (several minutes): starts Postgres and Redis and sets up the venv itself.
 bench:
-	bash scripts/setup.sh --dev
-	.venv/bin/python bench/engine.py
+	bash scripts/bench.sh
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

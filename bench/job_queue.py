@@ -10,7 +10,10 @@ Two queues: ARQ on Redis with Postgres and one ``swapbot worker`` process (the s
 in-process runner on SQLite (the embedded default). Two loads each: a steady 30 jobs/s (Telegram's own
 ceiling for one bot) for the latency figures, and all jobs at once for the most jobs per second.
 
-    .venv/bin/python bench/queue.py [--jobs 1000] [--rate 30] [--queues arq,local] [--poll 0.005]
+    .venv/bin/python -m bench.job_queue [--jobs 1000] [--rate 30] [--queues arq,local] [--poll 0.005]
+        [--quick]
+
+``--quick`` (run by ``make test``): 10 jobs per run, both queues.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bench.quiet import quiet_logs
 from bot.texts import Catalogue
 from db import ledger
 from db.jobs import Delivery
@@ -44,10 +48,9 @@ from db.migrate import upgrade_engine
 from db.models import Reason
 from db.session import Database
 from db.users import get_or_create
-from jobs.arq_transport import ArqTransport
 from jobs.client import JobClient
 from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
-from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.platforms.telegram import telegram_bot
 from jobs.queue import open_queue
 from jobs.request import InputRef, JobRequest
 from tests.fakes.telegram_server import FakeTelegram
@@ -260,16 +263,17 @@ async def _arq(fake: Fake, jobs: int, rate: float) -> list[tuple[str, dict[str, 
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        transport = await ArqTransport.connect(REDIS_URL, config.queue_name)
-        client = JobClient(db, transport, texts=Catalogue(), notifiers={"telegram": TelegramNotifier(bot)})
+        queue = await open_queue(WorkerConfig(url, queue=config), db=db, telegram_bot=bot, texts=Catalogue())
+        client = queue.client
         users = await _users(db, USERS, credits=jobs * 3)
-        await _run(client, fake, await _requests(fake, bot, users, 20), None)  # the worker is up and warm
+        warm = await _requests(fake, bot, users, min(jobs, 20))
+        await _run(client, fake, warm, None)  # the worker is up and warm
         results = []
         for label, load in ((f"steady {rate:g}/s", rate), ("all at once", None)):
             requests = await _requests(fake, bot, users, jobs)
             figures = await _run(client, fake, requests, load, worker.pid)
             results.append((f"ARQ + Postgres, {label}", figures))
-        await transport.close()
+        await queue.close()
         return results
     finally:
         if worker is not None:
@@ -316,15 +320,15 @@ async def main(jobs: int, rate: float, queues: list[str]) -> None:
         print(f"{jobs} jobs per run, {os.cpu_count()} CPUs; latency: from submit() to the photo at the fake")
         print(
             f"{'queue, load':<36}{'jobs/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'submit p50':>12}"
-            f"{'CPU ms/job: bot':>17}{'worker':>8}{'fake':>6}"
+            f"{'CPU ms/job: bot':>17}{'worker':>9}{'fake':>7}"
         )
         for name in queues:
             runs = await (_arq if name == "arq" else _local)(fake, jobs, rate)
             for label, f in runs:
-                worker = f"{f['worker cpu']:>8.1f}" if "worker cpu" in f else f"{'(in bot)':>8}"
+                worker = f"{f['worker cpu']:>9.1f}" if "worker cpu" in f else f"{'(in bot)':>9}"
                 print(
                     f"{label:<36}{f['jobs/s']:>8.1f}{f['p50']:>9.1f}{f['p99']:>9.1f}{f['submit p50']:>12.1f}"
-                    f"{f['bot cpu']:>17.1f}{worker}{f['fake cpu']:>6.1f}",
+                    f"{f['bot cpu']:>17.1f}{worker}{f['fake cpu']:>7.1f}",
                     flush=True,
                 )
     finally:
@@ -337,6 +341,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=30.0, help="jobs per second of the steady load")
     parser.add_argument("--queues", default="arq,local", help="comma-separated: arq, local")
     parser.add_argument("--poll", type=float, default=POLL_DELAY_S, help="ARQ poll delay, seconds")
+    parser.add_argument("--quick", action="store_true", help="10 jobs per run")
     args = parser.parse_args()
     POLL_DELAY_S = args.poll
+    if args.quick:
+        args.jobs = 10
+    quiet_logs()
     asyncio.run(main(args.jobs, args.rate, [q.strip() for q in args.queues.split(",")]))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): services up, dependencies installed, lint, then the whole suite.
+# The test command (README): services up, dependencies installed, lint, the whole suite, then every
+# benchmark in its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
@@ -12,4 +13,6 @@ status=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 if [ "$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+# Every benchmark once in its quick mode, so none can rot unseen: one failing fails the test command.
+bash scripts/bench.sh --quick
