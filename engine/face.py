@@ -82,7 +82,7 @@ def select_faces(faces: Sequence[Face], numbers: Sequence[int] | None) -> list[F
         return list(faces)
     bad = [n for n in numbers if not 1 <= n <= len(faces)]
     if bad:
-        raise FaceIndexError(f"face {bad[0]} does not exist: the picture has {len(faces)} face(s)")
+        raise FaceIndexError(bad[0], len(faces))
     return [faces[n - 1] for n in dict.fromkeys(numbers)]
 
 

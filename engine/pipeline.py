@@ -25,7 +25,7 @@ def source_identity(
     stage("detecting the source face")
     faces = engine.detect(image, embed=False)  # identity() embeds the one face chosen
     if not faces:
-        raise NoFaceFound("no face found in the source photo")
+        raise NoFaceFound("no face found in the source photo", role="source")
     (face,) = select_faces(faces, [face_number])
     return engine.identity(image, face)
 
@@ -46,7 +46,7 @@ def swap(
     stage("detecting target faces")
     faces = engine.detect(target, embed=False)
     if not faces:
-        raise NoFaceFound("no face found in the target photo")
+        raise NoFaceFound("no face found in the target photo", role="target")
     chosen = select_faces(faces, face_numbers)
     stage(f"swapping {len(chosen)} face(s)")
     result = engine.swap(target, chosen, source)
@@ -78,7 +78,7 @@ def caricature(
     stage("detecting faces")
     faces = landmarker.detect(image, embed=False)
     if not faces:
-        raise NoFaceFound("no face found to draw a caricature of")
+        raise NoFaceFound("no face found to draw a caricature of", role="caricature")
     faces = select_faces(faces, face_numbers)
     if style in LOCAL_STYLES:
         stage(f"drawing the caricature ({style})")

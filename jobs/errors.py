@@ -13,8 +13,10 @@ from engine.errors import EngineError
 
 
 class JobFailure(Exception):
-    """A failed attempt. ``retry_after``: the remote side asked us to wait this many seconds.
-    ``params`` fill the catalogue's sentence for ``code``; ``detail`` is for logs and the job row."""
+    """A failed attempt. ``code`` is stable (stored on the job, keyed in the catalogue); ``params`` are
+    plain values (numbers, short strings) that fill the catalogue's sentence for it; ``detail`` is an
+    English line for logs and the job row, never shown to a person. ``retry_after``: the remote side
+    asked us to wait this many seconds."""
 
     def __init__(
         self,
@@ -36,33 +38,47 @@ class JobFailure(Exception):
 class InputUnavailable(JobFailure):
     """The input cannot be had: deleted, expired, never existed, or refused by its host."""
 
+    code = "input_unavailable"
+
     def __init__(self, detail: str) -> None:
-        super().__init__("input_unavailable", detail, transient=False)
+        super().__init__(self.code, detail, transient=False)
 
 
 class InputTooLarge(JobFailure):
-    def __init__(self, size: int, limit: int) -> None:
+    """The input file is over the size cap: the same code and params as the engine's own file-size
+    check, so the person reads one sentence whichever of the two caught it."""
+
+    code = "file_too_large"
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         super().__init__(
-            "input_too_large", f"the file has {size} bytes, at most {limit} are taken", transient=False
+            self.code,
+            f"the file has {size} bytes, at most {max_bytes} are taken",
+            transient=False,
+            params={"size": size, "max_bytes": max_bytes},
         )
 
 
 class DeliveryError(JobFailure):
     """The platform did not take the result or status now (5xx, 429, network); try again later."""
 
+    code = "delivery_failed"
+
     def __init__(self, detail: str, retry_after: float | None = None) -> None:
-        super().__init__("delivery_failed", detail, transient=True, retry_after=retry_after)
+        super().__init__(self.code, detail, transient=True, retry_after=retry_after)
 
 
 class ChatUnavailable(JobFailure):
     """The chat will never take it: the user blocked the bot, left, or the channel is gone."""
 
+    code = "undelivered"
+
     def __init__(self, detail: str) -> None:
-        super().__init__("undelivered", detail, transient=False)
+        super().__init__(self.code, detail, transient=False)
 
 
 # Saved-face problems found by the worker: the face was deleted or saved with another engine.
-_PERMANENT_DB_CODES = frozenset({"face_not_found", "embedding_missing", "user_not_found"})
+PERMANENT_DB_CODES = frozenset({"face_not_found", "embedding_missing", "user_not_found"})
 
 
 def classify(exc: BaseException) -> JobFailure:
@@ -71,8 +87,8 @@ def classify(exc: BaseException) -> JobFailure:
     if isinstance(exc, JobFailure):
         return exc
     if isinstance(exc, EngineError):
-        return JobFailure(exc.code, str(exc), transient=not exc.permanent, params=exc.params)
-    if isinstance(exc, DbError) and exc.code in _PERMANENT_DB_CODES:
+        return JobFailure(exc.code, str(exc), transient=not exc.permanent, params=dict(exc.params))
+    if isinstance(exc, DbError) and exc.code in PERMANENT_DB_CODES:
         return JobFailure(exc.code, str(exc), transient=False)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return JobFailure("timeout", "the job took too long", transient=True)

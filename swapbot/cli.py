@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from engine.errors import EngineError
 from swapbot.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="swapbot: face swap and caricature bot.")
@@ -35,17 +36,34 @@ class Progress:
             print(f"[{elapsed:5.1f}s] {stage}…", file=sys.stderr, flush=True)
 
 
+class InputRejected(Exception):
+    """An engine error about one input file: the CLI reads two, so its error line names the file."""
+
+    def __init__(self, path: Path, error: EngineError) -> None:
+        super().__init__(f"{path}: {error}")
+        self.path = path
+        self.error = error
+
+
+def _sentence(exc: EngineError) -> str:
+    """The error as the English catalogue says it to people (``str(exc)`` is the log line)."""
+    from bot.texts import Catalogue
+
+    return Catalogue().text(exc.code, None, **exc.params)
+
+
 @contextmanager
 def cli_errors() -> Iterator[None]:
     """Bad input ends in one line on stderr and exit code 2, never a traceback."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from engine.errors import EngineError
-
     try:
         yield
+    except InputRejected as exc:
+        typer.echo(f"error: {exc.path}: {_sentence(exc.error)}", err=True)
+        raise typer.Exit(2) from None
     except EngineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_sentence(exc)}", err=True)
         raise typer.Exit(2) from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         typer.echo(f"error: cannot read {exc.filename}: {exc.strerror}", err=True)
@@ -88,7 +106,7 @@ def _read_image(path: Path):
     try:
         return decode_image(path.read_bytes())
     except ImageRejected as exc:  # say which of the files it was
-        raise ImageRejected(exc.reason, f"{path}: {exc.detail}") from None
+        raise InputRejected(path, exc) from None
 
 
 def _write_image(path: Path, image) -> None:

@@ -64,9 +64,9 @@ def test_faces_lists_six_faces_and_writes_preview(photos, tmp_path):
     ("args", "expected"),
     [
         (["swap", "{text}", "{group}"], "notes.jpg: this is a text file, not a picture"),
-        (["swap", "{truncated}", "{group}"], "truncated"),
-        (["swap", "{landscape}", "{group}"], "no face"),
-        (["swap", "{astronaut}", "{group}", "--faces", "9"], "face 9"),
+        (["swap", "{truncated}", "{group}"], "truncated.png: the image file is incomplete"),
+        (["swap", "{landscape}", "{group}"], "could not find a face in the photo of the face to use"),
+        (["swap", "{astronaut}", "{group}", "--faces", "9"], "there is no face 9: the photo has 6 face(s)"),
         (["swap", "{astronaut}", "{missing}"], "cannot read"),
         (["swap", "{astronaut}", "{group}", "--engine", "onnx"], "swapbot models fetch"),
     ],
@@ -125,7 +125,7 @@ def test_caricature_remote_style_without_key_is_a_clear_error(photos, tmp_path):
         env={"REPLICATE_API_TOKEN": "", "REPLICATE_MODEL": ""},
     )
     assert result.exit_code == 2
-    assert "REPLICATE_API_TOKEN" in result.output
+    assert "The replicate style is not set up" in result.output  # the catalogue's stylizer_unavailable
 
 
 def test_run_without_a_token_swaps_the_demo_photos(tmp_path, group_photo):
@@ -151,10 +151,15 @@ def test_worker_config_maps_the_settings(tmp_path):
         SWAPBOT_PROVIDERS="tensorrt,cpu",
         SWAPBOT_JOB_TIMEOUT="30",
         SWAPBOT_RETENTION_HOURS="6",
+        SWAPBOT_LOST_AFTER="15",
+        SWAPBOT_SWEEP_INTERVAL="5",
+        SWAPBOT_QUEUED_MAX_AGE="900",
     )
     config = worker_config(settings)
     assert config.queue.redis_url == "redis://localhost:6379/5"
     assert (config.queue.job_timeout_s, config.queue.retention_hours) == (30.0, 6.0)
+    queue = config.queue
+    assert (queue.lost_after_s, queue.sweep_interval_s, queue.queued_max_age_s) == (15.0, 5.0, 900.0)
     assert config.engine.name == "onnx" and config.engine.providers == ("tensorrt", "cpu")
     assert config.telegram is not None and config.telegram.token == "123:abc"
     assert config.discord is None

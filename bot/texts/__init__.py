@@ -3,7 +3,8 @@
 engine/ and jobs/ raise or store codes (``no_face``, ``too_small`` with ``{min_side, width, height}``)
 and never write sentences for people; the bots, the worker's status messages and the command line
 all say things through one ``Catalogue``. English is the reference language: every code has an
-English sentence, and a language without a sentence for a code falls back to it.
+English sentence, and a language without a sentence for a code falls back to it. A language is one
+module (``en.py``) holding a ``SENTENCES`` dict; its key rules are in ``en.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.texts import en
+from jobs import texts as codes
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES: dict[str, Mapping[str, str]] = {"en": en.SENTENCES}
+
+REFUNDED = "refunded"  # appended to a failure's sentence when the credits came back
+UNKNOWN = "unknown_error"  # a code no language has a sentence for
+# Params whose value picks a more specific sentence: no_face with role="source" reads no_face_source.
+SELECTORS = ("role", "hint")
 
 
 class Catalogue:
@@ -24,27 +31,22 @@ class Catalogue:
     def __init__(self, languages: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.languages = dict(languages or LANGUAGES)
 
-    def codes(self, language: str = DEFAULT_LANGUAGE) -> frozenset[str]:
-        return frozenset(self.languages.get(language, {}))
-
-    def has(self, code: str) -> bool:
-        return code in self.languages[DEFAULT_LANGUAGE]
-
     def text(self, code: str, language: str | None = None, /, **params: Any) -> str:
         lang = _language(language, self.languages)
-        if code == en.JOB_FAILED:
+        if code == codes.FAILED:
             reason = str(params.pop("reason", "internal_error"))
             refunded = bool(params.pop("refunded", False))
             sentence = self.text(reason, lang, **params)
-            return f"{sentence} {self.text(en.REFUNDED, lang)}" if refunded else sentence
-        if code == en.JOB_QUEUED and params.get("position") is None:
-            code = en.JOB_QUEUED_NO_POSITION
-        if code == en.JOB_CANCELLED and params.pop("refunded", False):
-            code = en.JOB_CANCELLED_REFUNDED
-        template = self.languages[lang].get(code) or self.languages[DEFAULT_LANGUAGE].get(code)
-        if template is None:
-            template = self.languages[lang].get(en.UNKNOWN) or en.SENTENCES[en.UNKNOWN]
-        return _format(template, params)
+            return f"{sentence} {self.text(REFUNDED, lang)}" if refunded else sentence
+        if code == codes.CANCELLED and params.pop("refunded", False):
+            code = f"{codes.CANCELLED}_refunded"
+        template = (
+            _template(self.languages[lang], code, params)
+            or _template(self.languages[DEFAULT_LANGUAGE], code, params)
+            or self.languages[lang].get(UNKNOWN)
+            or self.languages[DEFAULT_LANGUAGE][UNKNOWN]
+        )
+        return _FORMATTER.vformat(template, (), params)
 
 
 def _language(language: str | None, languages: Mapping[str, Mapping[str, str]]) -> str:
@@ -55,10 +57,46 @@ def _language(language: str | None, languages: Mapping[str, Mapping[str, str]]) 
     return base if base in languages else DEFAULT_LANGUAGE
 
 
-class _Params(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"  # a caller that forgot a parameter gets a readable sentence, never a crash
+def _template(sentences: Mapping[str, str], code: str, params: Mapping[str, Any]) -> str | None:
+    """This language's sentence for ``code``: the variant a selecting param names, else the plain one,
+    or its ``_no_<param>`` variant when a param it uses is missing."""
+    for name in SELECTORS:
+        variant = sentences.get(f"{code}_{params.get(name)}")
+        if params.get(name) is not None and variant is not None:
+            return variant
+    template = sentences.get(code)
+    if template is None:
+        return None
+    for field in fields(template):
+        variant = sentences.get(f"{code}_no_{field}")
+        if params.get(field) is None and variant is not None:
+            return variant
+    return template
 
 
-def _format(template: str, params: Mapping[str, Any]) -> str:
-    return string.Formatter().vformat(template, (), _Params(params))
+def fields(template: str) -> list[str]:
+    """The param names a sentence uses."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+class _Missing:
+    """A param the caller did not give: the sentence shows "?" rather than failing."""
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        value = kwargs.get(key) if isinstance(key, str) else None
+        return _Missing() if value is None else value
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, _Missing):
+            return "?"
+        if format_spec == "mb" and isinstance(value, (int, float)):
+            return f"{value / 1_000_000:,.1f}".removesuffix(".0")
+        try:
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError):  # a param of another type than the sentence expects
+            return str(value)
+
+
+_FORMATTER = _Formatter()

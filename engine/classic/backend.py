@@ -250,14 +250,16 @@ class ClassicEngine:
         for rect in self._hog(rgb, 1):
             if rect.left() <= cx <= rect.right() and rect.top() <= cy <= rect.bottom():
                 return _points(self._predictor(rgb, rect))
-        raise NoFaceFound("the source face has no landmarks and none could be found in its picture")
+        raise NoFaceFound(
+            "the source face has no landmarks and none could be found in its picture", role="source"
+        )
 
     # -- swap ------------------------------------------------------------------------------------
 
     def swap(self, image: np.ndarray, targets: Sequence[Face], source: Identity) -> np.ndarray:
         _rgb(image)  # validates the layout before any work
         if not targets:
-            raise NoFaceFound("no target face to swap into")
+            raise NoFaceFound("no target face to swap into", role="target")
         src_landmarks = self._source_landmarks(source)
         src_reach = skin_reach(source.chip, src_landmarks)
         out = image.copy()

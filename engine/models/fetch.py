@@ -29,15 +29,15 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 class ModelFetchError(EngineError):
-    """A model could not be downloaded and verified. ``permanent`` is False for network trouble."""
+    """A model could not be downloaded and verified. ``permanent`` is False for network trouble.
+    ``params``: ``name``; why it failed is only in the log line (``detail``)."""
 
     code = "model_fetch_failed"
 
     def __init__(self, name: str, detail: str, *, permanent: bool) -> None:
         self.name = name
-        self.detail = detail
         self.permanent = permanent
-        super().__init__(f"cannot fetch model '{name}': {detail}")
+        super().__init__(f"cannot fetch model '{name}': {detail}", name=name)
 
 
 class ModelStatus(NamedTuple):

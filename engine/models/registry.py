@@ -15,7 +15,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import EngineError, ModelMissing
+from engine.errors import ModelMissing
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,16 @@ class ModelSpec:
 class BundledModelMissing(ModelMissing):
     """A model that ships inside a Python package is absent: reinstalling the package is the fix."""
 
+    code = "bundled_model_missing"
+
     def __init__(self, name: str, path: str, package: str) -> None:
-        self.name = name
-        self.path = path
         self.package = package
-        EngineError.__init__(
-            self,
+        super().__init__(
+            name,
+            path,
             f"bundled model file missing: {path} (model '{name}'); it ships with the Python package "
             f"'{package}': install or reinstall it (pip install {package.replace('_', '-')})",
+            package=package,
         )
 
 

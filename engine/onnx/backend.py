@@ -101,7 +101,7 @@ class OnnxEngine:
 
     def swap(self, image: np.ndarray, targets: Sequence[Face], source: Identity) -> np.ndarray:
         if not targets:
-            raise NoFaceFound("no target face to swap into")
+            raise NoFaceFound("no target face to swap into", role="target")
         swapper = self.swapper
         latent = source_latent(self.source_embedding(source), swapper.emap)
         result = image.copy()

@@ -103,7 +103,7 @@ class Deadline:
 
 
 def call_with_retries(
-    attempt: Callable[[float], T], *, what: str, policy: RetryPolicy, deadline: Deadline
+    attempt: Callable[[float], T], *, service: str, what: str, policy: RetryPolicy, deadline: Deadline
 ) -> T:
     """``attempt(remaining_seconds)`` until it returns, retrying ``TransientFailure`` within the deadline.
 
@@ -113,21 +113,28 @@ def call_with_retries(
     while True:
         remaining = deadline.remaining()
         if remaining <= 0:
-            raise StylizerError(f"{what}: no answer within {deadline.seconds:g}s", permanent=False)
+            raise StylizerError(
+                f"{what}: no answer within {deadline.seconds:g}s", service=service, permanent=False
+            )
         try:
             return attempt(remaining)
         except TransientFailure as exc:
             failures += 1
             if deadline.remaining() <= 0:
                 raise StylizerError(
-                    f"{what}: no answer within {deadline.seconds:g}s (last error: {exc})", permanent=False
+                    f"{what}: no answer within {deadline.seconds:g}s (last error: {exc})",
+                    service=service,
+                    permanent=False,
                 ) from exc
             if failures > policy.max_retries:
-                raise StylizerError(f"{what} failed {failures} times: {exc}", permanent=False) from exc
+                raise StylizerError(
+                    f"{what} failed {failures} times: {exc}", service=service, permanent=False
+                ) from exc
             wait = policy.wait_s(failures, exc.retry_after)
             if wait >= deadline.remaining():
                 raise StylizerError(
                     f"{what}: {exc}; a retry in {wait:g}s would pass the {deadline.seconds:g}s deadline",
+                    service=service,
                     permanent=False,
                 ) from exc
             if policy.on_retry is not None:
@@ -181,14 +188,18 @@ def decode_base64(data: str, service: str) -> bytes:
     try:
         return base64.b64decode(data)
     except (binascii.Error, ValueError) as exc:
-        raise StylizerError(f"{service} returned an image that is not valid base64", permanent=False) from exc
+        raise StylizerError(
+            f"{service} returned an image that is not valid base64", service=service, permanent=False
+        ) from exc
 
 
 def fetch_bytes(http: httpx.Client, url: str, timeout: float, service: str) -> bytes:
     """The body at ``url`` (an http(s) or data: URL) for ``call_with_retries``."""
     if url.startswith("data:"):
         if ";base64," not in url:
-            raise StylizerError(f"{service} returned a data URL that is not base64", permanent=False)
+            raise StylizerError(
+                f"{service} returned a data URL that is not base64", service=service, permanent=False
+            )
         return decode_base64(url.split(";base64,", 1)[1], service)
     try:
         with http.stream("GET", url, timeout=timeout) as response:
@@ -199,7 +210,9 @@ def fetch_bytes(http: httpx.Client, url: str, timeout: float, service: str) -> b
             if response.status_code != 200:
                 # The picture exists no more (expired link): drawing it again is the only way.
                 raise StylizerError(
-                    f"{service} download of the result answered {response.status_code}", permanent=False
+                    f"{service} download of the result answered {response.status_code}",
+                    service=service,
+                    permanent=False,
                 )
             chunks: list[bytes] = []
             size = 0
@@ -207,7 +220,9 @@ def fetch_bytes(http: httpx.Client, url: str, timeout: float, service: str) -> b
                 size += len(chunk)
                 if size > MAX_DOWNLOAD_BYTES:
                     raise StylizerError(
-                        f"{service} result is larger than {MAX_DOWNLOAD_BYTES} bytes", permanent=False
+                        f"{service} result is larger than {MAX_DOWNLOAD_BYTES} bytes",
+                        service=service,
+                        permanent=False,
                     )
                 chunks.append(chunk)
             return b"".join(chunks)
@@ -221,4 +236,4 @@ def decode_result(data: bytes, service: str) -> np.ndarray:
         return decode_image(data)
     except ImageRejected as exc:
         detail = f"{service} returned something that is not a usable image ({exc.reason})"
-        raise StylizerError(detail, permanent=False) from exc
+        raise StylizerError(detail, service=service, permanent=False) from exc

@@ -89,7 +89,11 @@ class OpenAIStylizer:
         png = upload_png(image, self._max_side)
         deadline = Deadline(self._timeout)
         answer = call_with_retries(
-            partial(self._edit, png, prompt), what="openai image edit", policy=self._policy, deadline=deadline
+            partial(self._edit, png, prompt),
+            service="openai",
+            what="openai image edit",
+            policy=self._policy,
+            deadline=deadline,
         )
         item = answer.data[0] if answer.data else None
         if item is not None and item.b64_json:
@@ -97,12 +101,13 @@ class OpenAIStylizer:
         elif item is not None and item.url:
             data = call_with_retries(
                 partial(self._download, item.url),
+                service="openai",
                 what="openai image download",
                 policy=self._policy,
                 deadline=deadline,
             )
         else:
-            raise StylizerError("openai answered without an image", permanent=False)
+            raise StylizerError("openai answered without an image", service="openai", permanent=False)
         return decode_result(data, "openai")
 
     def close(self) -> None:
@@ -137,4 +142,6 @@ def _status_failure(exc: openai.APIStatusError) -> Exception:
     if is_transient_status(exc.status_code) and exc.code != "insufficient_quota":
         retry_after = parse_retry_after(exc.response.headers)
         return TransientFailure(f"openai {exc.status_code}{code}: {message}", retry_after)
-    return StylizerError(f"openai refused the edit ({exc.status_code}{code}): {message}", permanent=True)
+    return StylizerError(
+        f"openai refused the edit ({exc.status_code}{code}): {message}", service="openai", permanent=True
+    )

@@ -119,7 +119,9 @@ class ReplicateStylizer:
         self._http.close()
 
     def _retrying(self, attempt: Callable[[float], Any], what: str, deadline: Deadline) -> Any:
-        return call_with_retries(attempt, what=what, policy=self._policy, deadline=deadline)
+        return call_with_retries(
+            attempt, service="replicate", what=what, policy=self._policy, deadline=deadline
+        )
 
     def _create(self, given: dict[str, Any], _remaining: float) -> Prediction:
         with _replicate_errors("create the prediction"):
@@ -137,15 +139,20 @@ class ReplicateStylizer:
                 raise StylizerError(
                     f"replicate prediction {prediction.id} still {prediction.status} "
                     f"after {deadline.seconds:g}s",
+                    service="replicate",
                     permanent=False,
                 )
             time.sleep(self._poll_interval_s)
             prediction = self._retrying(partial(self._get, prediction.id), "replicate poll", deadline)
         if prediction.status == "failed":
             # The model ran and refused or broke on this input (NSFW filter, no face): same input, same end.
-            raise StylizerError(f"replicate prediction failed: {prediction.error}", permanent=True)
+            raise StylizerError(
+                f"replicate prediction failed: {prediction.error}", service="replicate", permanent=True
+            )
         if prediction.status == "canceled":
-            raise StylizerError(f"replicate prediction {prediction.id} was canceled", permanent=False)
+            raise StylizerError(
+                f"replicate prediction {prediction.id} was canceled", service="replicate", permanent=False
+            )
         return prediction
 
     def _cancel(self, prediction_id: str) -> None:
@@ -164,7 +171,9 @@ def _replicate_errors(doing: str) -> Iterator[None]:
         yield
     except ReplicateError as exc:
         detail = exc.detail or exc.title or "no detail"
-        raise StylizerError(f"replicate refused to {doing} ({exc.status}): {detail}", permanent=True) from exc
+        raise StylizerError(
+            f"replicate refused to {doing} ({exc.status}): {detail}", service="replicate", permanent=True
+        ) from exc
     except httpx.TransportError as exc:  # timeouts, refused and dropped connections
         raise TransientFailure(f"replicate: {type(exc).__name__}: {exc}") from exc
 
@@ -194,5 +203,6 @@ def _output_url(output: object) -> str:
         return output
     raise StylizerError(
         f"replicate model gave no image URL (output {str(output)[:120]!r}): is it an image model?",
+        service="replicate",
         permanent=True,
     )

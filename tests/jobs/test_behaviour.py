@@ -97,7 +97,7 @@ async def test_no_face_fails_at_once_refunds_once_and_says_why(harness: Harness)
 
 async def test_transient_engine_failures_retry_then_succeed_charged_once(harness: Harness) -> None:
     user = await harness.user(balance=3)
-    harness.engine.failures.extend([StylizerError("upstream 503", permanent=False)] * 2)
+    harness.engine.failures.extend([StylizerError("upstream 503", service="openai", permanent=False)] * 2)
     ticket = await harness.client.submit(await harness.request(user))
 
     await harness.drain()
@@ -111,7 +111,7 @@ async def test_transient_engine_failures_retry_then_succeed_charged_once(harness
 
 async def test_transient_failures_past_max_tries_fail_and_refund_once(harness: Harness) -> None:
     user = await harness.user(balance=3)
-    harness.engine.failures.extend([StylizerError("upstream 503", permanent=False)] * 5)
+    harness.engine.failures.extend([StylizerError("upstream 503", service="openai", permanent=False)] * 5)
     ticket = await harness.client.submit(await harness.request(user))
 
     await harness.drain()
