@@ -263,15 +263,17 @@ async def cancel(
     *,
     code: str = "cancelled",
     text: str = "",
+    only_queued: bool = False,
     now: datetime | None = None,
 ) -> Job:
-    """queued or running -> cancelled, refunding the debit in the same savepoint."""
+    """queued or running -> cancelled, refunding the debit in the same savepoint. ``only_queued``: a job
+    that has started meanwhile is left alone (``InvalidTransition``)."""
     now = now or utcnow()
     async with session.begin_nested():
         job = await _move(
             session,
             job_id,
-            {QUEUED, RUNNING},
+            {QUEUED} if only_queued else {QUEUED, RUNNING},
             CANCELLED,
             now,
             error_code=code,
@@ -343,10 +345,25 @@ async def queued_before(
     return list(rows)
 
 
-async def running_started_before(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> list[Job]:
-    return await _list(
-        session, Job.status == RUNNING.value, Job.started_at < cutoff, order=Job.started_at, limit=limit
+async def queued_created_before(
+    session: AsyncSession, cutoff: datetime, *, limit: int = 100, after: tuple[datetime, str] | None = None
+) -> list[Job]:
+    """Jobs still waiting that were asked for before ``cutoff`` (however often they were retried), oldest
+    first: stale, to be cancelled. ``after``: the ``(created_at, id)`` of the previous page's last job.
+    The status narrows the scan to the queue (the status/queued_at index), never the whole history."""
+    where = [Job.status == QUEUED.value, Job.created_at < cutoff]
+    if after is not None:
+        where.append(
+            tuple_(Job.created_at, Job.id) > tuple_(literal(after[0], UtcDateTime()), literal(after[1]))
+        )
+    rows = await session.scalars(
+        select(Job)
+        .where(*where)
+        .order_by(Job.created_at, Job.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
     )
+    return list(rows)
 
 
 async def lease_expired(session: AsyncSession, now: datetime | None = None, *, limit: int = 100) -> list[Job]:

@@ -172,6 +172,20 @@ async def test_cancel_refunds_once(db: Database, new_user: NewUser) -> None:
         assert await ledger.balance(session, user_id) == 5
 
 
+async def test_cancelling_waiting_jobs_only_leaves_a_started_one(db: Database, new_user: NewUser) -> None:
+    user_id = await new_user(balance=5)
+    waiting, started = await _create(db, user_id), await _create(db, user_id)
+    async with db.transaction() as session:
+        await jobs.start(session, started, worker_id="w", lease=LEASE)
+        with pytest.raises(InvalidTransition):
+            await jobs.cancel(session, started, code="expired", only_queued=True)
+        job = await jobs.cancel(session, waiting, code="expired", only_queued=True)
+        assert (job.status, job.error_code) == ("cancelled", "expired")
+        assert (await jobs.get(session, started)).status == "running"
+        assert await ledger.find(session, jobs.refund_key(started)) is None
+        assert await ledger.balance(session, user_id) == 4  # the waiting job's credit came back
+
+
 async def test_racing_failures_and_refunds_refund_once(db: Database, new_user: NewUser) -> None:
     user_id = await new_user(balance=4)
     job_id = await _create(db, user_id, cost=3)
@@ -237,22 +251,30 @@ async def test_sweeper_queries(db: Database, new_user: NewUser) -> None:
     old_queued = await _create(db, user_id, now=T0)
     new_queued = await _create(db, user_id, now=T0 + timedelta(hours=2))
     early_run, late_run = await _create(db, user_id, now=T0), await _create(db, user_id, now=T0)
+    old_retried = await _create(db, user_id, now=T0 - timedelta(minutes=1))
     async with db.transaction() as session:
         await jobs.start(session, early_run, worker_id="a", lease=LEASE, now=T0)
         await jobs.start(session, late_run, worker_id="b", lease=LEASE, now=T0 + timedelta(hours=2))
+        await jobs.start(session, old_retried, worker_id="c", lease=LEASE, now=T0)
+        await jobs.retry(session, old_retried, code="network", now=T0 + timedelta(hours=2))
         cutoff = T0 + timedelta(hours=1)
+        # Lost from the queue: by when it was last queued. Stale: by when it was asked for.
         assert [j.id for j in await jobs.queued_before(session, cutoff)] == [old_queued]
-        assert [j.id for j in await jobs.running_started_before(session, cutoff)] == [early_run]
+        stale = await jobs.queued_created_before(session, cutoff)
+        assert [j.id for j in stale if j.user_id == user_id] == [old_retried, old_queued]
         assert [j.id for j in await jobs.lease_expired(session, T0 + timedelta(minutes=10))] == [early_run]
         assert {j.id for j in await jobs.for_user(session, user_id)} == {
             old_queued,
             new_queued,
             early_run,
             late_run,
+            old_retried,
         }
 
 
-async def test_queued_jobs_page_by_time_then_id(db: Database, new_user: NewUser) -> None:
+@pytest.mark.parametrize("query", ["queued_before", "queued_created_before"])
+async def test_queued_jobs_page_by_time_then_id(db: Database, new_user: NewUser, query: str) -> None:
+    page_of = getattr(jobs, query)
     user_id = await new_user(balance=10)
     t = datetime(1981, 1, 1, tzinfo=UTC)  # a past of its own, away from other tests' jobs
     # Two jobs share a time: the id breaks the tie, so a page boundary between them loses neither.
@@ -263,11 +285,12 @@ async def test_queued_jobs_page_by_time_then_id(db: Database, new_user: NewUser)
     async with db.session() as session:
         after = None
         while True:
-            page = await jobs.queued_before(session, cutoff, limit=2, after=after)
-            seen += [job.id for job in page]
+            page = await page_of(session, cutoff, limit=2, after=after)
+            # Stale jobs have no lower bound in time: other tests' waiting jobs may come first.
+            seen += [job.id for job in page if job.user_id == user_id]
             if len(page) < 2:
                 break
-            after = (page[-1].queued_at, page[-1].id)
+            after = (page[-1].queued_at if query == "queued_before" else page[-1].created_at, page[-1].id)
     assert seen == expected
 
 
