@@ -114,7 +114,6 @@ SENTENCES: dict[str, str] = {
     "no_telegram": "This server cannot fetch photos from Telegram. Please try again later.",
     "unsupported_kind": "This server does not run {kind} jobs. Please try again later.",
     "bad_request": "That request was incomplete. Please start again.",
-    "bad_saved_face": "That saved face cannot be used any more. Please save it again from a photo.",
     "face_not_found": "That saved face no longer exists. Please save it again, or pick another one.",
     "user_not_found": "Your account no longer exists here. Send /start to begin again.",
     "timeout": "This took too long and was stopped. Please try again, perhaps with a smaller photo.",
