@@ -1,4 +1,4 @@
-"""Saved faces ("identities"): name, aligned chip, landmarks and one embedding per engine model.
+"""Saved faces: name, aligned chip (JPEG), landmarks and one embedding per engine model.
 
 Names are case-insensitive (stored case-folded): ``/use Bob`` and ``/use bob`` mean the same face.
 """
@@ -22,7 +22,7 @@ from db.errors import (
     InvalidName,
     UserNotFound,
 )
-from db.models import Identity, IdentityEmbedding, User
+from db.models import SavedFace, SavedFaceEmbedding, User
 
 MAX_FACES = 20
 MAX_NAME = 16
@@ -36,14 +36,14 @@ def normalize_name(name: str) -> str:
     return folded
 
 
-def _embedding_rows(embeddings: Mapping[str, bytes]) -> list[IdentityEmbedding]:
+def _embedding_rows(embeddings: Mapping[str, bytes]) -> list[SavedFaceEmbedding]:
     if not embeddings:
         raise ValueError("a saved face needs at least one embedding")
     rows = []
     for model, vector in sorted(embeddings.items()):
         if not vector or len(vector) % 4:
             raise ValueError(f"embedding for {model!r} is not float32 bytes ({len(vector)} bytes)")
-        rows.append(IdentityEmbedding(model=model, dim=len(vector) // 4, vector=bytes(vector)))
+        rows.append(SavedFaceEmbedding(model=model, dim=len(vector) // 4, vector=bytes(vector)))
     return rows
 
 
@@ -57,7 +57,7 @@ async def save(
     embeddings: Mapping[str, bytes],
     make_default: bool = False,
     now: datetime | None = None,
-) -> Identity:
+) -> SavedFace:
     """Save a face. The user's first face becomes the default; ``make_default`` moves the default here.
 
     ``chip`` is the aligned face as JPEG bytes; ``embeddings`` maps model name to float32 bytes.
@@ -66,13 +66,13 @@ async def save(
     name = normalize_name(name)
     rows = _embedding_rows(embeddings)
     await _lock_user(session, user_id)  # serialises saves of one user, so the count below holds
-    names = list(await session.scalars(select(Identity.name).where(Identity.user_id == user_id)))
+    names = list(await session.scalars(select(SavedFace.name).where(SavedFace.user_id == user_id)))
     if name in names:
         raise DuplicateName(name)
     if len(names) >= MAX_FACES:
         raise FaceLimitReached(MAX_FACES)
     is_default = make_default or not names
-    identity = Identity(
+    face = SavedFace(
         user_id=user_id,
         name=name,
         chip=bytes(chip),
@@ -85,37 +85,37 @@ async def save(
         async with session.begin_nested():
             if is_default:
                 await _clear_default(session, user_id)
-            session.add(identity)
+            session.add(face)
             await session.flush()
     except IntegrityError as exc:  # only reachable if a writer skipped the user lock
         raise DuplicateName(name) from exc
-    return identity
+    return face
 
 
-async def get(session: AsyncSession, user_id: int, name: str) -> Identity:
-    identity = await session.scalar(
-        select(Identity)
-        .where(Identity.user_id == user_id, Identity.name == normalize_name(name))
+async def get(session: AsyncSession, user_id: int, name: str) -> SavedFace:
+    face = await session.scalar(
+        select(SavedFace)
+        .where(SavedFace.user_id == user_id, SavedFace.name == normalize_name(name))
         .execution_options(populate_existing=True)
     )
-    if identity is None:
+    if face is None:
         raise FaceNotFound(name)
-    return identity
+    return face
 
 
-async def get_default(session: AsyncSession, user_id: int) -> Identity | None:
+async def get_default(session: AsyncSession, user_id: int) -> SavedFace | None:
     return await session.scalar(
-        select(Identity)
-        .where(Identity.user_id == user_id, Identity.is_default)
+        select(SavedFace)
+        .where(SavedFace.user_id == user_id, SavedFace.is_default)
         .execution_options(populate_existing=True)
     )
 
 
-async def list_for_user(session: AsyncSession, user_id: int) -> list[Identity]:
+async def list_for_user(session: AsyncSession, user_id: int) -> list[SavedFace]:
     rows = await session.scalars(
-        select(Identity)
-        .where(Identity.user_id == user_id)
-        .order_by(Identity.created_at, Identity.id)
+        select(SavedFace)
+        .where(SavedFace.user_id == user_id)
+        .order_by(SavedFace.created_at, SavedFace.id)
         .execution_options(populate_existing=True)
     )
     return list(rows)
@@ -123,46 +123,48 @@ async def list_for_user(session: AsyncSession, user_id: int) -> list[Identity]:
 
 async def count(session: AsyncSession, user_id: int) -> int:
     return (
-        await session.scalar(select(func.count()).select_from(Identity).where(Identity.user_id == user_id))
+        await session.scalar(select(func.count()).select_from(SavedFace).where(SavedFace.user_id == user_id))
         or 0
     )
 
 
-async def set_default(session: AsyncSession, user_id: int, name: str) -> Identity:
-    identity = await get(session, user_id, name)
+async def set_default(session: AsyncSession, user_id: int, name: str) -> SavedFace:
+    face = await get(session, user_id, name)
     async with session.begin_nested():
         await _clear_default(session, user_id)
-        await session.execute(update(Identity).where(Identity.id == identity.id).values(is_default=True))
-    await session.refresh(identity, ["is_default"])
-    return identity
+        await session.execute(update(SavedFace).where(SavedFace.id == face.id).values(is_default=True))
+    await session.refresh(face, ["is_default"])
+    return face
 
 
 async def delete_face(session: AsyncSession, user_id: int, name: str) -> None:
     """Delete one saved face. Deleting the default leaves the user without one until they pick another."""
-    result = await session.execute(
-        delete(Identity).where(Identity.user_id == user_id, Identity.name == normalize_name(name))
+    deleted = await session.scalars(
+        delete(SavedFace)
+        .where(SavedFace.user_id == user_id, SavedFace.name == normalize_name(name))
+        .returning(SavedFace.id)
     )
-    if result.rowcount == 0:
+    if not deleted.all():
         raise FaceNotFound(name)
 
 
-async def add_embedding(session: AsyncSession, identity: Identity, model: str, vector: bytes) -> None:
-    """Store (or replace) the embedding of ``identity`` for ``model``, e.g. re-embedded from its chip."""
+async def add_embedding(session: AsyncSession, face: SavedFace, model: str, vector: bytes) -> None:
+    """Store (or replace) the embedding of ``face`` for ``model``, e.g. re-embedded from its chip."""
     (row,) = _embedding_rows({model: vector})
-    existing = next((e for e in identity.embeddings if e.model == model), None)
+    existing = next((e for e in face.embeddings if e.model == model), None)
     if existing is None:
-        identity.embeddings.append(row)
+        face.embeddings.append(row)
     else:
         existing.dim, existing.vector = row.dim, row.vector
     await session.flush()
 
 
-def embedding(identity: Identity, model: str) -> bytes:
+def embedding(face: SavedFace, model: str) -> bytes:
     """The float32 bytes for ``model``; ``EmbeddingMissing`` if the face was saved with another engine."""
-    for row in identity.embeddings:
+    for row in face.embeddings:
         if row.model == model:
             return row.vector
-    raise EmbeddingMissing(identity.name, model)
+    raise EmbeddingMissing(face.name, model)
 
 
 async def _lock_user(session: AsyncSession, user_id: int) -> None:
@@ -173,8 +175,8 @@ async def _lock_user(session: AsyncSession, user_id: int) -> None:
 
 async def _clear_default(session: AsyncSession, user_id: int) -> None:
     await session.execute(
-        update(Identity)
-        .where(Identity.user_id == user_id, Identity.is_default)
+        update(SavedFace)
+        .where(SavedFace.user_id == user_id, SavedFace.is_default)
         .values(is_default=False)
         .execution_options(synchronize_session="fetch")
     )

@@ -20,8 +20,11 @@ def check_bgr(image: np.ndarray) -> np.ndarray:
 
 @runtime_checkable
 class FaceEngine(Protocol):
-    name: str  # "classic" or "onnx"
+    name: str  # one of engine.choices.ENGINES (tests inject engines of their own)
     embedding_model: str  # name stored next to embeddings this engine makes
+    # Whether every face ``detect`` finds has its 68 landmarks: caricatures need them, and an engine
+    # without them (onnx: 5 key points) leaves caricatures to a classic landmarker.
+    gives_landmarks: bool
 
     def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
         """All faces in reading order, with key points, landmarks when known, and embeddings.

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from engine.base import FaceEngine, FaceRestorer
+from engine.choices import LOCAL_STYLES
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, select_faces
 from engine.stylize.base import CARICATURE_PROMPT, Stylizer
@@ -72,7 +73,6 @@ def caricature(
     ``landmarker`` must give 68 landmarks (the classic engine). Faces are looked for first in every
     style, so a photo without a face is refused before a paid remote service is called.
     """
-    from engine.caricature import LOCAL_STYLES
     from engine.caricature import caricature as local_caricature
 
     stage("detecting faces")

@@ -1,11 +1,13 @@
 """Queue and worker settings as plain values: the command line maps ``swapbot.settings`` onto these,
-so jobs/ never reads the environment or imports the settings module."""
+so jobs/ never reads the environment or imports the settings module. The engine's part is the
+engine's own ``EngineSpec``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.factory import EngineSpec
 
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
@@ -56,29 +58,6 @@ class QueueConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class StylizerConfig:
-    """Remote caricature services; a style whose service has no key fails its jobs permanently.
-    Field names are ``engine.factory.build_stylizer``'s keyword arguments."""
-
-    openai_api_key: str | None = None
-    openai_base_url: str | None = None
-    openai_model: str | None = None
-    replicate_api_token: str | None = None
-    replicate_base_url: str | None = None
-    replicate_model: str | None = None
-    timeout: float = 120.0  # seconds for a whole stylize call, retries included
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    name: str = "classic"
-    models_dir: Path = Path("models")
-    providers: tuple[str, ...] = ("cuda", "cpu")
-    detector: str = "hog"
-    stylizers: StylizerConfig = field(default_factory=StylizerConfig)
-
-
-@dataclass(frozen=True, slots=True)
 class TelegramConfig:
     token: str
     api_url: str = "https://api.telegram.org"
@@ -97,6 +76,6 @@ class WorkerConfig:
 
     database_url: str
     queue: QueueConfig = field(default_factory=QueueConfig)
-    engine: EngineConfig = field(default_factory=EngineConfig)
+    engine: EngineSpec = field(default_factory=EngineSpec)
     telegram: TelegramConfig | None = None
     discord: DiscordConfig | None = None

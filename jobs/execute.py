@@ -21,14 +21,15 @@ import structlog
 
 from db import jobs as db_jobs
 from db.errors import InvalidTransition, JobNotFound
-from db.models import Identity, Job, JobKind, User
+from db.models import Job, JobKind, SavedFace, User
 from db.session import Database
+from engine.stored import StoredIdentity
 from jobs import texts as codes
 from jobs.config import QueueConfig
 from jobs.errors import ChatUnavailable, DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
 from jobs.notify import Notifier, Notifiers, Target
-from jobs.operations import Operations, SavedIdentity, Work
+from jobs.operations import Operations, Work
 from jobs.request import InputRef
 from jobs.results import Result
 from jobs.texts import Texts
@@ -171,13 +172,13 @@ class Executor:
             saved=saved,
         )
 
-    async def _saved_face(self, job: Job, face_id: int) -> SavedIdentity:
+    async def _saved_face(self, job: Job, face_id: int) -> StoredIdentity:
         async with self.db.session() as session:
-            face = await session.get(Identity, face_id)
+            face = await session.get(SavedFace, face_id)
             if face is None or face.user_id != job.user_id:
                 raise JobFailure("face_not_found", "the saved face was deleted", transient=False)
-            return SavedIdentity(
-                chip_jpeg=face.chip,
+            return StoredIdentity(
+                chip=face.chip,
                 landmarks=face.landmarks,
                 embeddings={e.model: e.vector for e in face.embeddings},
             )

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from db.models import JobKind
+from engine.choices import CARICATURE_STYLES, RESTORERS, check_choice
 
-RESTORERS = ("gfpgan", "codeformer")
-CARICATURE_STYLES = ("warp", "cartoon", "both", "openai", "replicate")
 MAX_STRENGTH = 3.0
 
 
@@ -27,8 +26,7 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         allowed = {"faces", "restorer", "source_face"}
     elif kind == JobKind.CARICATURE:
         style = params.get("style", "both")
-        if style not in CARICATURE_STYLES:
-            raise ValueError(f"style must be one of {', '.join(CARICATURE_STYLES)}, not {style!r}")
+        check_choice("style", style, CARICATURE_STYLES)
         strength = _number("strength", params.get("strength", 1.0), 0.0, MAX_STRENGTH)
         out = {"faces": _faces(params.get("faces")), "style": style, "strength": strength}
         allowed = {"faces", "style", "strength"}
@@ -72,6 +70,5 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
 def _restorer(value: Any, *, optional: bool) -> str | None:
     if value is None and optional:
         return None
-    if value not in RESTORERS:
-        raise ValueError(f"restorer must be one of {', '.join(RESTORERS)}, not {value!r}")
-    return value
+    check_choice("restorer", value, RESTORERS)
+    return str(value)

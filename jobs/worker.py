@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -19,40 +18,26 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health, func
 
 from db.session import Database
-from engine.base import FaceEngine, FaceRestorer
+from engine.base import FaceEngine
+from engine.factory import EngineBundle, EngineSpec, build_engine
 from jobs.arq_transport import ArqTransport
-from jobs.config import EngineConfig, QueueConfig, WorkerConfig
+from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
 from jobs.notify import Notifier
 from jobs.notify.local import LocalNotifier
 from jobs.notify.telegram import TelegramNotifier
 from jobs.notify.telegram import telegram_bot as telegram_bot_for
-from jobs.operations import Operations, Restorers, stylizer_for
+from jobs.operations import Operations
 from jobs.sweeper import Crons, Sweeper
 from jobs.texts import Texts
 from jobs.transport import PROCESS_JOB, Transport
 
 ARQ_MAX_TRIES = 1_000_000
 
-EngineFactory = Callable[[EngineConfig], FaceEngine]
-
-
-def default_engine(config: EngineConfig) -> FaceEngine:
-    from engine.factory import build_engine
-
-    return build_engine(
-        config.name, models_dir=config.models_dir, providers=config.providers, detector=config.detector
-    )
-
-
-def default_restorers(config: EngineConfig) -> Callable[[str], FaceRestorer]:
-    def build(name: str) -> FaceRestorer:
-        from engine.factory import build_restorer
-
-        return build_restorer(name, models_dir=config.models_dir, providers=config.providers)
-
-    return build
+# The seam tests use to run their own engine; a worker builds the spec's engine.
+EngineFactory = Callable[[EngineSpec], FaceEngine]
+default_engine: EngineFactory = build_engine
 
 
 @dataclass
@@ -110,9 +95,7 @@ async def build_resources(
     queue = config.queue
     fetcher = InputFetcher(telegram=telegram_bot, max_bytes=queue.max_input_bytes)
     closers.append(fetcher.close)
-    operations = Operations(
-        engine, Restorers(default_restorers(config.engine)), partial(stylizer_for, config.engine.stylizers)
-    )
+    operations = Operations(EngineBundle(config.engine, engine))
     executor = Executor(db, operations, fetcher, notifiers, queue, texts=texts)
     sweeper = Sweeper(db, transport, queue, notifiers=notifiers, texts=texts)
     resources = Resources(

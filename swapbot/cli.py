@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from engine.errors import EngineError
+from engine.choices import CARICATURE_STYLES, ENGINES, RESTORERS
 from swapbot.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="swapbot: face swap and caricature bot.")
@@ -21,6 +22,8 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations) at DATABASE_URL.")
 app.add_typer(db_app, name="db")
+# Option help lists the engine's own choices.
+_ENGINES, _RESTORERS, _STYLES = (" or ".join(names) for names in (ENGINES, RESTORERS, CARICATURE_STYLES))
 
 
 class Progress:
@@ -130,29 +133,31 @@ def parse_faces(value: str) -> list[int] | None:
     return numbers
 
 
-def stylizer_config(settings: Settings):
-    from jobs.config import StylizerConfig
+def engine_spec(settings: Settings, name: str | None = None):
+    """The one mapping from settings to the engine's spec (CLI and workers); ``name`` overrides it."""
+    from engine.factory import EngineSpec, StylizerSpec
 
-    return StylizerConfig(
-        openai_api_key=settings.openai_api_key,
-        openai_base_url=settings.openai_base_url,
-        openai_model=settings.openai_image_model,
-        replicate_api_token=settings.replicate_api_token,
-        replicate_base_url=settings.replicate_base_url,
-        replicate_model=settings.replicate_model,
-        timeout=settings.stylizer_timeout_s,
-    )
-
-
-def _engine(settings: Settings, name: str | None):
-    from engine.factory import build_engine
-
-    return build_engine(
-        name or settings.engine,
+    return EngineSpec(
+        name=name or settings.engine,
         models_dir=settings.models_dir,
-        providers=settings.providers,
+        providers=tuple(settings.providers),
         detector=settings.detector,
+        stylizers=StylizerSpec(
+            openai_api_key=settings.openai_api_key,
+            openai_base_url=settings.openai_base_url,
+            openai_model=settings.openai_image_model,
+            replicate_api_token=settings.replicate_api_token,
+            replicate_base_url=settings.replicate_base_url,
+            replicate_model=settings.replicate_model,
+            timeout=settings.stylizer_timeout_s,
+        ),
     )
+
+
+def _engines(settings: Settings, name: str | None = None):
+    from engine.factory import EngineBundle
+
+    return EngineBundle(engine_spec(settings, name))
 
 
 @app.command()
@@ -163,13 +168,12 @@ def swap(
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the result")],
     faces: Annotated[str, typer.Option(help="target faces to swap: 1,3 or all")] = "all",
     source_face: Annotated[int, typer.Option(help="which face of the source photo (1-based)")] = 1,
-    engine: Annotated[str | None, typer.Option(help="classic or onnx (default: SWAPBOT_ENGINE)")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"{_ENGINES} (default: SWAPBOT_ENGINE)")] = None,
     enhance: Annotated[bool, typer.Option(help="restore faces with GFPGAN afterwards")] = False,
-    restorer: Annotated[str, typer.Option(help="gfpgan or codeformer, with --enhance")] = "gfpgan",
+    restorer: Annotated[str, typer.Option(help=f"{_RESTORERS}, with --enhance")] = "gfpgan",
 ) -> None:
     """Put the face from SOURCE into faces of TARGET."""
     from engine import pipeline
-    from engine.factory import build_restorer
 
     settings = _settings(ctx)
     progress = Progress()
@@ -177,12 +181,9 @@ def swap(
         numbers = parse_faces(faces)
         src_image, dst_image = _read_image(source), _read_image(target)
         progress(f"loading the {engine or settings.engine} engine")
-        face_engine = _engine(settings, engine)
-        face_restorer = (
-            build_restorer(restorer, models_dir=settings.models_dir, providers=settings.providers)
-            if enhance
-            else None
-        )
+        engines = _engines(settings, engine)
+        face_engine = engines.engine
+        face_restorer = engines.restorer(restorer) if enhance else None
         identity = pipeline.source_identity(face_engine, src_image, source_face, stage=progress)
         result, swapped = pipeline.swap(
             face_engine, identity, dst_image, numbers, face_restorer, stage=progress
@@ -197,7 +198,7 @@ def faces_command(
     ctx: typer.Context,
     image: Annotated[Path, typer.Argument(help="photo to look for faces in")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write a numbered preview")] = None,
-    engine: Annotated[str | None, typer.Option(help="classic or onnx (default: SWAPBOT_ENGINE)")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"{_ENGINES} (default: SWAPBOT_ENGINE)")] = None,
 ) -> None:
     """List the faces of IMAGE in reading order, optionally writing a numbered preview."""
     from engine.face import preview
@@ -207,7 +208,7 @@ def faces_command(
     with cli_errors():
         picture = _read_image(image)
         progress("detecting faces")
-        found = _engine(settings, engine).detect(picture)
+        found = _engines(settings, engine).engine.detect(picture)
         for number, face in enumerate(found, start=1):
             x1, y1, x2, y2 = (round(v) for v in face.box)
             typer.echo(f"{number}: box=({x1},{y1},{x2},{y2}) score={face.score:.2f}")
@@ -232,7 +233,7 @@ def run(
     with cli_errors():
         source, target = demo_photos()
         progress(f"loading the {settings.engine} engine")
-        face_engine = _engine(settings, None)
+        face_engine = _engines(settings).engine
         identity = pipeline.source_identity(face_engine, source, stage=progress)
         result, swapped = pipeline.swap(face_engine, identity, target, stage=progress)
         _write_image(output, result)
@@ -245,20 +246,19 @@ def caricature_command(
     image: Annotated[Path, typer.Argument(help="photo with one or more faces")],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the result")],
     strength: Annotated[float, typer.Option(min=0.0, max=2.0, help="0 = none, 1 = clear caricature")] = 1.0,
-    style: Annotated[str, typer.Option(help="warp, cartoon, both, openai or replicate")] = "both",
+    style: Annotated[str, typer.Option(help=_STYLES)] = "both",
     prompt: Annotated[str | None, typer.Option(help="prompt for the remote styles")] = None,
 ) -> None:
     """Draw a caricature of the faces in IMAGE."""
     from engine import pipeline
-    from engine.factory import build_engine
-    from jobs.operations import stylizer_for
 
     settings = _settings(ctx)
     progress = Progress()
     with cli_errors():
         picture = _read_image(image)
-        stylizer = stylizer_for(stylizer_config(settings), style)
-        landmarker = build_engine("classic", detector=settings.detector)  # 68 landmarks drive the warp
+        engines = _engines(settings)
+        stylizer = engines.stylizer(style)
+        landmarker = engines.landmarker()  # 68 landmarks drive the warp
         result = pipeline.caricature(landmarker, picture, style, strength, stylizer, prompt, stage=progress)
         _write_image(output, result)
     typer.echo(f"caricature ({style}) -> {output}")
@@ -342,7 +342,7 @@ def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] 
 
 def worker_config(settings: Settings):
     """Map the settings onto the plain values jobs/ takes (it never imports the settings module)."""
-    from jobs.config import DiscordConfig, EngineConfig, QueueConfig, TelegramConfig, WorkerConfig
+    from jobs.config import DiscordConfig, QueueConfig, TelegramConfig, WorkerConfig
 
     return WorkerConfig(
         database_url=settings.database_url,
@@ -354,13 +354,7 @@ def worker_config(settings: Settings):
             max_tries=settings.max_tries,
             retention_hours=settings.retention_hours,
         ),
-        engine=EngineConfig(
-            settings.engine,
-            settings.models_dir,
-            tuple(settings.providers),
-            settings.detector,
-            stylizer_config(settings),
-        ),
+        engine=engine_spec(settings),
         telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
         if settings.telegram_bot_token
         else None,

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.align import kps_from_landmarks
 from engine.base import check_bgr
+from engine.choices import DETECTORS, check_choice
 from engine.classic.blend import feather_mask, seamless_blend
 from engine.classic.colour import transfer_lab
 from engine.classic.warp import delaunay, warp_piecewise_affine
@@ -36,6 +37,7 @@ DETECT_MAX_SIDE = 1600
 # HOG fires on face-like textures (a round mission patch on the astronaut's suit). Each HOG hit is
 # re-checked on its aligned, upright chip: real faces score >= 1.3 there, the false hits <= 0.4.
 _VERIFY_MIN_SCORE = 0.6
+_VERIFY_CHIP = 256  # the chip size that score was tuned on; a larger chip only costs HOG time
 # How far above each eyebrow point (17..26) the forehead may reach, as a fraction of the chin-to-brow
 # height: rounded at the temples, highest in the middle; ``skin_reach`` stops it earlier at a fringe.
 _FOREHEAD_LIFT = np.array([0.08, 0.14, 0.18, 0.21, 0.22, 0.22, 0.21, 0.18, 0.14, 0.08], dtype=np.float32)
@@ -158,10 +160,10 @@ class ClassicEngine:
 
     name = "classic"
     embedding_model = EMBEDDING_MODEL
+    gives_landmarks = True
 
     def __init__(self, detector: str = "hog", upsample: int = 1) -> None:
-        if detector not in ("hog", "cnn"):
-            raise ValueError(f"detector must be 'hog' or 'cnn', not {detector!r}")
+        check_choice("detector", detector, DETECTORS)
         self.detector = detector
         self.upsample = int(upsample)
         self._hog = dlib.get_frontal_face_detector()
@@ -219,7 +221,7 @@ class ClassicEngine:
 
     def _looks_like_face(self, image: np.ndarray, face: Face) -> bool:
         """Whether HOG still sees a face, centred where expected, on the aligned upright chip."""
-        chip = identity_from(image, face)
+        chip = identity_from(image, face, size=_VERIFY_CHIP)
         rects, _, _ = self._hog.run(_rgb(chip.chip), 0, _VERIFY_MIN_SCORE)
         cx, cy = chip.kps.mean(axis=0)
         return any(r.left() <= cx <= r.right() and r.top() <= cy <= r.bottom() for r in rects)

@@ -40,6 +40,7 @@ def _emap(path: Path) -> np.ndarray:
 class OnnxEngine:
     name = "onnx"
     embedding_model = EMBEDDING_MODEL
+    gives_landmarks = False  # SCRFD gives 5 key points
 
     def __init__(self, models_dir: Path, providers: Sequence[str] = ("cuda", "cpu")) -> None:
         self.models_dir = Path(models_dir)

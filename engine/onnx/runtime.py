@@ -8,12 +8,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-PROVIDER_NAMES = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "cpu": "CPUExecutionProvider",
-}
+from engine.choices import PROVIDERS, check_choice
 
 _sessions: dict[tuple[str, tuple[str, ...]], ort.InferenceSession] = {}
 _lock = threading.Lock()
@@ -29,9 +24,8 @@ def resolve_providers(names: Sequence[str], available: Sequence[str] | None = No
     chosen: list[str] = []
     for name in names:
         key = name.strip().lower()
-        if key not in PROVIDER_NAMES:
-            raise ValueError(f"unknown execution provider {name!r}; choose from {sorted(PROVIDER_NAMES)}")
-        provider = PROVIDER_NAMES[key]
+        check_choice("provider", key, tuple(PROVIDERS))
+        provider = PROVIDERS[key]
         if provider in have and provider not in chosen:
             chosen.append(provider)
     if "CPUExecutionProvider" not in chosen:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from db import faces
 from db.errors import DuplicateName, EmbeddingMissing, FaceLimitReached, FaceNotFound, InvalidName
-from db.models import Identity, IdentityEmbedding
+from db.models import SavedFace, SavedFaceEmbedding
 from db.session import Database
 from tests.db.conftest import NewUser
 
@@ -22,7 +24,7 @@ def _vector(*values: float) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
 
 
-async def _save(db: Database, user_id: int, name: str, **kw: object) -> Identity:
+async def _save(db: Database, user_id: int, name: str, **kw: object) -> SavedFace:
     kw.setdefault("embeddings", {"dlib_resnet": _vector(0.1, 0.2, 0.3)})
     async with db.transaction() as session:
         return await faces.save(session, user_id, name, chip=CHIP, landmarks=LANDMARKS, **kw)
@@ -89,8 +91,8 @@ async def test_one_default_per_user(db: Database, new_user: NewUser) -> None:
     # The database itself refuses a second default.
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
-            first = (Identity.user_id == user_id) & (Identity.name == "first")
-            await session.execute(update(Identity).where(first).values(is_default=True))
+            first = (SavedFace.user_id == user_id) & (SavedFace.name == "first")
+            await session.execute(update(SavedFace).where(first).values(is_default=True))
 
 
 async def test_delete_removes_the_embeddings_too(db: Database, new_user: NewUser) -> None:
@@ -101,5 +103,29 @@ async def test_delete_removes_the_embeddings_too(db: Database, new_user: NewUser
         with pytest.raises(FaceNotFound):
             await faces.delete_face(session, user_id, "gone")
         assert await faces.get_default(session, user_id) is None
-        left = select(IdentityEmbedding).where(IdentityEmbedding.identity_id == face_id)
+        left = select(SavedFaceEmbedding).where(SavedFaceEmbedding.identity_id == face_id)
         assert list(await session.scalars(left)) == []
+
+
+async def test_an_engine_identity_comes_back_from_the_database_unchanged(
+    db: Database, new_user: NewUser, astronaut: np.ndarray
+) -> None:
+    """Saving stores exactly ``engine.stored``'s fields; reading them back makes the same identity."""
+    from engine.classic.backend import ClassicEngine
+    from engine.stored import StoredIdentity, from_stored, to_stored
+
+    engine = ClassicEngine()
+    (face,) = engine.detect(astronaut)
+    identity = engine.identity(astronaut, face)
+    stored = to_stored(identity)
+    user_id = await new_user()
+    async with db.transaction() as session:
+        await faces.save(session, user_id, "astronaut", **dataclasses.asdict(stored))
+    async with db.session() as session:
+        row = await faces.get(session, user_id, "astronaut")
+        read = StoredIdentity(row.chip, row.landmarks, {e.model: e.vector for e in row.embeddings})
+    assert read == stored  # bytes, JSON floats and float32 vectors all survive both databases
+    back = from_stored(read, engine.embedding_model)
+    np.testing.assert_array_equal(back.landmarks, identity.landmarks)
+    model = engine.embedding_model
+    np.testing.assert_array_equal(back.embeddings[model], identity.embeddings[model])

@@ -20,7 +20,7 @@ from engine.classic.backend import (
 from engine.classic.blend import feather_mask, seamless_blend
 from engine.classic.colour import transfer_lab
 from engine.errors import NoFaceFound
-from engine.face import Face, Identity, select_faces
+from engine.face import IDENTITY_CHIP_SIZE, Face, Identity, select_faces
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -174,10 +174,10 @@ def test_unknown_detector_is_refused() -> None:
 def test_identity_keeps_the_descriptor_and_landmarks_in_the_chip(
     astro_identity: Identity, astronaut_faces: list[Face]
 ) -> None:
-    assert astro_identity.chip.shape == (256, 256, 3)
+    assert astro_identity.chip.shape == (IDENTITY_CHIP_SIZE, IDENTITY_CHIP_SIZE, 3)
     np.testing.assert_array_equal(astro_identity.embeddings[EMBEDDING_MODEL], astronaut_faces[0].embedding)
     assert astro_identity.landmarks is not None and astro_identity.landmarks.shape == (68, 2)
-    assert np.all((astro_identity.landmarks > 0) & (astro_identity.landmarks < 256))
+    assert np.all((astro_identity.landmarks > 0) & (astro_identity.landmarks < IDENTITY_CHIP_SIZE))
     np.testing.assert_allclose(kps_from_landmarks(astro_identity.landmarks), astro_identity.kps, atol=1e-3)
 
 
@@ -296,7 +296,7 @@ def test_identity_without_landmarks_finds_them_on_its_chip(
 def test_identity_without_a_face_cannot_drive_the_warp(
     engine: ClassicEngine, group_photo: np.ndarray, group_faces: list[Face], astro_identity: Identity
 ) -> None:
-    blank = Identity(chip=np.full((256, 256, 3), 128, np.uint8), kps=astro_identity.kps)
+    blank = Identity(chip=np.full_like(astro_identity.chip, 128), kps=astro_identity.kps)
     with pytest.raises(NoFaceFound):
         engine.swap(group_photo, group_faces[:1], blank)
     with pytest.raises(NoFaceFound):

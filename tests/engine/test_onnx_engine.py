@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from engine.align import arcface_matrix
 from engine.errors import ModelMissing, NoFaceFound
-from engine.face import Face, Identity
+from engine.face import IDENTITY_CHIP_SIZE, Face, Identity
 from engine.models.registry import spec
 from engine.onnx.backend import EMBEDDING_MODEL, OnnxEngine
 from engine.onnx.inswapper import read_emap, source_latent
@@ -190,7 +190,7 @@ def test_identity_keeps_the_detected_embedding(engine: OnnxEngine) -> None:
     (face,) = engine.detect(image)
     identity = engine.identity(image, face)
     assert identity.embeddings[EMBEDDING_MODEL] is face.embedding
-    assert identity.chip.shape == (256, 256, 3)
+    assert identity.chip.shape == (IDENTITY_CHIP_SIZE, IDENTITY_CHIP_SIZE, 3)
 
 
 def test_identity_never_reuses_another_models_vector(engine: OnnxEngine, astronaut: np.ndarray) -> None:

@@ -24,6 +24,7 @@ from db import ledger
 from db.jobs import Delivery
 from db.models import Job, LedgerEntry
 from db.session import Database
+from engine.factory import EngineBundle, EngineSpec
 from jobs.arq_transport import ArqTransport, connect
 from jobs.client import JobClient
 from jobs.config import QueueConfig, TelegramConfig
@@ -31,7 +32,7 @@ from jobs.execute import Executor, new_worker_id
 from jobs.fetch import InputFetcher
 from jobs.local import LocalRunner
 from jobs.notify.telegram import TelegramNotifier, telegram_bot
-from jobs.operations import Operations, Restorers
+from jobs.operations import Operations
 from jobs.request import InputRef, JobRequest
 from jobs.sweeper import Sweeper
 from jobs.transport import Transport
@@ -200,7 +201,7 @@ async def open_harness(
     notifiers = {"telegram": TelegramNotifier(bot)}
     executor = Executor(
         db,
-        Operations(engine, Restorers(no_restorers)),
+        Operations(EngineBundle(EngineSpec(), engine)),
         InputFetcher(telegram=bot),
         notifiers,
         queue,
@@ -232,10 +233,6 @@ async def close_harness(harness: Harness) -> None:
     harness.executor.close()
     await harness.executor.fetcher.close()
     await harness.bot.session.close()
-
-
-def no_restorers(name: str) -> Any:
-    raise AssertionError(f"these tests use no restorer, asked for {name}")
 
 
 @pytest.fixture(params=["arq", "local"])

@@ -39,6 +39,7 @@ def png(image: np.ndarray) -> bytes:
 class SquareEngine:
     name = "squares"
     embedding_model = "squares-colour"
+    gives_landmarks = False
 
     def __init__(self, *, delay_s: float = 0.0, gate: threading.Event | None = None) -> None:
         self.delay_s = delay_s

@@ -16,8 +16,8 @@ from db import ledger
 from db.jobs import Delivery, get
 from db.models import Job
 from db.session import Database
-from engine.factory import build_engine
-from jobs.config import EngineConfig, StylizerConfig, WorkerConfig
+from engine.factory import EngineSpec, StylizerSpec, build_engine
+from jobs.config import WorkerConfig
 from jobs.queue import Queue, open_queue
 from jobs.request import InputRef, JobRequest
 from tests.conftest import encode
@@ -25,22 +25,23 @@ from tests.db.conftest import make_user
 from tests.fakes import error
 from tests.fakes.openai_server import FakeOpenAI
 from tests.jobs.conftest import queue_config, until
+from tests.jobs.squares import SquareEngine
 
 
 @pytest.fixture(scope="module")
 def classic():
-    engine = build_engine("classic")
+    engine = build_engine(EngineSpec())
     return lambda config: engine
 
 
 @asynccontextmanager
 async def embedded_queue(
-    sqlite: Database, classic: Callable, stylizers: StylizerConfig
+    sqlite: Database, classic: Callable, stylizers: StylizerSpec
 ) -> AsyncIterator[Queue]:
     config = WorkerConfig(
         sqlite.url.render_as_string(),
         queue=queue_config(redis_url=None),
-        engine=EngineConfig(stylizers=stylizers),
+        engine=EngineSpec(stylizers=stylizers),
     )
     queue = await open_queue(config, db=sqlite, engine_factory=classic, texts=Catalogue())
     try:
@@ -90,7 +91,7 @@ def out(tmp_path: Path) -> Path:
 
 
 async def test_local_warp_caricature_is_charged_and_delivered(sqlite, classic, photo, out, astronaut):
-    async with embedded_queue(sqlite, classic, StylizerConfig()) as queue:
+    async with embedded_queue(sqlite, classic, StylizerSpec()) as queue:
         job, balance, picture = await caricature_job(queue, sqlite, photo, out, {"style": "warp"})
     assert (job.status, balance) == ("succeeded", 2)
     assert picture is not None and picture.shape == astronaut.shape
@@ -99,9 +100,21 @@ async def test_local_warp_caricature_is_charged_and_delivered(sqlite, classic, p
     assert diff[:60, :60].mean() < 3.0  # the corner did not (JPEG noise only)
 
 
+async def test_an_engine_without_landmarks_leaves_caricatures_to_a_classic_landmarker(
+    sqlite, photo, out, astronaut
+):
+    squares = SquareEngine()  # 5 key points and no landmarks, like the onnx engine
+    async with embedded_queue(sqlite, lambda spec: squares, StylizerSpec()) as queue:
+        job, balance, picture = await caricature_job(queue, sqlite, photo, out, {"style": "warp"})
+    assert (job.status, balance) == ("succeeded", 2)
+    diff = np.abs(picture.astype(np.int16) - astronaut.astype(np.int16)).mean(axis=2)
+    assert diff[100:250, 150:300].mean() > 8.0  # the real face was found and warped
+    assert squares.swaps == 0
+
+
 async def test_openai_style_goes_through_the_real_client(sqlite, classic, photo, out, astronaut):
     with FakeOpenAI() as fake:
-        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
+        remote = StylizerSpec(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
         async with embedded_queue(sqlite, classic, remote) as queue:
             job, balance, picture = await caricature_job(queue, sqlite, photo, out, {"style": "openai"})
         assert len(fake.requests) == 1
@@ -111,7 +124,7 @@ async def test_openai_style_goes_through_the_real_client(sqlite, classic, photo,
 
 
 async def test_a_remote_style_without_a_key_fails_and_refunds(sqlite, classic, photo, out):
-    async with embedded_queue(sqlite, classic, StylizerConfig()) as queue:
+    async with embedded_queue(sqlite, classic, StylizerSpec()) as queue:
         job, balance, picture = await caricature_job(queue, sqlite, photo, out, {"style": "replicate"})
     assert (job.status, job.error_code, balance, picture) == ("failed", "stylizer_unavailable", 3, None)
     assert "REPLICATE_API_TOKEN" in job.error_text
@@ -120,7 +133,7 @@ async def test_a_remote_style_without_a_key_fails_and_refunds(sqlite, classic, p
 async def test_a_refused_remote_request_is_permanent_and_refunded(sqlite, classic, photo, out):
     with FakeOpenAI() as fake:
         fake.edits.push(error(400, "Your request was rejected by the safety system", "moderation_blocked"))
-        remote = StylizerConfig(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
+        remote = StylizerSpec(openai_api_key=fake.api_key, openai_base_url=fake.base_url, timeout=20)
         async with embedded_queue(sqlite, classic, remote) as queue:
             job, balance, _ = await caricature_job(queue, sqlite, photo, out, {"style": "openai"})
         assert len(fake.requests) == 1  # not retried: a 400 will not change its mind

@@ -12,8 +12,8 @@ from bot.texts import Catalogue
 from db.jobs import Delivery, get
 from db.session import Database
 from engine.base import FaceEngine
-from engine.factory import build_engine
-from jobs.config import EngineConfig, WorkerConfig
+from engine.factory import EngineSpec, build_engine
+from jobs.config import WorkerConfig
 from jobs.queue import open_queue
 from jobs.request import InputRef, JobRequest
 from tests.conftest import encode
@@ -31,12 +31,12 @@ async def test_astronaut_onto_hanks_through_the_in_process_runner(
     out.mkdir()
     engines = []
 
-    def classic(config: EngineConfig) -> FaceEngine:
-        engines.append(build_engine(config.name, detector=config.detector))
+    def classic(spec: EngineSpec) -> FaceEngine:
+        engines.append(build_engine(spec))
         return engines[-1]
 
     config = WorkerConfig(
-        sqlite.url.render_as_string(), queue=queue_config(redis_url=None), engine=EngineConfig()
+        sqlite.url.render_as_string(), queue=queue_config(redis_url=None), engine=EngineSpec()
     )
     queue = await open_queue(config, db=sqlite, engine_factory=classic, texts=Catalogue())
     try:

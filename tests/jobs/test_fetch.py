@@ -40,8 +40,13 @@ async def test_telegram_files_come_through_the_bot_api(fetcher: InputFetcher, te
 async def test_telegram_failures(fetcher: InputFetcher, telegram: FakeTelegram) -> None:
     with pytest.raises(InputUnavailable):
         await fetcher.fetch(InputRef.telegram("AgAC-no-such-file", "AQAD-x"))
-    with pytest.raises(InputTooLarge):
+    with pytest.raises(InputTooLarge) as too_large:
         await fetcher.fetch(InputRef.telegram(*telegram.add_file(DATA + b"!")))
+    # the engine's file-size code and params: one sentence whichever side caught it
+    assert (too_large.value.code, too_large.value.params) == (
+        "file_too_large",
+        {"size": len(DATA) + 1, "max_bytes": fetcher.max_bytes},
+    )
     ref = InputRef.telegram(*telegram.add_file(DATA))
     telegram.script("getFile").push(retry_after(4))
     with pytest.raises(JobFailure) as flooded:

@@ -14,6 +14,7 @@ from bot.texts import Catalogue
 from db.base import utcnow
 from db.jobs import Delivery, get
 from db.session import Database
+from engine.factory import EngineBundle, EngineSpec
 from jobs.client import JobClient
 from jobs.config import DiscordConfig, TelegramConfig
 from jobs.errors import ChatUnavailable, DeliveryError
@@ -23,14 +24,14 @@ from jobs.local import LocalRunner
 from jobs.notify import Target
 from jobs.notify.discord import DiscordNotifier
 from jobs.notify.telegram import TelegramNotifier, telegram_bot
-from jobs.operations import Operations, Restorers
+from jobs.operations import Operations
 from jobs.request import InputRef, JobRequest
 from jobs.results import encode_result
 from tests.db.conftest import make_user
 from tests.fakes import rate_limited
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import FakeTelegram, bad_request, blocked, retry_after, server_error
-from tests.jobs.conftest import BLUE, RED, no_restorers, queue_config
+from tests.jobs.conftest import BLUE, RED, queue_config
 from tests.jobs.squares import SquareEngine, colour_at, picture, png
 
 CHAT = "4242"
@@ -217,7 +218,7 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     engine = SquareEngine()
     executor = Executor(
         sqlite,
-        Operations(engine, Restorers(no_restorers)),
+        Operations(EngineBundle(EngineSpec(), engine)),
         InputFetcher(),
         {"discord": dc},
         config,
