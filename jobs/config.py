@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.factory import EngineSpec
+from engine.imageio import MAX_FILE_BYTES
+
 
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
@@ -32,15 +34,16 @@ class QueueConfig:
     health_check_interval_s: float = 30.0
     sweep_interval_s: float = 30.0
     lost_after_s: float = 60.0  # a queued job older than this is re-enqueued if Redis does not have it
+    queued_max_age_s: float = 3600.0  # a job still waiting this long after it was asked for is cancelled
     lease_grace_s: float = 10.0
     retention_hours: float = 24.0
     cleanup_interval_s: float = 600.0
-    max_input_bytes: int = 20_000_000  # the Bot API's own download limit
+    max_input_bytes: int = MAX_FILE_BYTES  # the Bot API's own download limit, as the CLI's
     spool_dir: Path | None = None  # files we own (local inputs, local results): deleted by retention
 
     def backoff_s(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1``; a server's own ``retry_after`` wins when longer."""
-        wait = min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempt - 1))
+        wait = min(self.retry_max_s, self.retry_base_s * 2.0 ** max(0, attempt - 1))
         return max(wait, retry_after or 0.0)
 
     @property
@@ -61,6 +64,7 @@ class QueueConfig:
 class TelegramConfig:
     token: str
     api_url: str = "https://api.telegram.org"
+    timeout_s: float = 60.0  # one Bot API call, uploads included
 
 
 @dataclass(frozen=True, slots=True)

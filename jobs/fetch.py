@@ -12,8 +12,9 @@ import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
+from engine.imageio import MAX_FILE_BYTES
 from jobs.errors import ChatUnavailable, DeliveryError, InputTooLarge, InputUnavailable, JobFailure
-from jobs.notify.telegram import call as telegram_call
+from jobs.platforms.telegram import call as telegram_call
 from jobs.request import InputRef
 
 _GONE = frozenset({400, 401, 403, 404, 410})  # refused for good: expired Discord links answer 403/404
@@ -34,7 +35,7 @@ class _Capped(io.BytesIO):
 
 class InputFetcher:
     def __init__(
-        self, *, telegram: Bot | None = None, max_bytes: int = 20_000_000, timeout_s: float = 30.0
+        self, *, telegram: Bot | None = None, max_bytes: int = MAX_FILE_BYTES, timeout_s: float = 30.0
     ) -> None:
         self.telegram = telegram
         self.max_bytes = max_bytes

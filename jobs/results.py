@@ -1,15 +1,20 @@
 """A finished picture, encoded once for every platform: a photo when Telegram's photo limits allow it
-(it shows inline), otherwise the full-size file as a document, so nothing is shrunk or padded away."""
+(it shows inline), otherwise the full-size file as a document, so nothing is shrunk or padded away.
+Telegram's sendPhoto limits live here, on the delivery side: the engine's encoder takes limits as
+arguments and knows no platform."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from engine.imageio import TELEGRAM_MAX_ASPECT, TELEGRAM_MAX_SIDES_SUM, encode_jpeg
+from engine.imageio import encode_jpeg
 
+# Telegram's sendPhoto limits (Bot API docs): width + height, the long side over the short side, bytes.
+TELEGRAM_MAX_SIDES_SUM = 10_000
+TELEGRAM_MAX_ASPECT = 20
+TELEGRAM_MAX_PHOTO_BYTES = 10_000_000
 DOCUMENT_QUALITY = 95
 
 
@@ -35,12 +40,21 @@ def fits_photo_limits(width: int, height: int) -> bool:
     )
 
 
+def encode_photo(image: np.ndarray, quality: int = 95) -> bytes:
+    """A JPEG that Telegram's sendPhoto takes as it is: padded (white) to the aspect limit, scaled
+    down to the side sum, and lower quality (then smaller) until under the byte limit."""
+    return encode_jpeg(
+        image,
+        quality,
+        max_sides_sum=TELEGRAM_MAX_SIDES_SUM,
+        max_bytes=TELEGRAM_MAX_PHOTO_BYTES,
+        max_aspect=TELEGRAM_MAX_ASPECT,
+    )
+
+
 def encode_result(image: np.ndarray) -> Result:
     """CPU work (tens of milliseconds for a large picture): call it off the event loop."""
     height, width = image.shape[:2]
     if fits_photo_limits(width, height):
-        return Result(encode_jpeg(image), None, width, height)
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, DOCUMENT_QUALITY])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return Result(None, buf.tobytes(), width, height)
+        return Result(encode_photo(image), None, width, height)
+    return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height)
