@@ -65,8 +65,8 @@ class InputRef:
 
 
 @dataclass(frozen=True, slots=True)
-class SavedFace:
-    """A face the user saved earlier (the ``identities`` row): no source photo needed."""
+class SavedFaceRef:
+    """A face the user saved earlier, by its ``db.models.SavedFace`` id: no source photo needed."""
 
     face_id: int
 
@@ -80,7 +80,7 @@ class JobRequest:
     """One unit of paid work.
 
     swap: ``target`` photo, ``source`` photo (face ``params["source_face"]``, default 1) or a
-    ``SavedFace``; params ``faces`` (1-based target face numbers, None = all), ``restorer``
+    ``SavedFaceRef``; params ``faces`` (1-based target face numbers, None = all), ``restorer``
     (None, "gfpgan", "codeformer"). caricature: ``target``; params ``style``, ``strength``. enhance:
     ``target``; params ``restorer``, ``blend``.
     """
@@ -88,7 +88,7 @@ class JobRequest:
     user_id: int
     kind: JobKind | str
     target: InputRef
-    source: InputRef | SavedFace | None = None
+    source: InputRef | SavedFaceRef | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     cost: int = 1
     delivery: Delivery | None = None
@@ -99,7 +99,7 @@ class JobRequest:
             raise ValueError("a swap needs a source photo or a saved face")
         if kind != JobKind.SWAP and self.source is not None:
             raise ValueError(f"a {kind.value} job takes no source")
-        normal = job_params.normalize(kind, self.params, saved_face=isinstance(self.source, SavedFace))
+        normal = job_params.normalize(kind, self.params, saved_face=isinstance(self.source, SavedFaceRef))
         object.__setattr__(self, "params", normal)  # frozen: the canonical form replaces what was given
         if self.cost < 0:
             raise ValueError("cost must be >= 0")
@@ -108,7 +108,7 @@ class JobRequest:
         inputs: dict[str, Any] = {"target": self.target.to_json()}
         if isinstance(self.source, InputRef):
             inputs["source"] = self.source.to_json()
-        elif isinstance(self.source, SavedFace):
+        elif isinstance(self.source, SavedFaceRef):
             inputs["saved_face"] = self.source.face_id
         return inputs
 

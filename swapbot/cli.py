@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from engine.errors import EngineError
 from engine.choices import CARICATURE_STYLES, ENGINES, RESTORERS
+from engine.errors import EngineError
 from swapbot.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="swapbot: face swap and caricature bot.")

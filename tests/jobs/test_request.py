@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.request import InputRef, JobRequest, SavedFace, generation_id, job_id
+from jobs.request import InputRef, JobRequest, SavedFaceRef, generation_id, job_id
 
 TARGET = InputRef.telegram("AgAC-file-in-chat-1", "AQADunique-target")
 SOURCE = InputRef.telegram("AgAC-file-src-1", "AQADunique-source")
@@ -36,7 +36,7 @@ def test_the_same_request_spelled_differently_is_one_id() -> None:
         {"user_id": 8},
         {"target": InputRef.telegram("x", "AQADanother-photo")},
         {"source": InputRef.telegram("AgAC-file-src-1", "AQADanother-source")},
-        {"source": SavedFace(12)},
+        {"source": SavedFaceRef(12)},
         {"params": {"faces": [2]}},
         {"params": {"source_face": 2}},
         {"params": {"restorer": "gfpgan"}},
@@ -51,8 +51,8 @@ def test_kinds_and_saved_faces() -> None:
     assert caricature.params == {"faces": None, "style": "both", "strength": 1.0}
     assert job_id(caricature).startswith("caricature:")
     assert job_id(JobRequest(7, "caricature", TARGET, params={"style": "warp"})) != job_id(caricature)
-    assert swap(source=SavedFace(12)).inputs_json() == {"target": TARGET.to_json(), "saved_face": 12}
-    assert "source_face" not in swap(source=SavedFace(12)).params  # meaningless for a saved face
+    assert swap(source=SavedFaceRef(12)).inputs_json() == {"target": TARGET.to_json(), "saved_face": 12}
+    assert "source_face" not in swap(source=SavedFaceRef(12)).params  # meaningless for a saved face
     assert generation_id("swap:abc", 1) == "swap:abc" and generation_id("swap:abc", 3) == "swap:abc.3"
 
 
