@@ -106,7 +106,7 @@ def preview(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 
 # 512 px: the face spans about 220 px of the chip, so a large target face gets source pixels instead of
-# an upscaled 110 px face (visibly soft at 256). A stored chip is a 30-60 KB JPEG at this size.
+# an upscaled 110 px face (visibly soft at 256). A stored chip is a JPEG of about 40 KB at this size.
 IDENTITY_CHIP_SIZE = 512
 # The ArcFace template shrunk to the middle of the chip, so the whole head (jaw, brows, some hair)
 # fits inside: the classic swapper needs pixels around the 68 landmarks, not just the inner face.
