@@ -104,10 +104,10 @@ def main_callback(ctx: typer.Context) -> None:
 
 def _read_image(path: Path):
     from engine.errors import ImageRejected
-    from engine.imageio import decode_image
+    from engine.imageio import read_image_file
 
     try:
-        return decode_image(path.read_bytes())
+        return read_image_file(path)  # the size is checked before the file is read
     except ImageRejected as exc:  # say which of the files it was
         raise InputRejected(path, exc) from None
 
@@ -353,6 +353,9 @@ def worker_config(settings: Settings):
             job_timeout_s=settings.job_timeout_s,
             max_tries=settings.max_tries,
             retention_hours=settings.retention_hours,
+            lost_after_s=settings.lost_after_s,
+            sweep_interval_s=settings.sweep_interval_s,
+            queued_max_age_s=settings.queued_max_age_s,
         ),
         engine=engine_spec(settings),
         telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)

@@ -38,17 +38,70 @@ def test_parse_faces():
         parse_faces("one")
 
 
-def test_swap_writes_a_jpeg_with_only_the_chosen_face_changed(photos, tmp_path, group_photo):
-    out = tmp_path / "result.jpg"
+def face_boxes(output: str) -> dict[int, tuple[int, int, int, int]]:
+    """``swapbot faces`` lines ``2: box=(x1,y1,x2,y2) score=...`` by face number."""
+    boxes = {}
+    for line in output.splitlines():
+        number, sep, rest = line.partition(": box=(")
+        if sep:
+            x1, y1, x2, y2 = (int(v) for v in rest.split(")")[0].split(","))
+            boxes[int(number)] = (x1, y1, x2, y2)
+    return boxes
+
+
+def test_swap_changes_only_the_chosen_face(photos, tmp_path, group_photo):
+    listed = runner.invoke(app, ["faces", str(photos["group"])])
+    assert listed.exit_code == 0, listed.output
+    x1, y1, x2, y2 = face_boxes(listed.output)[2]
+    out = tmp_path / "result.png"  # lossless: every pixel outside the face can be compared exactly
     result = runner.invoke(
         app, ["swap", str(photos["astronaut"]), str(photos["group"]), "-o", str(out), "--faces", "2"]
     )
     assert result.exit_code == 0, result.output
     assert "swapped 1 face(s)" in result.output
+    image = cv2.imread(str(out), cv2.IMREAD_COLOR)
+    assert image.shape == group_photo.shape
+    # The blend may reach a little past the detector's box (chin, cheeks): allow a quarter of its size.
+    margin_x, margin_y = (x2 - x1) // 4, (y2 - y1) // 4
+    region = (slice(max(0, y1 - margin_y), y2 + margin_y), slice(max(0, x1 - margin_x), x2 + margin_x))
+    outside = np.ones(group_photo.shape[:2], bool)
+    outside[region] = False
+    assert np.array_equal(image[outside], group_photo[outside])  # the five other faces and the rest
+    face = (slice(y1, y2), slice(x1, x2))
+    changed = np.abs(image[face].astype(int) - group_photo[face]).max(axis=2) > 8
+    assert changed.mean() > 0.3, changed.mean()
+
+
+def test_swap_writes_a_full_size_jpeg(photos, tmp_path, group_photo):
+    out = tmp_path / "result.jpg"
+    result = runner.invoke(
+        app, ["swap", str(photos["astronaut"]), str(photos["group"]), "-o", str(out), "--faces", "1"]
+    )
+    assert result.exit_code == 0, result.output
     data = out.read_bytes()
     assert data[:3] == b"\xff\xd8\xff"
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == group_photo.shape
+    assert cv2.PSNR(image, group_photo) > 30  # quality 95, one face changed
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak-RSS reset")
+def test_a_huge_file_is_refused_before_it_is_read(photos, tmp_path):
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as file:
+        file.truncate(1_600_000_000)  # sparse: no disk used; reading it would take 1.6 GB of memory
+    Path("/proc/self/clear_refs").write_text("5")  # restart this process's peak-RSS mark from here
+    before = _status_bytes("VmRSS")
+    result = runner.invoke(app, ["swap", str(photos["astronaut"]), str(huge), "-o", str(tmp_path / "o.jpg")])
+    assert _status_bytes("VmHWM") - before < 100_000_000
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "huge.jpg" in errors[0] and "20 MB" in errors[0], result.output
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(f"{field}:"))
 
 
 def test_faces_lists_six_faces_and_writes_preview(photos, tmp_path):
