@@ -22,7 +22,8 @@ class EngineError(Exception):
 
 class ImageRejected(EngineError):
     """The bytes are not an image we accept. ``code`` is the reason: ``empty``, ``not_an_image``,
-    ``unsupported_format``, ``truncated``, ``corrupt``, ``too_small``, ``too_large``, ``too_complex``."""
+    ``unsupported_format``, ``truncated``, ``corrupt``, ``too_small``, ``too_large``, ``too_complex``,
+    ``file_too_large`` (``engine.imageio.REJECTION_CODES``, whose comment lists each code's params)."""
 
     code = "image_rejected"
 
