@@ -7,7 +7,7 @@ the database, where the sweeper finds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -17,9 +17,9 @@ from db.jobs import Delivery
 from db.models import Job, JobStatus, User
 from db.session import Database
 from jobs import texts as codes
-from jobs.notify import Notifiers, Target
+from jobs.notify import Target
+from jobs.notify.teller import Teller
 from jobs.request import JobRequest, generation_id, job_id
-from jobs.texts import Texts
 from jobs.transport import Transport
 
 log = structlog.get_logger("jobs.client")
@@ -40,18 +40,10 @@ class Ticket:
 
 
 class JobClient:
-    def __init__(
-        self,
-        db: Database,
-        transport: Transport,
-        *,
-        texts: Texts,
-        notifiers: Notifiers | None = None,
-    ) -> None:
+    def __init__(self, db: Database, transport: Transport, *, teller: Teller) -> None:
         self.db = db
         self.transport = transport
-        self.notifiers = notifiers or {}
-        self.texts = texts
+        self.teller = teller
 
     async def submit(self, request: JobRequest) -> Ticket:
         """Queue ``request`` and charge for it, once however often it is submitted.
@@ -79,7 +71,9 @@ class JobClient:
                 raise ValueError(f"request {base} was asked for {MAX_GENERATIONS} times")
             job_id_ = job.id
             user = (
-                await session.get(User, request.user_id) if created and self._shows_status(request) else None
+                await session.get(User, request.user_id)
+                if created and self.teller.reaches(request.delivery)
+                else None
             )
         if created:
             try:
@@ -88,9 +82,7 @@ class JobClient:
                 log.warning("enqueue failed; the sweeper will retry", job_id=job_id_, error=repr(exc))
         position = await self._position(job_id_) if job.status == JobStatus.QUEUED.value else None
         if created:
-            await self._tell(
-                job, user, self.texts.text(codes.QUEUED, user.language if user else None, position=position)
-            )
+            await self.teller.status(Target.of(job, user), codes.QUEUED, position=position)
         return Ticket(job_id_, position, created, job.status)
 
     async def position(self, job_id_: str) -> int | None:
@@ -115,11 +107,7 @@ class JobClient:
                 await self.transport.abort(job_id_)  # not waiting any more: a worker has it
         except Exception as exc:  # a worker that starts it finds it cancelled and skips it
             log.warning("could not take the job off the queue", job_id=job_id_, error=repr(exc))
-        await self._tell(
-            job,
-            user,
-            self.texts.text(codes.CANCELLED, user.language if user else None, refunded=job.cost > 0),
-        )
+        await self.teller.status(Target.of(job, user), codes.CANCELLED, refunded=job.cost > 0)
         return True
 
     async def resend(self, job_id_: str, delivery: Delivery | None = None) -> bool:
@@ -131,24 +119,13 @@ class JobClient:
         if job.status != JobStatus.SUCCEEDED.value or job.result_ref is None:
             return False
         target = Target.of(job, user)
-        if delivery is not None:
-            target = Target(
-                job.id,
-                delivery.platform,
-                delivery.chat,
-                delivery.message,
-                delivery.token,
-                delivery.token_expires_at,
-                target.user_external_id if target else None,
-            )
-        if target is None or target.platform != job.deliver_platform or target.platform not in self.notifiers:
+        if target is not None and delivery is not None:
+            target = replace(target, delivery=delivery)
+        notifier = self.teller.notifier(target)
+        if target is None or notifier is None or target.delivery.platform != job.deliver_platform:
             return False  # a stored reference only means something on the platform that made it
-        await self.notifiers[target.platform].resend(target, job.result_ref, "")
+        await notifier.resend(target, job.result_ref, "")
         return True
-
-    def _shows_status(self, request: JobRequest) -> bool:
-        delivery = request.delivery
-        return delivery is not None and delivery.message is not None and delivery.platform in self.notifiers
 
     async def _position(self, job_id_: str) -> int | None:
         try:
@@ -156,15 +133,6 @@ class JobClient:
         except Exception as exc:  # the chat just gets no number
             log.warning("queue position unavailable", job_id=job_id_, error=repr(exc))
             return None
-
-    async def _tell(self, job: Job, user: User | None, text: str) -> None:
-        target = Target.of(job, user)
-        if target is None or target.message is None or target.platform not in self.notifiers:
-            return
-        try:
-            await self.notifiers[target.platform].status(target, text)
-        except Exception as exc:  # the status message is cosmetic
-            log.info("status message not updated", job_id=job.id, error=repr(exc))
 
 
 def _spent(job: Job) -> bool:

@@ -26,13 +26,13 @@ from db.session import Database
 from engine.stored import StoredIdentity
 from jobs import texts as codes
 from jobs.config import QueueConfig
-from jobs.errors import ChatUnavailable, DeliveryError, InputUnavailable, JobFailure, classify
+from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
-from jobs.notify import Notifier, Notifiers, Target
+from jobs.notify import Notifier, Target
+from jobs.notify.teller import Teller
 from jobs.operations import Operations, Work
 from jobs.request import InputRef
 from jobs.results import Result
-from jobs.texts import Texts
 
 log = structlog.get_logger("jobs")
 
@@ -62,18 +62,16 @@ class Executor:
         db: Database,
         operations: Operations,
         fetcher: InputFetcher,
-        notifiers: Notifiers,
+        teller: Teller,
         config: QueueConfig,
         *,
-        texts: Texts,
         worker_id: str | None = None,
     ) -> None:
         self.db = db
         self.operations = operations
         self.fetcher = fetcher
-        self.notifiers = notifiers
+        self.teller = teller
         self.config = config
-        self.texts = texts
         self.worker_id = worker_id or new_worker_id()
         # The bound on engine calls at once in this process ("per GPU"); the threads outlive a
         # cancelled attempt, so the bound holds even while a timed-out call is still finishing.
@@ -89,9 +87,8 @@ class Executor:
         job, user = claimed
         logger = log.bind(job_id=job_id, attempt=job.attempts, worker=self.worker_id)
         target = Target.of(job, user)
-        notifier = self.notifiers.get(target.platform) if target is not None else None
         try:
-            outcome = await self._attempt(job, target, notifier)
+            outcome = await self._attempt(job, target, self.teller.notifier(target))
         except asyncio.CancelledError:
             # Aborted (cancel), shut down or timed out by the queue: give the job back unless it ended.
             await asyncio.shield(self._give_back(job_id, "interrupted"))
@@ -117,20 +114,21 @@ class Executor:
         loop = asyncio.get_running_loop()
         # "Working" goes out while the inputs download; it must be answered before the engine runs,
         # because a chat that is gone for good (blocked bot) should cost no GPU time.
-        working = asyncio.create_task(
-            self._status(notifier, target, self.texts.text(codes.WORKING, _language(target)))
-        )
+        working = asyncio.create_task(self.teller.status(target, codes.WORKING, strict=True))
         try:
             if target is not None and notifier is None:
                 raise JobFailure(
-                    "no_notifier", f"this worker cannot deliver to {target.platform}", transient=False
+                    "no_notifier",
+                    f"this worker cannot deliver to {target.delivery.platform}",
+                    transient=False,
+                    params={"platform": target.delivery.platform},
                 )
             async with asyncio.timeout(self.config.job_timeout_s):
                 work = await self._inputs(job)
                 await working
                 result = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
         except Exception as exc:
-            return await self._settle(job, target, notifier, classify(exc))
+            return await self._settle(job, target, classify(exc))
         finally:
             if not working.done():
                 working.cancel()
@@ -143,7 +141,7 @@ class Executor:
             try:
                 ref = await self._deliver(notifier, target, result)
             except Exception as exc:
-                return await self._settle(job, target, notifier, classify(exc))
+                return await self._settle(job, target, classify(exc))
         try:
             async with self.db.transaction() as session:
                 await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
@@ -152,7 +150,7 @@ class Executor:
         except (InvalidTransition, JobNotFound):
             log.warning("job ended elsewhere while its result was delivered", job_id=job.id)
             return SKIPPED
-        await self._status(notifier, target, self.texts.text(codes.DONE, _language(target)), quiet=True)
+        await self.teller.status(target, codes.DONE)
         return Outcome("succeeded")
 
     async def _inputs(self, job: Job) -> Work:
@@ -217,9 +215,7 @@ class Executor:
                 )
                 await asyncio.sleep(wait)
 
-    async def _settle(
-        self, job: Job, target: Target | None, notifier: Notifier | None, failure: JobFailure
-    ) -> Outcome:
+    async def _settle(self, job: Job, target: Target | None, failure: JobFailure) -> Outcome:
         """A failed attempt: queue the job again (transient, tries left) or fail it and refund."""
         try:
             async with self.db.transaction() as session:
@@ -235,16 +231,9 @@ class Executor:
         except (InvalidTransition, JobNotFound):
             return SKIPPED  # cancelled (and refunded) while we worked
         if failure.code != UNDELIVERED:
-            text = self.texts.text(
-                codes.FAILED,
-                _language(target),
-                **failure.params,
-                reason=failure.code,
-                refunded=job.cost > 0,
+            await self.teller.ending(
+                target, codes.FAILED, **failure.params, reason=failure.code, refunded=job.cost > 0
             )
-            if await self._status(notifier, target, text, quiet=True, notice=True):
-                async with self.db.transaction() as session:
-                    await db_jobs.mark_delivered(session, job.id)
         return Outcome("failed", code=failure.code)
 
     async def _give_back(self, job_id: str, code: str) -> None:
@@ -253,34 +242,3 @@ class Executor:
                 await db_jobs.retry(session, job_id, code=code, worker_id=self.worker_id)
         except (InvalidTransition, JobNotFound):
             pass  # it was cancelled, which is why we were stopped
-
-    async def _status(
-        self,
-        notifier: Notifier | None,
-        target: Target | None,
-        text: str,
-        *,
-        quiet: bool = False,
-        notice: bool = False,
-    ) -> bool:
-        """Update the status message. Only a chat that is gone for good matters (the job cannot be
-        delivered: stop before the GPU work), unless ``quiet``; a flaky edit is not worth a retry."""
-        if notifier is None or target is None:
-            return False
-        try:
-            if notice:
-                await notifier.notice(target, text)
-            else:
-                await notifier.status(target, text)
-            return True
-        except ChatUnavailable:
-            if quiet:
-                return False
-            raise
-        except Exception as exc:  # cosmetic: the job goes on
-            log.info("status message not updated", job_id=target.job_id, error=str(exc))
-            return False
-
-
-def _language(target: Target | None) -> str | None:
-    return target.language if target is not None else None

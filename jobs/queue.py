@@ -16,8 +16,8 @@ from jobs.arq_transport import ArqTransport
 from jobs.client import JobClient
 from jobs.config import WorkerConfig
 from jobs.local import LocalRunner
-from jobs.notify import Notifier
-from jobs.notify.telegram import TelegramNotifier
+from jobs.notify.clients import Clients, open_clients
+from jobs.notify.teller import Teller
 from jobs.texts import Texts
 from jobs.transport import Transport
 from jobs.worker import EngineFactory, Resources, build_resources, default_engine
@@ -28,16 +28,15 @@ class Queue:
     client: JobClient
     transport: Transport
     resources: Resources | None = None  # only when jobs run in this process
-    runner: LocalRunner | None = None
+    clients: Clients | None = None  # the platform clients, when there are no resources to hold them
 
     async def close(self) -> None:
         """Stop the runner first (running jobs go back to queued), then the crons and clients."""
         await self.transport.close()
         if self.resources is not None:
             await self.resources.close()
-        else:
-            for notifier in self.client.notifiers.values():
-                await notifier.close()
+        if self.clients is not None:
+            await self.clients.close()
 
 
 async def open_queue(
@@ -51,14 +50,9 @@ async def open_queue(
     """A client for ``config.queue``; ``db`` and ``telegram_bot`` are the bot's own, shared."""
     if config.queue.redis_url:
         transport = await ArqTransport.connect(config.queue.redis_url, config.queue.queue_name)
-        notifiers: dict[str, Notifier] = {}
-        if telegram_bot is not None:
-            notifiers["telegram"] = TelegramNotifier(telegram_bot)
-        if config.discord is not None:
-            from jobs.notify.discord import DiscordNotifier
-
-            notifiers["discord"] = DiscordNotifier(config.discord)
-        return Queue(JobClient(db, transport, texts=texts, notifiers=notifiers), transport)
+        clients = open_clients(config, telegram_bot=telegram_bot)
+        client = JobClient(db, transport, teller=Teller(db, clients.notifiers, texts))
+        return Queue(client, transport, clients=clients)
     runner = LocalRunner(concurrency=config.queue.concurrency)
     resources = await build_resources(
         config,
@@ -71,5 +65,5 @@ async def open_queue(
     )
     runner.start(resources.executor)
     await resources.sweeper.sweep(lost_after_s=0)  # what the last run left queued
-    client = JobClient(db, runner, texts=texts, notifiers=resources.notifiers)
-    return Queue(client, runner, resources, runner)
+    client = JobClient(db, runner, teller=resources.teller)
+    return Queue(client, runner, resources)

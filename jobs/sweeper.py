@@ -1,10 +1,12 @@
 """The crons: the sweeper (nothing lost) and retention cleanup (nothing kept too long).
 
-Sweep: a running job whose lease ran out lost its worker: it is queued again (or failed and refunded
-when it has used its tries) and handed to the transport. A queued job older than ``lost_after_s``
-that the transport does not have (Redis flushed, enqueue failed, process restarted) is enqueued again.
-Every move is the database's compare-and-set, so several sweepers, or a sweeper racing a worker that
-was only slow, cannot move a job twice.
+Sweep: a queued job that has waited longer than ``queued_max_age_s`` since it was asked for is
+cancelled, refunded, taken off the transport, and the chat is told. A running job whose lease ran out
+lost its worker: it is queued again (or failed and refunded when it has used its tries) and handed to
+the transport. A queued job older than ``lost_after_s`` that the transport does not have (Redis
+flushed, enqueue failed, process restarted) is enqueued again. Every move is the database's
+compare-and-set, so several sweepers, or a sweeper racing a worker that was only slow, cannot move a
+job twice.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ from db.models import Job, User
 from db.session import Database
 from jobs import texts as codes
 from jobs.config import QueueConfig
-from jobs.notify import Notifiers, Target
-from jobs.texts import Texts
+from jobs.notify import Target
+from jobs.notify.teller import Teller
 from jobs.transport import Transport
 
 log = structlog.get_logger("jobs.sweeper")
 
 PAGE = 200
 WORKER_LOST = "worker_lost"
+EXPIRED = "expired"  # waited in the queue past queued_max_age_s: cancelled and refunded
 
 
 @dataclass
@@ -41,6 +44,7 @@ class SweepReport:
     requeued: list[str] = field(default_factory=list)  # running jobs of dead workers, queued again
     failed: list[str] = field(default_factory=list)  # the same, out of tries: failed and refunded
     enqueued: list[str] = field(default_factory=list)  # queued jobs the transport had lost
+    expired: list[str] = field(default_factory=list)  # queued too long: cancelled and refunded
 
 
 class Sweeper:
@@ -50,23 +54,23 @@ class Sweeper:
         transport: Transport,
         config: QueueConfig,
         *,
-        texts: Texts,
-        notifiers: Notifiers | None = None,
+        teller: Teller,
     ) -> None:
         self.db = db
         self.transport = transport
         self.config = config
-        self.notifiers = notifiers or {}
-        self.texts = texts
+        self.teller = teller
 
     async def sweep(self, now: datetime | None = None, *, lost_after_s: float | None = None) -> SweepReport:
         """One round. ``lost_after_s`` overrides the configured age for queued jobs (0 at start-up of the
         in-process runner: everything still queued in the database belongs in the new, empty queue)."""
         now = now or utcnow()
         report = SweepReport()
+        # Stale jobs first: one about to be cancelled must not be handed to the workers below.
+        await self._expire(now - timedelta(seconds=self.config.queued_max_age_s), report)
         async with self.db.session() as session:
-            expired = await db_jobs.lease_expired(session, now, limit=PAGE)
-        for job in expired:
+            lapsed = await db_jobs.lease_expired(session, now, limit=PAGE)
+        for job in lapsed:
             await self._take_back(job, report)
         # Queued jobs the transport lost, oldest first, a page at a time. Most are still waiting in the
         # transport; ``ensure`` checks a whole page in one round trip.
@@ -80,12 +84,13 @@ class Sweeper:
             if len(page) < PAGE:
                 break
             after = (page[-1].queued_at, page[-1].id)
-        if report.requeued or report.failed or report.enqueued:
+        if report.requeued or report.failed or report.enqueued or report.expired:
             log.info(
                 "swept",
                 requeued=len(report.requeued),
                 failed=len(report.failed),
                 enqueued=len(report.enqueued),
+                expired=len(report.expired),
             )
         return report
 
@@ -122,24 +127,43 @@ class Sweeper:
             return  # the worker was only slow and finished, or the job was cancelled
         if out_of_tries:
             report.failed.append(job.id)
-            await self._tell_failed(job, user)
+            await self.teller.ending(
+                Target.of(job, user), codes.FAILED, reason=WORKER_LOST, refunded=job.cost > 0
+            )
             return
         report.requeued.append(job.id)
         await self.transport.release(job.id)
         await self.transport.ensure([job.id])
 
-    async def _tell_failed(self, job: Job, user: User | None) -> None:
-        target = Target.of(job, user)
-        if target is None or target.platform not in self.notifiers:
-            return
-        text = self.texts.text(codes.FAILED, target.language, reason=WORKER_LOST, refunded=job.cost > 0)
+    async def _expire(self, cutoff: datetime, report: SweepReport) -> None:
+        """Cancel and refund the jobs asked for before ``cutoff`` that are still waiting, a page at a time.
+        A page is read, then each job moved by compare-and-set: another sweeper (or a worker starting it)
+        may win any one of them, and it is then skipped here."""
+        after: tuple[datetime, str] | None = None
+        while True:
+            async with self.db.session() as session:
+                page = await db_jobs.queued_created_before(session, cutoff, limit=PAGE, after=after)
+            for job in page:
+                await self._cancel_stale(job.id, report)
+            if len(page) < PAGE:
+                return
+            after = (page[-1].created_at, page[-1].id)
+
+    async def _cancel_stale(self, job_id: str, report: SweepReport) -> None:
         try:
-            await self.notifiers[target.platform].notice(target, text)
-        except Exception as exc:  # the job is failed and refunded either way
-            log.info("failure notice not sent", job_id=job.id, error=repr(exc))
-            return
-        async with self.db.transaction() as session:
-            await db_jobs.mark_delivered(session, job.id)
+            async with self.db.transaction() as session:
+                job = await db_jobs.cancel(
+                    session, job_id, code=EXPIRED, text="waited too long in the queue", only_queued=True
+                )
+                user = await session.get(User, job.user_id)
+        except (InvalidTransition, JobNotFound):
+            return  # started, cancelled or expired meanwhile
+        report.expired.append(job_id)
+        try:
+            await self.transport.remove(job_id)
+        except Exception as exc:  # a worker that picks it up finds it cancelled and skips it
+            log.warning("could not take the job off the queue", job_id=job_id, error=repr(exc))
+        await self.teller.ending(Target.of(job, user), codes.FAILED, reason=EXPIRED, refunded=job.cost > 0)
 
     def _delete_files(self, item: Purged) -> None:
         """Only files under the spool folder are ours; a path elsewhere belongs to whoever gave it."""
@@ -147,9 +171,9 @@ class Sweeper:
         if spool is None:
             return
         paths = [
-            ref.get("ref")
+            str(ref["ref"])
             for ref in (item.inputs or {}).values()
-            if isinstance(ref, dict) and ref.get("kind") == "local"
+            if isinstance(ref, dict) and ref.get("kind") == "local" and ref.get("ref")
         ]
         if item.result_ref and item.result_ref.startswith("file:"):
             paths.append(item.result_ref.removeprefix("file:"))

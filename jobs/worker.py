@@ -24,10 +24,8 @@ from jobs.arq_transport import ArqTransport
 from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
-from jobs.notify import Notifier
-from jobs.notify.local import LocalNotifier
-from jobs.notify.telegram import TelegramNotifier
-from jobs.notify.telegram import telegram_bot as telegram_bot_for
+from jobs.notify.clients import open_clients
+from jobs.notify.teller import Teller
 from jobs.operations import Operations
 from jobs.sweeper import Crons, Sweeper
 from jobs.texts import Texts
@@ -48,7 +46,7 @@ class Resources:
     executor: Executor
     transport: Transport
     sweeper: Sweeper
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    teller: Teller
     crons: Crons | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -80,26 +78,17 @@ async def build_resources(
         db = Database(config.database_url)
         closers.append(db.dispose)
     engine = await asyncio.to_thread(engine_factory, config.engine)
-    notifiers: dict[str, Notifier] = {"local": LocalNotifier()}
-    if telegram_bot is None and config.telegram is not None:
-        telegram_bot = telegram_bot_for(config.telegram)
-        closers.append(telegram_bot.session.close)
-    if telegram_bot is not None:
-        notifiers["telegram"] = TelegramNotifier(telegram_bot)
-    if config.discord is not None:
-        from jobs.notify.discord import DiscordNotifier
-
-        discord = DiscordNotifier(config.discord)
-        notifiers["discord"] = discord
-        closers.append(discord.close)
+    clients = open_clients(config, telegram_bot=telegram_bot)
+    closers.append(clients.close)
+    teller = Teller(db, clients.notifiers, texts)
     queue = config.queue
-    fetcher = InputFetcher(telegram=telegram_bot, max_bytes=queue.max_input_bytes)
+    fetcher = InputFetcher(telegram=clients.telegram_bot, max_bytes=queue.max_input_bytes)
     closers.append(fetcher.close)
     operations = Operations(EngineBundle(config.engine, engine))
-    executor = Executor(db, operations, fetcher, notifiers, queue, texts=texts)
-    sweeper = Sweeper(db, transport, queue, notifiers=notifiers, texts=texts)
+    executor = Executor(db, operations, fetcher, teller, queue)
+    sweeper = Sweeper(db, transport, queue, teller=teller)
     resources = Resources(
-        db, executor, transport, sweeper, notifiers, Crons(sweeper, queue) if crons else None, closers
+        db, executor, transport, sweeper, teller, Crons(sweeper, queue) if crons else None, closers
     )
     if resources.crons is not None:
         resources.crons.start()

@@ -2,61 +2,37 @@
 
 While the interaction token is valid (15 minutes from the command) the result is a followup of the
 interaction and the status message is its original response, edited in place. After that the result
-goes to the channel as a bot message, and to the user's DMs when the bot may not post there.
+goes to the channel as a bot message, and to the user's DMs when the bot may not post there. The REST
+base URL is the process's (``jobs.platforms.discord.set_api_base``, set where the process is built).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import discord
-from discord.http import HTTPClient, Route, handle_message_parameters
+from discord.http import HTTPClient, handle_message_parameters
 
 from db.base import utcnow
 from jobs.config import DiscordConfig
-from jobs.errors import ChatUnavailable, DeliveryError
+from jobs.errors import ChatUnavailable
 from jobs.notify import Target
+from jobs.platforms.discord import call
 from jobs.results import Result
 
-T = TypeVar("T")
 RESULT_NAME = "result.jpg"
 # A followup needs the token for the whole upload: do not start one this close to its expiry.
 TOKEN_MARGIN = timedelta(seconds=30)
-
-
-def point_discord_at(api_url: str) -> None:
-    """discord.py builds every REST URL from one class attribute; tests and proxies move it."""
-    Route.BASE = api_url.rstrip("/")
-
-
-async def call(request: Awaitable[T]) -> T:
-    try:
-        return await request
-    except discord.RateLimited as exc:
-        raise DeliveryError("discord rate limit", retry_after=exc.retry_after) from exc
-    except (discord.Forbidden, discord.NotFound):
-        raise  # the caller falls back (followup -> channel -> DM) or gives up
-    except discord.DiscordServerError as exc:
-        raise DeliveryError(f"discord: {exc.status} {exc.text}") from exc
-    except discord.HTTPException as exc:
-        if exc.status == 429:
-            retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
-            raise DeliveryError("discord rate limit", retry_after=float(retry) if retry else None) from exc
-        raise ChatUnavailable(f"discord refused the message: {exc.status} {exc.text}") from exc
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise DeliveryError(f"discord unreachable: {type(exc).__name__}") from exc
 
 
 class DiscordNotifier:
     platform = "discord"
 
     def __init__(self, config: DiscordConfig) -> None:
-        point_discord_at(config.api_url)
         self.config = config
         self._application_id = config.application_id
         self._http: HTTPClient | None = None
@@ -64,18 +40,18 @@ class DiscordNotifier:
         self._lock = asyncio.Lock()
 
     async def status(self, target: Target, text: str) -> None:
-        if target.message is None or not self._followup_open(target):
+        if target.delivery.message is None or not self._followup_open(target):
             return  # after the token expires the original response cannot be edited any more
         webhook = await self._webhook(target)
         try:
-            await call(webhook.edit_message(int(target.message), content=text))
+            await call(webhook.edit_message(int(target.delivery.message), content=text))
         except discord.NotFound:
             return  # the status message was deleted: nothing to update
         except discord.Forbidden as exc:
             raise ChatUnavailable(f"discord: {exc.text}") from exc
 
     async def notice(self, target: Target, text: str) -> None:
-        if target.message is not None and self._followup_open(target):
+        if target.delivery.message is not None and self._followup_open(target):
             await self.status(target, text)
             return
         await self._post(target, text, None)
@@ -100,8 +76,8 @@ class DiscordNotifier:
     # --- internals ---------------------------------------------------------------------------------
 
     def _followup_open(self, target: Target) -> bool:
-        expires = target.token_expires_at
-        return target.token is not None and expires is not None and expires - utcnow() > TOKEN_MARGIN
+        token, expires = target.delivery.token, target.delivery.token_expires_at
+        return token is not None and expires is not None and expires - utcnow() > TOKEN_MARGIN
 
     async def _post(self, target: Target, content: str, image: bytes | None) -> str:
         """Followup, else the channel, else a DM. Returns the attachment URL (or the message id)."""
@@ -121,10 +97,10 @@ class DiscordNotifier:
                 return message.attachments[0].url if message.attachments else str(message.id)
         http = await self._client()
         try:
-            return _reference(await self._send(http, target.chat, content, image))
+            return _reference(await self._send(http, target.delivery.chat, content, image))
         except (discord.Forbidden, discord.NotFound) as exc:
             if target.user_external_id is None:
-                raise ChatUnavailable(f"discord: cannot post in channel {target.chat}") from exc
+                raise ChatUnavailable(f"discord: cannot post in channel {target.delivery.chat}") from exc
         try:
             channel = await call(http.start_private_message(int(target.user_external_id)))
             return _reference(await self._send(http, channel["id"], content, image))
@@ -159,10 +135,11 @@ class DiscordNotifier:
 
     async def _webhook(self, target: Target) -> discord.Webhook:
         await self._client()  # the application id comes with the login
-        assert self._application_id is not None and target.token is not None
+        token = target.delivery.token
+        assert self._application_id is not None and token is not None
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        return discord.Webhook.partial(self._application_id, target.token, session=self._session)
+        return discord.Webhook.partial(self._application_id, token, session=self._session)
 
 
 def _reference(message: Any) -> str:

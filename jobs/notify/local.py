@@ -31,7 +31,7 @@ class LocalNotifier:
 
     async def resend(self, target: Target, ref: str, caption: str) -> str:
         source = Path(ref.removeprefix("file:"))
-        destination = Path(target.chat) / f"{_safe(target.job_id)}.jpg"
+        destination = Path(target.delivery.chat) / f"{_safe(target.job_id)}.jpg"
         if source != destination:
             await asyncio.to_thread(shutil.copyfile, source, destination)
         return f"file:{destination}"
@@ -41,7 +41,7 @@ class LocalNotifier:
 
     @staticmethod
     def _write(target: Target, suffix: str, data: bytes) -> Path:
-        folder = Path(target.chat)
+        folder = Path(target.delivery.chat)
         if not folder.is_dir():
             raise ChatUnavailable(f"no folder {folder}")
         path = (folder / f"{_safe(target.job_id)}{suffix}").resolve()

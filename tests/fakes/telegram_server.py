@@ -4,8 +4,8 @@
 editMessageText the way the Bot API does (``{"ok": true, "result": ...}``, errors with ``error_code``,
 ``description`` and, for 429, ``parameters.retry_after``); ``GET /file/bot<token>/<path>`` serves files.
 Photos and documents sent by the bot become files too, so a stored file_id can be sent again. Every
-method has a ``Script`` of replies (5xx, 429 with retry_after, 403 "bot was blocked by the user");
-everything the bot sends is recorded.
+method has a ``Script`` of replies (5xx, 429 with retry_after, 403 "bot was blocked by the user", a
+front proxy's HTML error page); everything the bot sends is recorded.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ def blocked() -> Reply:
 
 def server_error(status: int = 502, description: str = "Bad Gateway") -> Reply:
     return Reply(status, description)
+
+
+def proxy_error(status: int = 502) -> Reply:
+    """An error page from a proxy in front of the Bot API (nginx, a CDN): HTML, not the API's JSON."""
+    page = f"<html><head><title>{status} Bad Gateway</title></head><body><h1>{status}</h1></body></html>"
+    return Reply(status, body=page.encode())
 
 
 def bad_request(description: str) -> Reply:
@@ -137,6 +143,8 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         reply = self.script(method).next()
+        if reply.status != 200 and reply.body is not None:
+            return web.Response(status=reply.status, body=reply.body, content_type="text/html")
         if reply.status != 200:
             return _error(reply.status, reply.message, reply.headers.get("Retry-After"))
         fields: dict[str, Any] = {}

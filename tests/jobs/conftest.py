@@ -31,8 +31,10 @@ from jobs.config import QueueConfig, TelegramConfig
 from jobs.execute import Executor, new_worker_id
 from jobs.fetch import InputFetcher
 from jobs.local import LocalRunner
-from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.notify.telegram import TelegramNotifier
+from jobs.notify.teller import Teller
 from jobs.operations import Operations
+from jobs.platforms.telegram import telegram_bot
 from jobs.request import InputRef, JobRequest
 from jobs.sweeper import Sweeper
 from jobs.transport import Transport
@@ -115,6 +117,7 @@ class Harness:
     engine: SquareEngine
     telegram: FakeTelegram
     bot: Bot
+    teller: Teller
     executor: Executor
     transport: Transport
     client: JobClient
@@ -198,14 +201,13 @@ async def open_harness(
     queue = queue_config(redis_url=REDIS_URL if kind == "arq" else None, **config)
     engine = engine or SquareEngine()
     bot = telegram_bot(TelegramConfig(telegram.token, telegram.url))
-    notifiers = {"telegram": TelegramNotifier(bot)}
+    teller = Teller(db, {"telegram": TelegramNotifier(bot)}, Catalogue())
     executor = Executor(
         db,
         Operations(EngineBundle(EngineSpec(), engine)),
         InputFetcher(telegram=bot),
-        notifiers,
+        teller,
         queue,
-        texts=Catalogue(),
         worker_id=f"test-{new_worker_id()}",
     )
     runner: LocalRunner | None = None
@@ -215,9 +217,11 @@ async def open_harness(
     else:
         runner = LocalRunner(concurrency=queue.concurrency)
         transport = runner
-    client = JobClient(db, transport, texts=Catalogue(), notifiers=notifiers)
-    sweeper = Sweeper(db, transport, queue, texts=Catalogue(), notifiers=notifiers)
-    return Harness(kind, db, queue, engine, telegram, bot, executor, transport, client, sweeper, runner)
+    client = JobClient(db, transport, teller=teller)
+    sweeper = Sweeper(db, transport, queue, teller=teller)
+    return Harness(
+        kind, db, queue, engine, telegram, bot, teller, executor, transport, client, sweeper, runner
+    )
 
 
 async def close_harness(harness: Harness) -> None:

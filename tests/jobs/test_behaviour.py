@@ -15,7 +15,7 @@ from sqlalchemy import select
 from db.errors import InsufficientCredits
 from db.models import Job
 from engine.errors import StylizerError
-from tests.fakes.telegram_server import blocked, retry_after, server_error
+from tests.fakes.telegram_server import blocked, proxy_error, retry_after, server_error
 from tests.jobs.conftest import BLUE, Harness
 from tests.jobs.squares import colour_at, picture, png
 
@@ -140,6 +140,21 @@ async def test_delivery_failing_twice_with_5xx_is_retried_and_delivered_once(har
     assert harness.telegram.calls.count("sendPhoto") == 3
     assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
     assert harness.engine.swaps == 1
+    assert await harness.balance(user) == 2
+
+
+async def test_a_proxys_html_502_on_delivery_is_retried_in_place_like_any_5xx(harness: Harness) -> None:
+    user = await harness.user(balance=3)
+    harness.telegram.script("sendPhoto").push(proxy_error(502))
+    ticket = await harness.client.submit(await harness.request(user))
+
+    await harness.drain()
+
+    job = await harness.job(ticket.job_id)
+    assert (job.status, job.attempts, job.error_code) == ("succeeded", 1, None)
+    assert harness.engine.swaps == 1  # no second engine run for a flaky front proxy
+    assert harness.telegram.calls.count("sendPhoto") == 2
+    assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
     assert await harness.balance(user) == 2
 
 

@@ -11,11 +11,11 @@ import pytest
 from jobs.config import TelegramConfig
 from jobs.errors import InputTooLarge, InputUnavailable, JobFailure
 from jobs.fetch import InputFetcher
-from jobs.notify.telegram import telegram_bot
+from jobs.platforms.telegram import telegram_bot
 from jobs.request import InputRef
 from tests.fakes import server_error
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.telegram_server import FakeTelegram, retry_after
+from tests.fakes.telegram_server import FakeTelegram, proxy_error, retry_after
 
 DATA = bytes(range(256)) * 40  # 10 KB
 
@@ -60,6 +60,17 @@ async def test_telegram_failures(fetcher: InputFetcher, telegram: FakeTelegram) 
     with pytest.raises(JobFailure) as flaky:
         await fetcher.fetch(ref)
     assert flaky.value.transient and flaky.value.code == "input_fetch_failed"
+    assert await fetcher.fetch(ref) == DATA
+
+
+async def test_a_proxys_html_502_on_get_file_is_a_transient_fetch_failure(
+    fetcher: InputFetcher, telegram: FakeTelegram
+) -> None:
+    ref = InputRef.telegram(*telegram.add_file(DATA))
+    telegram.script("getFile").push(proxy_error(502))
+    with pytest.raises(JobFailure) as flaky:
+        await fetcher.fetch(ref)
+    assert (flaky.value.code, flaky.value.transient) == ("input_fetch_failed", True)
     assert await fetcher.fetch(ref) == DATA
 
 

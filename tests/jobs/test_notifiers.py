@@ -23,14 +23,24 @@ from jobs.fetch import InputFetcher
 from jobs.local import LocalRunner
 from jobs.notify import Target
 from jobs.notify.discord import DiscordNotifier
-from jobs.notify.telegram import TelegramNotifier, telegram_bot
+from jobs.notify.telegram import TelegramNotifier
+from jobs.notify.teller import Teller
 from jobs.operations import Operations
+from jobs.platforms.discord import set_api_base
+from jobs.platforms.telegram import telegram_bot
 from jobs.request import InputRef, JobRequest
 from jobs.results import encode_result
 from tests.db.conftest import make_user
 from tests.fakes import rate_limited
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.telegram_server import FakeTelegram, bad_request, blocked, retry_after, server_error
+from tests.fakes.telegram_server import (
+    FakeTelegram,
+    bad_request,
+    blocked,
+    proxy_error,
+    retry_after,
+    server_error,
+)
 from tests.jobs.conftest import BLUE, RED, queue_config
 from tests.jobs.squares import SquareEngine, colour_at, picture, png
 
@@ -54,6 +64,7 @@ def discord_fake() -> Iterator[FakeDiscord]:
 
 @pytest.fixture
 async def dc(discord_fake: FakeDiscord) -> AsyncIterator[DiscordNotifier]:
+    set_api_base(discord_fake.api_url)  # what a process built with Discord settings does at start-up
     notifier = DiscordNotifier(DiscordConfig(discord_fake.token, discord_fake.api_url))
     try:
         yield notifier
@@ -69,7 +80,7 @@ async def test_telegram_sends_a_photo_answering_the_status_message(
 ) -> None:
     status = await tg.bot.send_message(CHAT, "Got it.")
     result = encode_result(picture((RED, 20, 20)))
-    ref = await tg.deliver(Target("j", "telegram", CHAT, str(status.message_id)), result, "")
+    ref = await tg.deliver(Target("j", Delivery("telegram", CHAT, str(status.message_id))), result, "")
     (sent,) = telegram.sent_to(CHAT, "photo")
     assert ref == f"photo:{sent.file_id}"
     assert sent.data == result.photo and sent.reply_to == status.message_id
@@ -81,7 +92,7 @@ async def test_a_picture_beyond_the_photo_limits_goes_as_a_document(
     tall = np.full((900, 40, 3), 200, np.uint8)  # aspect 22.5: over Telegram's 20 for photos
     result = encode_result(tall)
     assert result.photo is None and result.document is not None
-    ref = await tg.deliver(Target("j", "telegram", CHAT), result, "")
+    ref = await tg.deliver(Target("j", Delivery("telegram", CHAT)), result, "")
     (sent,) = telegram.sent_to(CHAT)
     assert (sent.kind, ref) == ("document", f"document:{sent.file_id}")
     assert (
@@ -94,7 +105,7 @@ async def test_a_photo_telegram_refuses_is_sent_as_a_document(
 ) -> None:
     telegram.script("sendPhoto").push(bad_request("PHOTO_INVALID_DIMENSIONS"))
     result = encode_result(picture((RED, 20, 20)))
-    ref = await tg.deliver(Target("j", "telegram", CHAT), result, "")
+    ref = await tg.deliver(Target("j", Delivery("telegram", CHAT)), result, "")
     (sent,) = telegram.sent_to(CHAT)
     assert sent.kind == "document" and ref.startswith("document:") and sent.data == result.photo
 
@@ -102,16 +113,17 @@ async def test_a_photo_telegram_refuses_is_sent_as_a_document(
 async def test_telegram_failures_are_sorted_into_later_and_never(
     tg: TelegramNotifier, telegram: FakeTelegram
 ) -> None:
-    target = Target("j", "telegram", CHAT)
+    target = Target("j", Delivery("telegram", CHAT))
     result = encode_result(picture((RED, 20, 20)))
     telegram.script("sendPhoto").push(
-        retry_after(3), server_error(502), blocked(), bad_request("chat not found")
+        retry_after(3), server_error(502), proxy_error(502), blocked(), bad_request("chat not found")
     )
     with pytest.raises(DeliveryError) as later:
         await tg.deliver(target, result, "")
     assert later.value.retry_after == 3.0 and later.value.transient
-    with pytest.raises(DeliveryError):
-        await tg.deliver(target, result, "")
+    for _ in range(2):  # the Bot API's JSON 502, and a front proxy's HTML one
+        with pytest.raises(DeliveryError):
+            await tg.deliver(target, result, "")
     for _ in range(2):
         with pytest.raises(ChatUnavailable) as never:
             await tg.deliver(target, result, "")
@@ -123,26 +135,26 @@ async def test_status_edits_that_change_nothing_or_find_nothing_are_harmless(
     tg: TelegramNotifier, telegram: FakeTelegram
 ) -> None:
     status = await tg.bot.send_message(CHAT, "Got it.")
-    target = Target("j", "telegram", CHAT, str(status.message_id))
+    target = Target("j", Delivery("telegram", CHAT, str(status.message_id)))
     await tg.status(target, "Working on it…")
     await tg.status(target, "Working on it…")  # Telegram: "message is not modified"
-    await tg.status(Target("j", "telegram", CHAT, "999999"), "Done.")  # "message to edit not found"
+    await tg.status(Target("j", Delivery("telegram", CHAT, "999999")), "Done.")  # "message to edit not found"
     assert telegram.edits_of(CHAT, status.message_id) == ["Working on it…"]
-    await tg.status(Target("j", "telegram", CHAT), "no status message: nothing to do")
+    await tg.status(Target("j", Delivery("telegram", CHAT)), "no status message: nothing to do")
     assert telegram.calls.count("editMessageText") == 3
 
 
 async def test_a_notice_without_a_status_message_is_a_new_message(
     tg: TelegramNotifier, telegram: FakeTelegram
 ) -> None:
-    await tg.notice(Target("j", "telegram", CHAT), "No face found.")
+    await tg.notice(Target("j", Delivery("telegram", CHAT)), "No face found.")
     (sent,) = telegram.sent_to(CHAT)
     assert (sent.kind, sent.text) == ("message", "No face found.")
 
 
 async def test_a_stored_result_is_resent_by_file_id(tg: TelegramNotifier, telegram: FakeTelegram) -> None:
-    ref = await tg.deliver(Target("j", "telegram", CHAT), encode_result(picture((RED, 20, 20))), "")
-    assert await tg.resend(Target("j", "telegram", "777"), ref, "") == ref
+    ref = await tg.deliver(Target("j", Delivery("telegram", CHAT)), encode_result(picture((RED, 20, 20))), "")
+    assert await tg.resend(Target("j", Delivery("telegram", "777")), ref, "") == ref
     (again,) = telegram.sent_to("777")
     assert again.data is None and f"photo:{again.file_id}" == ref
 
@@ -153,7 +165,7 @@ async def test_a_stored_result_is_resent_by_file_id(tg: TelegramNotifier, telegr
 def _discord_target(fake: FakeDiscord, *, valid: bool, user: str = "31337") -> Target:
     token, original = fake.interaction()
     expires = utcnow() + (timedelta(minutes=14) if valid else -timedelta(minutes=1))
-    return Target("j", "discord", "5550001", str(original), token, expires, user)
+    return Target("j", Delivery("discord", "5550001", str(original), token, expires), user)
 
 
 async def test_discord_answers_with_a_followup_while_the_token_is_valid(
@@ -166,7 +178,7 @@ async def test_discord_answers_with_a_followup_while_the_token_is_valid(
     (posted,) = discord_fake.posted
     assert (posted.via, posted.files) == ("followup", [result.photo])
     assert ref.startswith(discord_fake.url) and ref.endswith(".jpg")
-    assert discord_fake.edits == [(int(target.message), "Working on it…")]
+    assert discord_fake.edits == [(int(target.delivery.message), "Working on it…")]
 
 
 async def test_after_the_token_expires_the_result_goes_to_the_channel(
@@ -177,7 +189,7 @@ async def test_after_the_token_expires_the_result_goes_to_the_channel(
     await dc.status(target, "Working on it…")  # the original response cannot be edited any more
     await dc.deliver(target, result, "")
     assert discord_fake.edits == []
-    (posted,) = discord_fake.posted_to(target.chat)
+    (posted,) = discord_fake.posted_to(target.delivery.chat)
     assert (posted.via, posted.files) == ("channel", [result.photo])
 
 
@@ -185,7 +197,7 @@ async def test_a_closed_channel_falls_back_to_a_dm_and_a_closed_dm_is_undelivera
     dc: DiscordNotifier, discord_fake: FakeDiscord
 ) -> None:
     target = _discord_target(discord_fake, valid=False)
-    discord_fake.closed_channels.add(target.chat)
+    discord_fake.closed_channels.add(target.delivery.chat)
     result = encode_result(picture((RED, 20, 20)))
     await dc.deliver(target, result, "")
     (posted,) = discord_fake.posted_to(discord_fake.dm_channels[target.user_external_id])
@@ -206,7 +218,7 @@ async def test_discord_rate_limits_are_a_later_and_results_can_be_resent(
     assert later.value.transient
     ref = await dc.deliver(target, result, "")
     await dc.resend(target, ref, "")
-    first, second = discord_fake.posted_to(target.chat)
+    first, second = discord_fake.posted_to(target.delivery.chat)
     assert first.files == second.files == [result.photo]
 
 
@@ -216,16 +228,12 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     """Inputs are Discord attachment URLs, the result a followup, the status the original response."""
     config = queue_config(redis_url=None)
     engine = SquareEngine()
+    teller = Teller(sqlite, {"discord": dc}, Catalogue())
     executor = Executor(
-        sqlite,
-        Operations(EngineBundle(EngineSpec(), engine)),
-        InputFetcher(),
-        {"discord": dc},
-        config,
-        texts=Catalogue(),
+        sqlite, Operations(EngineBundle(EngineSpec(), engine)), InputFetcher(), teller, config
     )
     runner = LocalRunner(concurrency=2)
-    client = JobClient(sqlite, runner, texts=Catalogue(), notifiers={"discord": dc})
+    client = JobClient(sqlite, runner, teller=teller)
     target_url, target_id = discord_fake.add_attachment(png(picture((RED, 20, 20))))
     source_url, source_id = discord_fake.add_attachment(png(picture((BLUE, 50, 30))))
     token, original = discord_fake.interaction()

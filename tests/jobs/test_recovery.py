@@ -3,6 +3,7 @@ a worker whose lease ran out. The database is the source of truth and the sweepe
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -23,6 +24,7 @@ from db.session import Database
 from jobs.arq_transport import ArqTransport
 from jobs.client import JobClient
 from jobs.local import LocalRunner
+from jobs.notify.teller import Teller
 from jobs.sweeper import Sweeper
 from jobs.worker import check_health
 from tests.fakes.telegram_server import FakeTelegram
@@ -114,7 +116,7 @@ async def test_jobs_survive_the_queue_forgetting_everything(harness: Harness) ->
         await harness.transport.close()
         harness.runner = LocalRunner(concurrency=harness.config.concurrency)
         harness.transport = harness.runner
-        harness.sweeper = Sweeper(harness.db, harness.runner, harness.config, texts=Catalogue())
+        harness.sweeper = Sweeper(harness.db, harness.runner, harness.config, teller=harness.teller)
     assert await harness.transport.position(tickets[0].job_id) is None
 
     report = await harness.sweeper.sweep()
@@ -140,7 +142,7 @@ async def test_a_failed_enqueue_leaves_the_job_queued_for_the_sweeper(
         ArqRedis(host="127.0.0.1", port=port, socket_connect_timeout=0.5), harness.config.queue_name
     )
     try:
-        client = JobClient(harness.db, down, texts=Catalogue())
+        client = JobClient(harness.db, down, teller=Teller(harness.db, {}, Catalogue()))
         user = await harness.user(balance=3)
         ticket = await client.submit(await harness.request(user))
         assert (ticket.created, ticket.position, ticket.status) == (True, None, "queued")
@@ -185,8 +187,7 @@ async def test_a_dead_workers_job_out_of_tries_fails_refunds_and_says_so(harness
         harness.db,
         harness.transport,
         dataclasses.replace(harness.config, max_tries=1),
-        texts=Catalogue(),
-        notifiers=harness.client.notifiers,
+        teller=harness.teller,
     )
     user = await harness.user(balance=3)
     request = await harness.request(user)
@@ -211,3 +212,31 @@ async def test_a_dead_workers_job_out_of_tries_fails_refunds_and_says_so(harness
     assert await harness.ledger_keys(ticket.job_id) == [f"job:{ticket.job_id}", f"refund:{ticket.job_id}"]
     assert "refunded" in (harness.telegram.text_of(harness.chat, request.delivery.message) or "")
     assert (await sweeper.sweep()).failed == []  # once
+
+
+async def test_a_job_waiting_past_the_limit_is_cancelled_refunded_once_and_the_chat_told(
+    harness: Harness,
+) -> None:
+    user = await harness.user(balance=3)
+    request = await harness.request(user, cost=2)
+    ticket = await harness.client.submit(request)
+    max_age = timedelta(seconds=harness.config.queued_max_age_s)
+    assert (await harness.sweeper.sweep(utcnow() + max_age - timedelta(minutes=1))).expired == []
+
+    later = utcnow() + max_age + timedelta(minutes=1)
+    other = Sweeper(harness.db, harness.transport, harness.config, teller=harness.teller)
+    reports = await asyncio.gather(harness.sweeper.sweep(later), other.sweep(later))
+
+    assert sorted(reports[0].expired + reports[1].expired) == [ticket.job_id]
+    job = await harness.job(ticket.job_id)
+    assert (job.status, job.error_code, job.attempts) == ("cancelled", "expired", 0)
+    assert job.delivered_at is not None
+    assert await harness.balance(user) == 3
+    assert await harness.ledger_keys(ticket.job_id) == [f"job:{ticket.job_id}", f"refund:{ticket.job_id}"]
+    assert await harness.transport.position(ticket.job_id) is None  # off the transport
+    told = harness.telegram.text_of(harness.chat, request.delivery.message) or ""
+    assert "waited too long" in told and "refunded" in told
+    assert harness.telegram.edits_of(harness.chat, request.delivery.message).count(told) == 1
+    await harness.drain()
+    assert harness.engine.swaps == 0
+    assert (await harness.sweeper.sweep(later)).expired == []

@@ -12,6 +12,7 @@ from db import jobs as db_jobs
 from db.base import utcnow
 from db.session import Database
 from jobs.local import LocalRunner
+from jobs.notify.teller import Teller
 from jobs.request import InputRef
 from jobs.sweeper import Sweeper
 from tests.db.conftest import make_user
@@ -26,7 +27,7 @@ async def test_old_jobs_lose_their_inputs_results_and_parameters(sqlite: Databas
     for path in (ours_in, ours_out, theirs):
         path.write_bytes(b"picture")
     config = dataclasses.replace(queue_config(redis_url=None), spool_dir=spool, retention_hours=24)
-    sweeper = Sweeper(sqlite, LocalRunner(), config, texts=Catalogue())
+    sweeper = Sweeper(sqlite, LocalRunner(), config, teller=Teller(sqlite, {}, Catalogue()))
     user = await make_user(sqlite, balance=5)
     long_ago, lately = utcnow() - timedelta(hours=30), utcnow() - timedelta(hours=2)
     inputs = {"target": InputRef.local(ours_in).to_json(), "source": InputRef.local(theirs).to_json()}

@@ -1,0 +1,42 @@
+"""Discord plumbing: where discord.py sends its REST calls (set once, when a process is built), and its
+failures sorted by ``call``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import aiohttp
+import discord
+from discord.http import Route
+
+from jobs.errors import ChatUnavailable, DeliveryError
+
+T = TypeVar("T")
+
+
+def set_api_base(api_url: str) -> None:
+    """discord.py builds every REST URL from one class attribute, for the whole process: a proxy or a
+    test server moves it here, once, at start-up."""
+    Route.BASE = api_url.rstrip("/")
+
+
+async def call(request: Awaitable[T]) -> T:
+    """One REST call; 5xx, rate limits and the network are "later" (DeliveryError), other refusals
+    "never" (ChatUnavailable). Forbidden and NotFound are left to the caller, which falls back
+    (followup -> channel -> DM) or gives up."""
+    try:
+        return await request
+    except discord.RateLimited as exc:
+        raise DeliveryError("discord rate limit", retry_after=exc.retry_after) from exc
+    except (discord.Forbidden, discord.NotFound):
+        raise
+    except discord.DiscordServerError as exc:
+        raise DeliveryError(f"discord: {exc.status} {exc.text}") from exc
+    except discord.HTTPException as exc:
+        if exc.status == 429:
+            retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            raise DeliveryError("discord rate limit", retry_after=float(retry) if retry else None) from exc
+        raise ChatUnavailable(f"discord refused the message: {exc.status} {exc.text}") from exc
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise DeliveryError(f"discord unreachable: {type(exc).__name__}") from exc
