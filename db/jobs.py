@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db import ledger
 from db.base import UtcDateTime, utcnow
@@ -330,19 +331,7 @@ async def queued_before(
 
     ``after``: the ``(queued_at, id)`` of the last job of the previous page, to read the next page.
     """
-    where = [Job.status == QUEUED.value, Job.queued_at < cutoff]
-    if after is not None:
-        where.append(
-            tuple_(Job.queued_at, Job.id) > tuple_(literal(after[0], UtcDateTime()), literal(after[1]))
-        )
-    rows = await session.scalars(
-        select(Job)
-        .where(*where)
-        .order_by(Job.queued_at, Job.id)
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    return await _queued_page(session, Job.queued_at, cutoff, limit, after)
 
 
 async def queued_created_before(
@@ -351,15 +340,24 @@ async def queued_created_before(
     """Jobs still waiting that were asked for before ``cutoff`` (however often they were retried), oldest
     first: stale, to be cancelled. ``after``: the ``(created_at, id)`` of the previous page's last job.
     The status narrows the scan to the queue (the status/queued_at index), never the whole history."""
-    where = [Job.status == QUEUED.value, Job.created_at < cutoff]
+    return await _queued_page(session, Job.created_at, cutoff, limit, after)
+
+
+async def _queued_page(
+    session: AsyncSession,
+    column: InstrumentedAttribute[datetime],
+    cutoff: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Job]:
+    """Queued jobs with ``column`` before ``cutoff``, keyset-paged by ``(column, id)``."""
+    where = [Job.status == QUEUED.value, column < cutoff]
     if after is not None:
-        where.append(
-            tuple_(Job.created_at, Job.id) > tuple_(literal(after[0], UtcDateTime()), literal(after[1]))
-        )
+        where.append(tuple_(column, Job.id) > tuple_(literal(after[0], UtcDateTime()), literal(after[1])))
     rows = await session.scalars(
         select(Job)
         .where(*where)
-        .order_by(Job.created_at, Job.id)
+        .order_by(column, Job.id)
         .limit(limit)
         .execution_options(populate_existing=True)
     )
