@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.timing import median_ms
 from engine import pipeline
 from engine.imageio import decode_image
 from engine.models.registry import spec
@@ -41,8 +39,8 @@ from tests.fakemodels.swap_models import write_swap_models
 MODELS_NAME = "stand-ins"
 SOURCE_SIZE = (1280, 1280)
 SOURCE_CELL = (8, 4)  # (column, row) on the astronaut's face
-TARGET_CELLS = [(2, 3), (8, 3), (14, 3), (2, 9), (8, 9), (14, 9)]  # six cells apart
-DIM = 0.7  # brightest pixel 178, below the 192 at which one channel makes the stand-in score 0.5
+TARGET_CELLS = [(2, 3), (8, 3), (14, 3), (2, 9), (8, 9), (14, 9)]  # six cells apart: paste-backs apart
+DIM = 0.7  # brightest pixel 178: the stand-in scores 0.5 where a channel averages 192
 CELL_STRIDE = 32
 MARK = (255, 0, 0)  # saturated blue: the stand-in's stride-32 channel
 
@@ -82,16 +80,6 @@ def source_jpeg(astronaut: np.ndarray) -> bytes:
 
 def target_jpeg(group: np.ndarray, size: tuple[int, int]) -> bytes:
     return marked_photo(group, size, TARGET_CELLS)
-
-
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: sessions, caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def _insightface(root: Path) -> tuple[Any, Any, Any]:
@@ -141,8 +129,8 @@ class Pipelines:
         diff = np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
         return EndToEnd(
             faces=count,
-            ours_ms=_median_ms(lambda: self.ours(source_jpeg, target_jpeg), repeat),
-            theirs_ms=_median_ms(lambda: self.theirs(source_jpeg, target_jpeg), repeat),
+            ours_ms=median_ms(lambda: self.ours(source_jpeg, target_jpeg), repeat),
+            theirs_ms=median_ms(lambda: self.theirs(source_jpeg, target_jpeg), repeat),
             max_diff=int(diff.max()),
             mean_diff=float(diff.mean()),
         )

@@ -25,11 +25,8 @@ import argparse
 import contextlib
 import io
 import os
-import statistics
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ import onnxruntime as ort
 
 from bench import decode_memory, end_to_end
 from bench.quiet import quiet_logs
+from bench.timing import median_ms
 from engine.classic.backend import ClassicEngine
 from engine.face import Face
 from engine.imageio import decode_image, encode_jpeg
@@ -51,16 +49,6 @@ from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS
 SIZES = {"1 MP": (1280, 886), "12 MP": (4000, 3000)}  # t1.jpg as shipped, and stretched
 DECODE_SIZES = {"40 MP": (8000, 5000), "quick: 1.6 MP": (1600, 1000)}  # stored sides; MAX_PIXELS is 40 MP
 FACE = 2  # the middle face of t1.jpg
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: sessions, caches, the warp-model probe
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def photos() -> tuple[np.ndarray, np.ndarray]:
@@ -165,10 +153,9 @@ def print_stages(results: dict[str, dict[str, dict[str, float | str]]], repeat: 
 
 def print_end_to_end(rows: dict[str, end_to_end.EndToEnd], repeat: int) -> None:
     print(
-        f"\nwhole swap on the onnx stand-ins, medians of {repeat} runs, milliseconds: decode both JPEGs, "
-        "detect in both,\nembed the source face, swap every target face with paste-back "
-        "(ours: engine.pipeline; insightface: FaceAnalysis\n+ INSwapper.get); "
-        "output difference in 8-bit levels"
+        "\nwhole swap on the onnx stand-ins, ours (engine.pipeline) vs insightface (FaceAnalysis + "
+        "INSwapper.get):\ndecode both JPEGs, detect in both, embed the source face, swap every target face "
+        f"with paste-back;\nmedians of {repeat} runs, milliseconds; output difference in 8-bit levels"
     )
     header = f"{'size':<8}{'faces':>6}{'ours':>10}{'insightface':>13}{'speed-up':>10}"
     print(header + f"{'max abs diff':>14}{'mean':>8}")
