@@ -5,7 +5,7 @@ up and a replayed payment or job key is still recognised; payment rows with the 
 provider payload nulled (charge ids are needed to answer refunds and disputes); the ``free_grants``
 digest (an HMAC of the platform id, naming nobody without the key), so coming back does not grant the
 free credits again. Deleted: the user row, saved faces with their embeddings and chips, and jobs with
-their parameters and references.
+their parameters, references and analysed faces.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import analyses
 from db.errors import UserNotFound
 from db.jobs import Purged
 from db.models import Job, LedgerEntry, Payment, SavedFace, SavedFaceEmbedding, User
@@ -43,6 +44,9 @@ async def forget_user(session: AsyncSession, user_id: int) -> Forgotten:
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(SavedFace).where(SavedFace.user_id == user_id))
+    await analyses.delete_for_jobs(
+        session, list(await session.scalars(select(Job.id).where(Job.user_id == user_id)))
+    )
     jobs = (
         await session.execute(
             delete(Job).where(Job.user_id == user_id).returning(Job.id, Job.inputs, Job.result_ref)

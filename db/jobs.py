@@ -17,7 +17,7 @@ from sqlalchemy import literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from db import ledger
+from db import analyses, ledger
 from db.base import UtcDateTime, utcnow
 from db.errors import InvalidTransition, JobNotFound, NotRefundable
 from db.ledger import Posting
@@ -382,9 +382,9 @@ async def for_user(session: AsyncSession, user_id: int, *, limit: int = 20) -> l
 async def purge_before(
     session: AsyncSession, cutoff: datetime, *, now: datetime | None = None, limit: int = 500
 ) -> list[Purged]:
-    """Retention: drop parameters, input references, results and tokens of finished jobs created
-    before ``cutoff``. Returns what was dropped so the caller can delete the stored files. The job
-    row itself stays (status, cost and times), as do saved faces, which live until /forget."""
+    """Retention: drop parameters, input references, results, tokens and analysed faces of finished
+    jobs created before ``cutoff``. Returns what was dropped so the caller can delete the stored files.
+    The job row itself stays (status, cost and times), as do saved faces, which live until /forget."""
     now = now or utcnow()
     rows = (
         await session.execute(
@@ -398,9 +398,11 @@ async def purge_before(
     ).all()
     if not rows:
         return []
+    ids = [r.id for r in rows]
+    await analyses.delete_for_jobs(session, ids)
     await session.execute(
         update(Job)
-        .where(Job.id.in_([r.id for r in rows]))
+        .where(Job.id.in_(ids))
         .values(
             params=None,
             inputs=None,

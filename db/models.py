@@ -10,7 +10,9 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -245,3 +247,52 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # params/inputs/result dropped
+
+
+class AnalysedFace(Base):
+    """One face an analysis job found, numbered in reading order from 1: what saving it needs (the
+    fields of ``engine.stored.StoredIdentity``) and where it is in the photo. Kept for the retention
+    period only: the retention purge and /forget delete these rows, never the photo (it is not kept)."""
+
+    __tablename__ = "analysed_faces"
+    __table_args__ = (CheckConstraint("number > 0", name="number_positive"),)
+
+    job_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    box: Mapped[list[float]] = mapped_column(JSON)  # x1, y1, x2, y2 in photo pixels
+    score: Mapped[float] = mapped_column(Float)
+    chip: Mapped[bytes] = mapped_column(LargeBinary)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+
+    embeddings: Mapped[list[AnalysedFaceEmbedding]] = relationship(
+        back_populates="face",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by="AnalysedFaceEmbedding.model",
+    )
+
+
+class AnalysedFaceEmbedding(Base):
+    """One row per (analysed face, model), as ``SavedFaceEmbedding`` is for saved faces."""
+
+    __tablename__ = "analysed_face_embeddings"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["job_id", "number"],
+            ["analysed_faces.job_id", "analysed_faces.number"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("dim > 0", name="dim_positive"),
+        CheckConstraint("length(vector) = 4 * dim", name="vector_length"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    face: Mapped[AnalysedFace] = relationship(back_populates="embeddings")

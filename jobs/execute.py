@@ -19,6 +19,7 @@ from typing import Literal
 
 import structlog
 
+from db import analyses
 from db import jobs as db_jobs
 from db.errors import InvalidTransition, JobNotFound
 from db.models import Job, JobKind, SavedFace, User
@@ -30,7 +31,7 @@ from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
 from jobs.notify import Notifier, Target
 from jobs.notify.teller import Teller
-from jobs.operations import Operations, Work
+from jobs.operations import Operations, Output, Work
 from jobs.request import InputRef
 from jobs.results import Result
 
@@ -126,7 +127,7 @@ class Executor:
             async with asyncio.timeout(self.config.job_timeout_s):
                 work = await self._inputs(job)
                 await working
-                result = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
+                output = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
         except Exception as exc:
             return await self._settle(job, target, classify(exc))
         finally:
@@ -139,12 +140,14 @@ class Executor:
             if not await self._lease_covers_delivery(job):
                 return SKIPPED
             try:
-                ref = await self._deliver(notifier, target, result)
+                ref = await self._deliver(notifier, target, output.result, self._caption(target, output))
             except Exception as exc:
                 return await self._settle(job, target, classify(exc))
         try:
             async with self.db.transaction() as session:
                 await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
+                if output.faces is not None:  # kept with the job, so only while we still hold it
+                    await analyses.store(session, job.id, output.faces)
                 if ref is not None:
                     await db_jobs.mark_delivered(session, job.id)
         except (InvalidTransition, JobNotFound):
@@ -194,7 +197,14 @@ class Executor:
                 lease=timedelta(seconds=self.config.delivery_lease_s),
             )
 
-    async def _deliver(self, notifier: Notifier, target: Target, result: Result) -> str:
+    def _caption(self, target: Target, output: Output) -> str:
+        """An analysis's preview says how many faces it numbers; other results go without a caption."""
+        count = output.result.face_count
+        if count is None:
+            return ""
+        return self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
+
+    async def _deliver(self, notifier: Notifier, target: Target, result: Result, caption: str) -> str:
         """Retry transient delivery failures in place (the picture is in memory; redoing the engine
         work would waste a GPU), honouring the platform's retry_after, within the delivery timeout."""
         loop = asyncio.get_running_loop()
@@ -204,7 +214,7 @@ class Executor:
             attempt += 1
             try:
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                    return await notifier.deliver(target, result, "")
+                    return await notifier.deliver(target, result, caption)
             except (DeliveryError, TimeoutError) as exc:
                 failure = classify(exc)
                 wait = self.config.backoff_s(attempt, failure.retry_after)

@@ -11,14 +11,24 @@ from typing import Any
 
 import numpy as np
 
+from db.analyses import FoundFace
 from db.models import JobKind
 from engine import pipeline
 from engine.face import select_faces
 from engine.factory import EngineBundle
 from engine.imageio import decode_image
 from engine.stored import StoredIdentity, from_stored
+from jobs.analysis import analyse
 from jobs.errors import JobFailure
 from jobs.results import Result, encode_result
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a job made: the picture to deliver, and for an analysis the faces kept with the job."""
+
+    result: Result
+    faces: tuple[FoundFace, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +46,11 @@ class Operations:
     def __init__(self, engines: EngineBundle) -> None:
         self.engines = engines
 
-    def run(self, work: Work) -> Result:
-        target = decode_image(work.target)
+    def run(self, work: Work) -> Output:
+        target = decode_image(work.target)  # the photo lives in memory only, for this call
+        if work.kind == JobKind.ANALYZE:
+            analysis = analyse(self.engines, target)
+            return Output(encode_result(analysis.preview, face_count=len(analysis.faces)), analysis.faces)
         if work.kind == JobKind.SWAP:
             image = self._swap(work, target)
         elif work.kind == JobKind.CARICATURE:
@@ -51,7 +64,7 @@ class Operations:
                 transient=False,
                 params={"kind": work.kind.value},
             )
-        return encode_result(image)
+        return Output(encode_result(image))
 
     def _swap(self, work: Work, target: np.ndarray) -> np.ndarray:
         params = work.params

@@ -36,6 +36,8 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
             "blend": _number("blend", params.get("blend", 0.8), 0.0, 1.0),
         }
         allowed = {"restorer", "blend"}
+    elif kind == JobKind.ANALYZE:
+        out, allowed = {}, set()  # every face, numbered: the picker chooses afterwards
     else:
         raise ValueError(f"{kind.value} jobs are not run by the queue")
     unknown = sorted(set(params) - allowed)

@@ -82,7 +82,7 @@ class JobRequest:
     swap: ``target`` photo, ``source`` photo (face ``params["source_face"]``, default 1) or a
     ``SavedFaceRef``; params ``faces`` (1-based target face numbers, None = all), ``restorer``
     (None, "gfpgan", "codeformer"). caricature: ``target``; params ``style``, ``strength``. enhance:
-    ``target``; params ``restorer``, ``blend``.
+    ``target``; params ``restorer``, ``blend``. analyze: ``target``, no params, free (``analysis``).
     """
 
     user_id: int
@@ -103,6 +103,13 @@ class JobRequest:
         object.__setattr__(self, "params", normal)  # frozen: the canonical form replaces what was given
         if self.cost < 0:
             raise ValueError("cost must be >= 0")
+        if kind == JobKind.ANALYZE and self.cost:
+            raise ValueError("an analysis is free: its cost is 0")
+
+    @classmethod
+    def analysis(cls, user_id: int, photo: InputRef, delivery: Delivery | None = None) -> JobRequest:
+        """Find the faces of ``photo`` for a numbered picker; the same photo twice is one job."""
+        return cls(user_id=user_id, kind=JobKind.ANALYZE, target=photo, cost=0, delivery=delivery)
 
     def inputs_json(self) -> dict[str, Any]:
         inputs: dict[str, Any] = {"target": self.target.to_json()}

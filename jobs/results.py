@@ -20,12 +20,15 @@ DOCUMENT_QUALITY = 95
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """Exactly one of ``photo`` / ``document`` is set; both are JPEG bytes."""
+    """Exactly one of ``photo`` / ``document`` is set; both are JPEG bytes. ``face_count``: an
+    analysis's numbered preview shows this many faces (the bots make one button per number); None for
+    other results."""
 
     photo: bytes | None
     document: bytes | None
     width: int
     height: int
+    face_count: int | None = None
 
     @property
     def data(self) -> bytes:
@@ -52,9 +55,9 @@ def encode_photo(image: np.ndarray, quality: int = 95) -> bytes:
     )
 
 
-def encode_result(image: np.ndarray) -> Result:
+def encode_result(image: np.ndarray, *, face_count: int | None = None) -> Result:
     """CPU work (tens of milliseconds for a large picture): call it off the event loop."""
     height, width = image.shape[:2]
     if fits_photo_limits(width, height):
-        return Result(encode_photo(image), None, width, height)
-    return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height)
+        return Result(encode_photo(image), None, width, height, face_count)
+    return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height, face_count)

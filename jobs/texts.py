@@ -12,6 +12,7 @@ WORKING = "job_working"
 DONE = "job_done"
 CANCELLED = "job_cancelled"  # refunded: bool
 FAILED = "job_failed"  # reason: the failure's code; refunded: bool; plus the failure's own params
+FACES_FOUND = "faces_found"  # count: int (the caption of an analysis's numbered preview)
 
 
 class Texts(Protocol):

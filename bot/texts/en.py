@@ -121,4 +121,18 @@ SENTENCES: dict[str, str] = {
     "internal_error": "Something went wrong on our side. Please try again later.",
     "worker_lost": "The server working on this stopped. Please try again.",
     "expired": "This waited too long in the queue and was cancelled. Please try again later.",
+    # face analysis and saving a face from it (jobs/analysis, jobs/faces)
+    "faces_found": "Faces found: {count}. Pick one by its number.",
+    "face_not_saved": "I could not save that face. Please try again.",
+    "not_your_analysis": "That face picker is not yours, or it no longer exists. Please send your own photo.",
+    "analysis_not_finished": "I am still looking for the faces in that photo. Please wait for the numbers.",
+    "analysis_not_finished_failed": (
+        "The face search on that photo did not finish. Please send the photo again."
+    ),
+    "analysis_not_finished_cancelled": (
+        "The face search on that photo was cancelled. Please send the photo again."
+    ),
+    "analysis_expired": (
+        "That face picker has expired and its faces were deleted. Please send the photo again."
+    ),
 }

@@ -18,7 +18,18 @@ from db.models import Base
 from db.session import create_engine
 from tests.db.conftest import create_pg_database, drop_pg_database, pg_url
 
-TABLES = {"users", "identities", "identity_embeddings", "ledger", "payments", "jobs", "free_grants"}
+TABLES = {
+    "users",
+    "identities",
+    "identity_embeddings",
+    "ledger",
+    "payments",
+    "jobs",
+    "free_grants",
+    "analysed_faces",
+    "analysed_face_embeddings",
+}
+ANALYSED = {"analysed_faces", "analysed_face_embeddings"}
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -80,11 +91,16 @@ async def test_migrated_schema_equals_models_and_round_trips(
 
 
 async def test_each_revision_downgrades_on_its_own(empty_engine: AsyncEngine) -> None:
-    """0002 down takes only the free-grant memory away; up again, the schema equals the models."""
+    """0003 down takes only the analysed faces away, 0002 down only the free-grant memory; up again,
+    the schema equals the models."""
     await upgrade_engine(empty_engine)
+    await downgrade_engine(empty_engine, "0002")
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED
     await downgrade_engine(empty_engine, "0001")
-    assert (await _state(empty_engine))[0] & TABLES == TABLES - {"free_grants"}
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED - {"free_grants"}
     await upgrade_engine(empty_engine, "0002")
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED
+    await upgrade_engine(empty_engine, "0003")
     tables, diff = await _state(empty_engine)
     assert tables >= TABLES
     assert diff == []

@@ -225,8 +225,9 @@ async def open_harness(
 
 
 async def close_harness(harness: Harness) -> None:
-    if harness.engine.gate is not None:
-        harness.engine.gate.set()  # free any engine thread a test left waiting
+    gate = getattr(harness.engine, "gate", None)  # a real engine injected by a test has none
+    if gate is not None:
+        gate.set()  # free any engine thread a test left waiting
     await harness.transport.close()
     # Tests share a database: a job this test left waiting must not show up in another's sweep.
     async with harness.db.transaction() as session:

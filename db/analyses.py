@@ -1,0 +1,87 @@
+"""The faces an analysis job found: written with the job's success, read when one of them is saved,
+deleted with the job's other data (retention purge, /forget)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AnalysedFace, AnalysedFaceEmbedding
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFace:
+    """One face as the worker hands it over: ``box`` (x1, y1, x2, y2) and ``score`` from the detector;
+    ``chip`` (JPEG), ``landmarks`` (chip pixels) and ``embeddings`` (model -> float32 bytes) as
+    ``db.faces.save`` takes them."""
+
+    box: Sequence[float]
+    score: float
+    chip: bytes
+    landmarks: Sequence[Sequence[float]]
+    embeddings: Mapping[str, bytes]
+
+
+async def store(session: AsyncSession, job_id: str, faces: Sequence[FoundFace]) -> None:
+    """Keep ``faces`` for ``job_id``, numbered 1.. in the order given (reading order)."""
+    for number, face in enumerate(faces, start=1):
+        if len(face.box) != 4:
+            raise ValueError(f"face {number}: a box is 4 numbers, not {len(face.box)}")
+        session.add(
+            AnalysedFace(
+                job_id=job_id,
+                number=number,
+                box=[float(v) for v in face.box],
+                score=float(face.score),
+                chip=bytes(face.chip),
+                landmarks=[[float(x), float(y)] for x, y in face.landmarks],
+                embeddings=_embedding_rows(number, face.embeddings),
+            )
+        )
+    await session.flush()
+
+
+async def get(session: AsyncSession, job_id: str, number: int) -> AnalysedFace | None:
+    return await session.scalar(
+        select(AnalysedFace)
+        .where(AnalysedFace.job_id == job_id, AnalysedFace.number == number)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def count(session: AsyncSession, job_id: str) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(AnalysedFace).where(AnalysedFace.job_id == job_id)
+        )
+        or 0
+    )
+
+
+async def delete_for_jobs(session: AsyncSession, job_ids: Collection[str]) -> None:
+    """Drop the analysed faces of ``job_ids``, embeddings first: correct without foreign keys too."""
+    if not job_ids:
+        return
+    ids = list(job_ids)
+    await session.execute(
+        delete(AnalysedFaceEmbedding)
+        .where(AnalysedFaceEmbedding.job_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(AnalysedFace).where(AnalysedFace.job_id.in_(ids)).execution_options(synchronize_session=False)
+    )
+
+
+def _embedding_rows(number: int, embeddings: Mapping[str, bytes]) -> list[AnalysedFaceEmbedding]:
+    if not embeddings:
+        raise ValueError(f"face {number} has no embedding")
+    rows = []
+    for model, vector in sorted(embeddings.items()):
+        if not vector or len(vector) % 4:
+            raise ValueError(f"face {number}: the {model!r} embedding is not float32 bytes")
+        rows.append(AnalysedFaceEmbedding(model=model, dim=len(vector) // 4, vector=bytes(vector)))
+    return rows

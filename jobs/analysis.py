@@ -1,0 +1,97 @@
+"""Face analysis, the engine part of an analysis job: the faces of a photo in reading order, a numbered
+preview, and for each face what saving it needs, embedded by every model this worker has.
+
+An engine without 68 landmarks (onnx) is joined by the bundle's classic landmarker: its faces are
+matched to the main engine's by box overlap, and a matched face is stored with the classic chip and
+its 68 landmarks (the classic swap needs them) and both embeddings. A face the classic detector misses
+keeps the main engine's chip, key points and embedding only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from db.analyses import FoundFace
+from engine.errors import NoFaceFound
+from engine.face import Face, Identity, preview
+from engine.factory import EngineBundle
+from engine.stored import to_stored
+
+# dlib's boxes are tighter than SCRFD's (brows to chin against hairline to chin): the same face overlaps
+# by about 0.5-0.7, two neighbouring faces by far less.
+MATCH_MIN_IOU = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    faces: tuple[FoundFace, ...]  # reading order: face n is faces[n - 1]
+    preview: np.ndarray  # the photo with each face boxed and numbered
+
+
+def analyse(engines: EngineBundle, image: np.ndarray) -> Analysis:
+    """``NoFaceFound`` when the photo has no face."""
+    engine = engines.engine
+    faces = engine.detect(image)
+    if not faces:
+        raise NoFaceFound("no face found in the photo to analyse")
+    identities = [engine.identity(image, face) for face in faces]
+    if not engine.gives_landmarks:
+        landmarker = engines.landmarker()
+        others = landmarker.detect(image)
+        for mine, theirs in match_by_box(faces, others):
+            identities[mine] = with_landmarks(identities[mine], landmarker.identity(image, others[theirs]))
+    found = []
+    for face, identity in zip(faces, identities, strict=True):
+        stored = to_stored(identity)
+        found.append(
+            FoundFace(
+                box=[float(v) for v in face.box],
+                score=float(face.score),
+                chip=stored.chip,
+                landmarks=stored.landmarks,
+                embeddings=stored.embeddings,
+            )
+        )
+    return Analysis(tuple(found), preview(image, faces))
+
+
+def with_landmarks(main: Identity, classic: Identity) -> Identity:
+    """The classic identity's chip and 68 landmarks (they belong together), with every embedding."""
+    return Identity(
+        chip=classic.chip,
+        kps=classic.kps,
+        landmarks=classic.landmarks,
+        embeddings={**classic.embeddings, **main.embeddings},
+    )
+
+
+def match_by_box(faces: Sequence[Face], others: Sequence[Face]) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of ``faces[i]`` and ``others[j]`` that are the same face: the best-overlapping
+    pairs first, each face in at most one pair, none under ``MATCH_MIN_IOU``."""
+    candidates = sorted(
+        ((iou(face.box, other.box), i, j) for i, face in enumerate(faces) for j, other in enumerate(others)),
+        reverse=True,
+    )
+    pairs: list[tuple[int, int]] = []
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    for overlap, i, j in candidates:
+        if overlap < MATCH_MIN_IOU:
+            break
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return sorted(pairs)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    ax1, ay1, ax2, ay2 = (float(v) for v in a)
+    bx1, by1, bx2, by2 = (float(v) for v in b)
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return inter / union if union > 0 else 0.0
