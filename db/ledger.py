@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -43,8 +44,9 @@ class Posting:
 
 # Core tables rather than ORM-enabled statements on the hot path: half the Python work per debit,
 # and the one loaded User this could leave stale is refreshed by _sync_cached_user.
-_USERS = User.__table__
-_LEDGER = LedgerEntry.__table__
+# (Declarative typing says FromClause; a mapped class's __table__ is always a Table.)
+_USERS = cast(Table, User.__table__)
+_LEDGER = cast(Table, LedgerEntry.__table__)
 
 
 class _NotApplied(Exception):

@@ -85,7 +85,8 @@ def ffhq_matrix(kps: np.ndarray, size: int = 512) -> np.ndarray:
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, dtype=np.float64)
-    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+    moved: np.ndarray = pts @ matrix[:, :2].T + matrix[:, 2]
+    return moved.astype(np.float32)
 
 
 def kps_from_landmarks(landmarks: np.ndarray) -> np.ndarray:

@@ -82,7 +82,7 @@ def caricature(
     faces = select_faces(faces, face_numbers)
     if style in LOCAL_STYLES:
         stage(f"drawing the caricature ({style})")
-        return local_caricature(image, faces, style, strength)  # type: ignore[arg-type]
+        return local_caricature(image, faces, style, strength)
     if stylizer is None or stylizer.name != style:
         raise ValueError(f"caricature style {style!r} needs its stylizer configured (see README)")
     stage(f"asking {stylizer.name} for the caricature")

@@ -59,6 +59,8 @@ class ArqTransport:
         return enqueued
 
     async def position(self, job_id: str) -> int | None:
+        rank: int | None  # ZRANK of a job not in the queue is None
+        running: int
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrank(self.queue_name, job_id)
             pipe.exists(in_progress_key_prefix + job_id)
@@ -68,7 +70,7 @@ class ArqTransport:
         if rank == 0:
             return 1
         ahead = await self.redis.zrange(self.queue_name, 0, min(rank, RUNNING_SCAN) - 1)
-        started = await self.redis.exists(*(in_progress_key_prefix + _text(other) for other in ahead))
+        started: int = await self.redis.exists(*(in_progress_key_prefix + _text(other) for other in ahead))
         return rank - started + 1
 
     async def remove(self, job_id: str) -> bool:

@@ -43,7 +43,8 @@ def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     for c in range(points.shape[1]):
         diff = points[:, c, None] - centres[None, :, c]
         scores += diff * diff
-    return scores.argmin(axis=1)
+    nearest: np.ndarray = scores.argmin(axis=1)
+    return nearest
 
 
 def palette(image: np.ndarray, colours: int = COLOURS) -> np.ndarray:
@@ -66,7 +67,8 @@ def palette(image: np.ndarray, colours: int = COLOURS) -> np.ndarray:
         filled = counts > 0  # an emptied cluster keeps its old centre
         centres[filled] = sums[filled] / counts[filled, None]
     lab_centres = np.clip(np.rint(centres), 0, 255).astype(np.uint8)[None]
-    return cv2.cvtColor(lab_centres, cv2.COLOR_LAB2BGR)[0]
+    bgr_centres: np.ndarray = cv2.cvtColor(lab_centres, cv2.COLOR_LAB2BGR)[0]
+    return bgr_centres
 
 
 def _lookup_table(colours: np.ndarray) -> np.ndarray:
@@ -76,7 +78,8 @@ def _lookup_table(colours: np.ndarray) -> np.ndarray:
     cells = np.stack([b.ravel(), g.ravel(), r.ravel()], axis=1)[None]
     cells_lab = cv2.cvtColor(cells, cv2.COLOR_BGR2LAB)[0].astype(np.float32)
     palette_lab = cv2.cvtColor(colours[None], cv2.COLOR_BGR2LAB)[0].astype(np.float32)
-    return colours[_nearest(cells_lab, palette_lab)]
+    table: np.ndarray = colours[_nearest(cells_lab, palette_lab)]
+    return table
 
 
 def quantize(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
@@ -85,7 +88,8 @@ def quantize(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
     shift = 8 - int(np.log2(_BINS))
     cell = image >> shift
     index = (cell[..., 0].astype(np.int32) * _BINS + cell[..., 1]) * _BINS + cell[..., 2]
-    return table[index]
+    quantized: np.ndarray = table[index]
+    return quantized
 
 
 def ink_edges(image: np.ndarray) -> np.ndarray:

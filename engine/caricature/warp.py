@@ -99,19 +99,24 @@ def exaggerated_landmarks(landmarks: np.ndarray, strength: float) -> np.ndarray:
 
 def _ring(center: np.ndarray, half: np.ndarray, factor: float) -> np.ndarray:
     angles = np.linspace(0.0, 2.0 * np.pi, _RING_POINTS, endpoint=False)
-    return center + factor * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    ring: np.ndarray = center + factor * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return ring
 
 
 def _follow(points: np.ndarray, anchors: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Inverse-distance-weighted motion of ``anchors`` at ``points``: a smooth field, no new extremes."""
     dist2 = ((points[:, None, :] - anchors[None, :, :]) ** 2).sum(axis=2) + 1e-6
     weights = 1.0 / dist2
-    return (weights @ motion) / weights.sum(axis=1, keepdims=True)
+    field: np.ndarray = (weights @ motion) / weights.sum(axis=1, keepdims=True)
+    return field
 
 
 def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     a, b, c = (points[triangles[:, k]] for k in range(3))
-    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+    areas: np.ndarray = 0.5 * (
+        (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    )
+    return areas
 
 
 def _folding(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -120,7 +125,8 @@ def _folding(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndar
     before, after = _signed_areas(src, triangles), _signed_areas(dst, triangles)
     moved = np.abs(dst - src).max(axis=1) > 0
     squashed = after * np.sign(before) < _MIN_AREA_RATIO * np.abs(before)
-    return np.where(np.abs(before) < 1e-9, moved[triangles].any(axis=1), squashed)
+    folding: np.ndarray = np.where(np.abs(before) < 1e-9, moved[triangles].any(axis=1), squashed)
+    return folding
 
 
 def _unfold(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -130,20 +136,22 @@ def _unfold(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarr
     jaw, a landmark outside the picture) does not tame the whole face. Should rounds run out, the
     remaining motion is scaled down as a whole by bisection; no motion at all never folds.
     """
-    motion = dst - src
+    motion: np.ndarray = dst - src
     # Shrinking never gets a triangle with no area (collinear points) back to no motion: pin its corners.
     flat = np.abs(_signed_areas(src, triangles)) < 1e-9
     motion[np.unique(triangles[flat])] = 0.0
     for _ in range(_SHRINK_ROUNDS):
-        bad = _folding(src, src + motion, triangles)
+        moved: np.ndarray = src + motion
+        bad = _folding(src, moved, triangles)
         if not bad.any():
-            return src + motion
+            return moved
         motion[np.unique(triangles[bad])] *= _SHRINK
     low, high = 0.0, 1.0
     for _ in range(20):
         mid = 0.5 * (low + high)
         low, high = (mid, high) if not _folding(src, src + mid * motion, triangles).any() else (low, mid)
-    return src + low * motion
+    unfolded: np.ndarray = src + low * motion
+    return unfolded
 
 
 def _clip_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:

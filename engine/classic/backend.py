@@ -103,7 +103,9 @@ def skin_reach(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         reach[i] = float(steps[climb][-1]) if climb.any() else _BROW_CLEAR
     # A 3-point median: one probe through a stray strand or a highlight must not notch the outline.
     padded = np.concatenate([reach[:1], reach, reach[-1:]])
-    return np.minimum(_FOREHEAD_LIFT, np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0))
+    smoothed: np.ndarray = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    capped: np.ndarray = np.minimum(_FOREHEAD_LIFT, smoothed)
+    return capped
 
 
 def with_forehead(landmarks: np.ndarray, lift: np.ndarray | None = None) -> np.ndarray:
@@ -133,7 +135,8 @@ def blend_shape(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     aligned = design @ matrix
     weight = np.full((len(target), 1), _INNER_WEIGHT, np.float32)
     weight[:17] = _JAW_WEIGHT
-    return ((1.0 - weight) * target + weight * aligned).astype(np.float32)
+    blended: np.ndarray = (1.0 - weight) * target + weight * aligned
+    return blended.astype(np.float32)
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -141,7 +144,7 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
-def _rect(box: Sequence[float]) -> dlib.rectangle:
+def _rect(box: Sequence[float] | np.ndarray) -> dlib.rectangle:
     x1, y1, x2, y2 = (int(round(float(v))) for v in box)
     return dlib.rectangle(x1, y1, x2, y2)
 
@@ -150,7 +153,7 @@ def _points(shape: dlib.full_object_detection) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
-def _shape_from(landmarks: np.ndarray, box: Sequence[float]) -> dlib.full_object_detection:
+def _shape_from(landmarks: np.ndarray, box: Sequence[float] | np.ndarray) -> dlib.full_object_detection:
     parts = [dlib.point(int(round(float(x))), int(round(float(y)))) for x, y in landmarks]
     return dlib.full_object_detection(_rect(box), parts)
 

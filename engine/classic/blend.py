@@ -25,11 +25,11 @@ def feather_mask(mask: np.ndarray, erode_px: int, blur_sigma: float) -> np.ndarr
     """
     binary = np.asarray(mask, dtype=bool)
     erode_px = max(0, int(erode_px))
-    core = binary.astype(np.uint8)
+    core: np.ndarray = binary.astype(np.uint8)
     if erode_px:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
         core = cv2.erode(core, kernel)
-    alpha = core.astype(np.float32)
+    alpha: np.ndarray = core.astype(np.float32)
     radius = min(erode_px, math.ceil(3.0 * blur_sigma))
     if radius > 0 and blur_sigma > 0:
         alpha = cv2.GaussianBlur(alpha, (2 * radius + 1, 2 * radius + 1), blur_sigma)

@@ -33,4 +33,5 @@ def transfer_lab(
     out = (lab - src_mean) * ratio + ref_mean
     out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
     bgr = cv2.cvtColor(out.astype(np.float32), cv2.COLOR_LAB2BGR)
-    return np.clip(bgr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    scaled: np.ndarray = np.clip(bgr * 255.0 + 0.5, 0, 255)
+    return scaled.astype(np.uint8)

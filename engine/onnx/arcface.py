@@ -32,8 +32,9 @@ class ArcFaceEmbedder:
         blob = cv2.dnn.blobFromImage(
             crop, 1.0 / INPUT_STD, (self.input_size, self.input_size), (INPUT_MEAN,) * 3, swapRB=True
         )
-        vector = self.session.run([self._output_name], {self._input_name: blob})[0].reshape(-1)
-        return (vector / np.linalg.norm(vector)).astype(np.float32)
+        vector: np.ndarray = self.session.run([self._output_name], {self._input_name: blob})[0].reshape(-1)
+        unit: np.ndarray = vector / np.linalg.norm(vector)
+        return unit.astype(np.float32)
 
     def embed(self, image: np.ndarray, kps: np.ndarray) -> np.ndarray:
         """The embedding of the face whose five key points in ``image`` are ``kps``."""

@@ -79,8 +79,9 @@ def read_emap(path: Path) -> np.ndarray:
 def source_latent(embedding: np.ndarray, emap: np.ndarray) -> np.ndarray:
     """The (1, 512) float32 model input for an identity embedding (normalised first, as insightface)."""
     unit = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
-    latent = np.dot(unit / np.linalg.norm(unit), emap)
-    return (latent / np.linalg.norm(latent)).astype(np.float32)
+    latent: np.ndarray = np.dot(unit / np.linalg.norm(unit), emap)
+    unit_latent: np.ndarray = latent / np.linalg.norm(latent)
+    return unit_latent.astype(np.float32)
 
 
 class InSwapper:

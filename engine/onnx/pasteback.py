@@ -109,7 +109,10 @@ class RegionWarp:
 def warp_model() -> WarpModel:
     """The first candidate that reproduces cv2.warpAffine exactly on a probe, else ``shifted``."""
     rng = np.random.default_rng(7)
-    sources = [rng.random((37, 41), dtype=np.float32), rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)]
+    sources: list[np.ndarray] = [
+        rng.random((37, 41), dtype=np.float32),
+        rng.integers(0, 256, (37, 41, 3), dtype=np.uint8),
+    ]
     angle, scale = 0.4, 1.7
     matrix = np.array(
         [
@@ -172,9 +175,10 @@ def paste_back_into(
         return None
     mask_size = int(np.sqrt((rows.max() - rows.min()) * (cols.max() - cols.min())))
     k = max(mask_size // 10, 10)
-    mask = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
+    mask: np.ndarray = cv2.erode(white, np.ones((k, k), np.uint8), iterations=1)
     k = max(mask_size // 20, 5)
-    mask = cv2.GaussianBlur(mask, (2 * k + 1, 2 * k + 1), 0)
+    # float32 in, float32 out: asarray only tells the type checker (no copy).
+    mask = np.asarray(cv2.GaussianBlur(mask, (2 * k + 1, 2 * k + 1), 0), dtype=np.float32)
     mask /= 255
     mask = mask[:, :, None]
     x0, y0, x1, y1 = roi

@@ -57,7 +57,8 @@ def letterbox(image: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, fl
 
 def anchor_centres(height: int, width: int, stride: int, anchors: int) -> np.ndarray:
     """(height * width * anchors, 2) x, y centres in input pixels, row by row, anchors innermost."""
-    centres = np.stack(np.mgrid[:height, :width][::-1], axis=-1).astype(np.float32)
+    rows, cols = np.mgrid[:height, :width]
+    centres = np.stack([cols, rows], axis=-1).astype(np.float32)
     centres = (centres * stride).reshape(-1, 2)
     return np.repeat(centres, anchors, axis=0) if anchors > 1 else centres
 

@@ -86,7 +86,8 @@ class RetryPolicy:
     def wait_s(self, failures: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        base = min(self.backoff_s * 2 ** (failures - 1), self.max_backoff_s)
+        growth: float = 2 ** (failures - 1)  # typeshed: int ** int is Any (a negative power is a float)
+        base = min(self.backoff_s * growth, self.max_backoff_s)
         # Jitter spreads the retries of many workers hit by the same outage; 0.75..1 keeps the growth.
         return base * random.uniform(0.75, 1.0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any, Literal, TypedDict
 
 import httpx
 import numpy as np
@@ -33,6 +34,15 @@ from engine.stylize.base import (
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-image-1"
+
+
+class _EditOptions(TypedDict, total=False):
+    """The optional ``images.edit`` arguments we set: typed so the call matches its non-streaming overload."""
+
+    size: str
+    # Passed through as configured (the client types it as a Literal): the service judges the value.
+    quality: Any
+    response_format: Literal["url", "b64_json"]
 
 
 class OpenAIStylizer:
@@ -67,7 +77,7 @@ class OpenAIStylizer:
         self._timeout = timeout
         self._policy = RetryPolicy(max_retries=max_retries, backoff_s=backoff_s, on_retry=on_retry)
         self._max_side = max_side
-        self._options: dict[str, str] = {}
+        self._options: _EditOptions = {}
         if size is not None:
             self._options["size"] = size
         if quality is not None:
@@ -122,7 +132,7 @@ class OpenAIStylizer:
                 model=self.model,
                 n=1,
                 timeout=remaining,
-                **self._options,  # type: ignore[arg-type]
+                **self._options,
             )
         except openai.APIStatusError as exc:
             raise _status_failure(exc) from exc

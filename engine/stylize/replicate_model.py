@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-import replicate
+from replicate.client import Client
 from replicate.exceptions import ReplicateError
 from replicate.identifier import ModelVersionIdentifier
 from replicate.prediction import Prediction
@@ -88,7 +88,7 @@ class ReplicateStylizer:
         self._max_side = max_side
         limit = httpx.Timeout(min(timeout, request_timeout))
         self._transport = httpx.HTTPTransport()
-        self._client = replicate.Client(
+        self._client = Client(
             api_token=api_token,
             base_url=base_url or REPLICATE_BASE_URL,
             timeout=limit,
