@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): services up, dependencies installed, lint, the whole suite, then every
+# The test command (README): services up, dependencies installed, lint (ruff, import contracts, mypy),
+# the whole suite, then every
 # benchmark in its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,9 @@ bash scripts/services.sh
 bash scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# DESIGN's layer table as import-linter contracts, and mypy strict on engine/, db/ and jobs/ (pyproject).
+.venv/bin/lint-imports
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
