@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README): services up, dependencies installed, lint (ruff, import contracts, mypy),
-# the whole suite, then every
-# benchmark in its quick mode.
+# the whole suite, then every benchmark in its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
