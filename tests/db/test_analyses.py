@@ -4,6 +4,7 @@ retention purge and at /forget, on Postgres and SQLite."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,8 +18,17 @@ from db.models import AnalysedFace, AnalysedFaceEmbedding
 from db.session import Database
 from tests.db.conftest import NewUser
 
-# This file's jobs live in their own past, so the purge below touches no other test's jobs.
+# This file's jobs live in their own past, so the purge below touches no other test's jobs, and each
+# test purges its jobs when it ends, so no other test's purge finds them.
 T = datetime(1981, 1, 1, tzinfo=UTC)
+PAST_END = T + timedelta(days=365)
+
+
+@pytest.fixture(autouse=True)
+async def purged_afterwards(db: Database) -> AsyncIterator[None]:
+    yield
+    async with db.transaction() as session:
+        await jobs.purge_before(session, PAST_END)
 
 
 def found(seed: int, models: tuple[str, ...] = ("dlib", "arcface")) -> FoundFace:

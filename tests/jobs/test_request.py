@@ -79,7 +79,9 @@ def test_local_files_are_identified_by_their_content(tmp_path: Path) -> None:
         ("caricature", None, {"strength": 9}, "strength must be"),
         ("caricature", None, {"style": "oil"}, "style must be"),
         ("enhance", None, {"blend": True}, "blend must be"),
-        ("analyze", None, {}, "not run by the queue"),
+        ("analyze", SOURCE, {}, "takes no source"),
+        ("analyze", None, {"faces": [1]}, "unknown analyze parameter"),
+        ("analyze", None, {}, "an analysis is free"),  # cost 1 given
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_written(
