@@ -1,0 +1,48 @@
+"""What every bot (Telegram, Discord) and every flow needs, in one object built once at start-up by the
+composition root (swapbot/) and injected: aiogram puts it in the dispatcher's data (handlers take a
+``services: Services`` argument), discord.py keeps it on the client. Nothing here reads the
+environment; no module globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.pricing import Pack
+from bot.ratelimit import RateLimiter
+from bot.texts import Catalogue
+from db.session import Database
+from jobs.client import JobClient
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    """The settings the bots act on, as plain values (the composition root maps ``Settings`` onto it).
+
+    ``caricature_styles`` and ``restorers`` are what the workers offer (local styles always; a remote
+    style only when its key is set; restorers when their models are there): the bots show exactly
+    these as buttons and never import the engine to find out.
+    """
+
+    secret_key: bytes  # HMAC key: free-grant memory after /forget, signed callback data
+    free_credits: int = 3
+    admins: frozenset[tuple[str, str]] = frozenset()  # (platform, external id)
+    packs: tuple[Pack, ...] = ()
+    retention_hours: float = 24.0
+    caricature_styles: tuple[str, ...] = ("warp", "cartoon", "both")
+    restorers: tuple[str, ...] = ()
+    max_file_bytes: int = 20_000_000  # getFile's limit: larger files are refused before any work
+    swap_cost: int = 1
+    caricature_cost: int = 1
+    terms_version: str = "1"
+
+    def is_admin(self, platform: str, external_id: str | int) -> bool:
+        return (str(platform), str(external_id)) in self.admins
+
+
+@dataclass(slots=True)
+class Services:
+    db: Database
+    jobs: JobClient
+    texts: Catalogue
+    config: BotConfig
+    limiter: RateLimiter
