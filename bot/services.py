@@ -34,6 +34,8 @@ class BotConfig:
     swap_cost: int = 1
     caricature_cost: int = 1
     terms_version: str = "1"
+    # Telegram's provider token for fiat invoices (a pack's Stripe price); None: Stars only.
+    stripe_provider_token: str | None = None
 
     def is_admin(self, platform: str, external_id: str | int) -> bool:
         return (str(platform), str(external_id)) in self.admins
