@@ -5,8 +5,9 @@ environment; no module globals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.once import MemoryOnce, Once
 from bot.pricing import Pack
 from bot.ratelimit import RateLimiter
 from bot.texts import Catalogue
@@ -48,3 +49,5 @@ class Services:
     texts: Catalogue
     config: BotConfig
     limiter: RateLimiter
+    # Marks kept for a while (duplicate updates, "banned" told once): Redis when REDIS_URL is set.
+    once: Once = field(default_factory=MemoryOnce)

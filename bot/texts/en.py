@@ -135,4 +135,229 @@ SENTENCES: dict[str, str] = {
     "analysis_expired": (
         "That face picker has expired and its faces were deleted. Please send the photo again."
     ),
+    # swap, saved faces and caricatures (bot/flows/swap, faces, caricature; their Telegram routers)
+    "job_submitted": "Got it.",
+    "job_status_opening": "Got it: looking at your photo…",
+    "job_already_running": "I am already working on that photo. Please wait for the result.",
+    "job_sent_again": "You sent this before: here is the result again, free.",
+    "job_already_done": "You sent this before and the result is no longer kept. Please send another photo.",
+    "result_caption": "Credits left: {balance}.",
+    "insufficient_credits": (
+        "This needs {needed} credit(s) and you have {balance}. Send /buy to get more credits."
+    ),
+    "no_saved_face": (
+        "You have no saved face yet. Send /setface with a clear photo of your face to save one, "
+        "then send the photo to put it into."
+    ),
+    "face_name_not_found": "You have no saved face called {name}. Send /faces to see their names.",
+    "mix_unavailable": ("Mixing saved faces is not available yet. Please name one face: /swap anna."),
+    "swap_needs_photo": "Reply /swap to a photo, or just send me the photo.",
+    "swap_pick_face": "Which face goes in? Pick a saved face, then a number in the picture.",
+    "swap_all": "All",
+    "swap_other_face": "Another saved face…",
+    "swap_face_chosen": "Using {name}. Now pick a number in the picture.",
+    "picker_stale": "This picker is not yours, or it has expired.",
+    "face_saved": "Saved the face as {name}. Send a photo to put it into.",
+    "face_limit": "You have {limit} saved faces, the most I keep. Delete one in /faces first.",
+    "invalid_name": "Face names are 1 to {max} letters, digits or _ (no spaces). Please pick another name.",
+    "invalid_name_no_max": "Face names are letters, digits or _ (no spaces). Please pick another name.",
+    "duplicate_name": "You already have a face called {name}. Pick another name, or delete it in /faces.",
+    "setface_send_photo": "Now send a clear photo of the face to save as {name}.",
+    "setface_send_photo_no_name": "Now send a clear photo of the face to save.",
+    "faces_empty": "You have no saved faces yet. Send /setface with a photo of a face to save one.",
+    "faces_title": "Your saved faces ({count} of {limit}); ★ is the default:",
+    "faces_line": "{marker} {name}",
+    "face_make_default": "★ default",
+    "face_rename": "Rename",
+    "face_delete": "Delete",
+    "face_default_set": "{name} is now your default face.",
+    "face_renamed": "Renamed {old} to {name}.",
+    "face_deleted": "Deleted {name}.",
+    "face_rename_prompt": "Send the new name for {name}.",
+    "caricature_needs_photo": "Send the photo to draw a caricature of.",
+    "caricature_pick_style": "Pick a style:",
+    "caricature_pick_strength": "Style {style}. How strong?",
+    "caricature_style_warp": "Warp",
+    "caricature_style_cartoon": "Cartoon",
+    "caricature_style_both": "Warp + cartoon",
+    "caricature_style_openai": "AI (OpenAI)",
+    "caricature_style_replicate": "AI (Replicate)",
+    "caricature_strength": "×{strength:g}",
+    "bad_strength": "Please pick a strength: {strengths}.",
+    # account: /balance, /history, /cancel (bot/flows/credits)
+    "balance": "You have {credits} credits.",
+    "history_empty": "You have no jobs yet. Send a photo to start one.",
+    "history_title": "Your last jobs (newest first):",
+    "history_line": "{number}. {kind}: {status}, {when:%Y-%m-%d %H:%M} UTC",
+    "history_resend_hint": "Tap a number to get that result again, free.",
+    "kind_swap": "face swap",
+    "kind_caricature": "caricature",
+    "kind_enhance": "face restoration",
+    "kind_analyze": "face search",
+    "status_queued": "waiting",
+    "status_running": "working",
+    "status_succeeded": "done",
+    "status_failed": "failed",
+    "status_cancelled": "cancelled",
+    "resent": "Sent again.",
+    "not_your_job": "That job is not yours, or it no longer exists.",
+    "resend_unavailable": "That result is no longer kept. Please send the photo again.",
+    "cancel_none": "You have no job waiting or running.",
+    "cancel_done": "Cancelled: {count}. {refunded} credits came back; you have {credits} credits.",
+    # privacy: /privacy, /forget (bot/flows/privacy)
+    "privacy": (
+        "What I keep about you:\n"
+        "• Saved faces: for each, the identity numbers (embedding) and a small aligned picture of the "
+        "face, never the photo it came from. You have {faces}. They stay until you delete them "
+        "(/faces) or use /forget.\n"
+        "• Photos you send and the results: deleted {retention_hours:g} hours after the job, with the "
+        "job's settings. The job's status and cost stay, so /history can show them.\n"
+        "• Credits: the record of credits bought and spent, kept for accounting; after /forget it no "
+        "longer names you.\n"
+        "• Your language and /settings choices.\n"
+        "To delete everything, send /forget."
+    ),
+    "forget_confirm": (
+        "This deletes everything I keep about you: saved faces, jobs and settings. Jobs still waiting "
+        "are cancelled and refunded first. Credits left are lost, and the free credits are not given "
+        "again. Delete everything?"
+    ),
+    "forget_yes": "Yes, delete everything",
+    "forget_no": "No, keep it",
+    "forget_done": (
+        "Done: everything about you is deleted ({faces} saved faces, {jobs} jobs). "
+        "Send /start if you want to begin again."
+    ),
+    "forget_kept": "Nothing was deleted.",
+    "forget_nothing": "There is nothing left to delete.",
+    "not_your_button": "This button is not for you.",
+    # /settings (bot/flows/settings)
+    "settings": (
+        "Settings\nLanguage: {language}\nRestore faces after a swap: {restorer}\nDefault face: {face}"
+    ),
+    "settings_off": "off",
+    "settings_none": "none",
+    "settings_pick_language": "Language",
+    "settings_pick_restorer": "Restore faces",
+    "settings_pick_face": "Default face",
+    "settings_choose_language": "Choose your language:",
+    "settings_choose_restorer": "Restore faces after a swap with:",
+    "settings_choose_face": "Choose the face to put into your photos:",
+    "settings_no_faces": "You have no saved faces yet. Send /setface with a photo to save one.",
+    "settings_language_set": "I will speak English from now on.",
+    "settings_restorer_set": "Faces will be restored with {restorer} after a swap.",
+    "settings_restorer_off": "Faces will not be restored after a swap.",
+    "settings_face_set": "{name} is now your default face.",
+    "settings_unavailable": "That choice is not available any more. Please open /settings again.",
+    # admins: /stats, /grant, /ban, /unban (bot/flows/admin)
+    "stats": (
+        "Users: {users} ({banned} banned)\nJobs today: {jobs}\nQueue: {queued} waiting, {running} "
+        "running\nStars taken: {stars_today} today, {stars_total} in all"
+    ),
+    "stats_no_jobs": "none",
+    "stats_jobs_item": "{status} {count}",
+    "grant_usage": "Usage: /grant <telegram:id | @user number> <credits>, e.g. /grant telegram:123456 10",
+    "grant_done": "Granted {credits} credits to {who}; they have {balance} now.",
+    "grant_already": "That grant was already made; {who} has {balance} credits.",
+    "ban_usage": "Usage: /ban <telegram:id | @user number>",
+    "unban_usage": "Usage: /unban <telegram:id | @user number>",
+    "ban_done": "{who} is banned.",
+    "ban_already": "{who} was already banned.",
+    "unban_done": "{who} is no longer banned.",
+    "unban_already": "{who} was not banned.",
+    "admin_no_user": "There is no user {who} here.",
+    "admin_cannot_ban_admin": "{who} is an admin and cannot be banned.",
+    # payments (bot/flows/payments.py, bot/telegram/routers/payments.py)
+    "buy_choose": "Choose a pack of credits. You have {balance} credits.",
+    "buy_nothing_for_sale": "No credits are for sale here at the moment. Please ask an admin.",
+    "buy_stars_button": "{credits} credits · {stars} ⭐",
+    "buy_fiat_button": "{credits} credits · {price}",
+    "buy_pack_gone": "That pack is no longer for sale. Send /buy to see the packs on offer.",
+    "invoice_title": "{credits} credits",
+    "invoice_description": "{credits} credits for swaps and caricatures, added as soon as you pay.",
+    "invoice_price_label": "{credits} credits",
+    "checkout_forged": "This invoice was not made by this bot. Send /buy for a new one.",
+    "checkout_unknown_pack": "This pack is no longer for sale. Send /buy to see the packs on offer.",
+    "checkout_price_changed": "This pack's price has changed. Send /buy for an invoice at today's price.",
+    "checkout_not_payer": "This invoice was made for someone else. Send /buy for your own.",
+    "checkout_banned": "Your account is blocked, so it cannot buy credits. Send /paysupport to ask why.",
+    "payment_credited": "Thank you! {credits} credits were added. You now have {balance} credits.",
+    "payment_unrecognized": (
+        "I could not match this payment to a pack. Please send /paysupport with the charge id {charge_id}."
+    ),
+    "paysupport": (
+        "Questions about a payment? Write to the bot's admins here with the date and the amount, "
+        "and we will answer. Refunds are made in Stars to the account that paid; credits you have not "
+        "used yet are taken back with them."
+    ),
+    "terms": (
+        "Terms (version {version}): credits pay for swaps and caricatures in this bot and have no cash "
+        "value. One swap costs {swap_cost} credit(s), one caricature {caricature_cost}. A job that fails is "
+        "refunded in credits. Swap only faces of people who agreed. Payments are refunded at the admins' "
+        "discretion: send /paysupport."
+    ),
+    "refund_usage": "Usage: /refund <telegram_payment_charge_id>",
+    "refund_not_admin": "Only the bot's admins can refund payments.",
+    "refund_unknown": "There is no Stars payment with that charge id.",
+    "refund_already": (
+        "That payment was refunded before: {taken} credits were taken back, {shortfall} had been spent."
+    ),
+    "refund_payer_gone": "The payer deleted their data with /forget, so there is no account to refund to.",
+    "refund_refused": "Telegram refused the refund: {detail}. Nothing was changed.",
+    "refund_done": (
+        "Refunded {amount} ⭐. {taken} credits were taken back; {shortfall} had already been spent."
+    ),
+    "refund_received": "Your payment of {amount} ⭐ was refunded. {taken} credits were taken back.",
+    # core (bot/telegram core: /start, /help, bans, limits, errors, the command menu)
+    "start_welcome": (
+        "Hi! I swap faces in photos and draw caricatures. Save your face with /setface, then send any "
+        "photo and I put your face into it."
+    ),
+    "start_consent": "Please swap only the faces of people who agreed to it.",
+    "start_free_credits": "You got {credits} free credits to start: you have {balance} credits.",
+    "start_balance": "You have {balance} credits.",
+    "start_next": "Use the menu below, or /help for every command.",
+    "help": (
+        "What I can do:\n"
+        '/setface anna – then send a photo: saves the face in it as "anna"\n'
+        "/faces – your saved faces: make one the default, rename or delete it\n"
+        "/swap – reply to a photo (or just send a photo): your default face goes into it\n"
+        "/swap anna+bob – mixes up to three saved faces\n"
+        "/caricature – reply to a photo: choose a style and a strength\n"
+        "/settings – face restoration, language, default face\n"
+        "/balance – your credits\n"
+        "/history – your last jobs; send a finished one again for free\n"
+        "/cancel – cancels your running job and refunds it\n"
+        "/buy – buy credits with Telegram Stars\n"
+        "/privacy – what I keep and for how long\n"
+        "/forget – deletes all your data\n"
+        "/paysupport – help with a payment\n"
+        "/terms – the terms of use"
+    ),
+    "help_admin": (
+        "Admin commands:\n"
+        "/stats – users, jobs today, the queue, Stars taken\n"
+        "/grant 123456 10 – gives 10 credits to Telegram user 123456\n"
+        "/ban 123456 – bans a user; /unban 123456 lifts it\n"
+        "/refund <telegram_payment_charge_id> – refunds a Stars payment"
+    ),
+    "banned": "You can no longer use this bot.",
+    "rate_limited": "You are going a bit fast. Please wait {seconds} s and try again.",
+    "daily_limit": "You have reached today's limit. Please come back in {hours} h.",
+    "sorry_error": "Sorry, something went wrong on my side. Please try again.",
+    "command_start": "Welcome and your credits",
+    "command_help": "Every command with an example",
+    "command_swap": "Put your face into a photo",
+    "command_setface": "Save a face: /setface name",
+    "command_faces": "Your saved faces",
+    "command_caricature": "Draw a caricature of a photo",
+    "command_settings": "Restoration, language, default face",
+    "command_balance": "Your credits",
+    "command_history": "Your last jobs",
+    "command_cancel": "Cancel the running job",
+    "command_buy": "Buy credits",
+    "command_privacy": "What is kept, and for how long",
+    "command_forget": "Delete all your data",
+    "command_paysupport": "Help with a payment",
+    "command_terms": "Terms of use",
 }

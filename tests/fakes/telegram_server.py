@@ -3,13 +3,17 @@
 ``POST /bot<token>/<method>`` answers getMe, getFile, sendMessage, sendPhoto, sendDocument and
 editMessageText the way the Bot API does (``{"ok": true, "result": ...}``, errors with ``error_code``,
 ``description`` and, for 429, ``parameters.retry_after``); ``GET /file/bot<token>/<path>`` serves files.
-Photos and documents sent by the bot become files too, so a stored file_id can be sent again. Every
-method has a ``Script`` of replies (5xx, 429 with retry_after, 403 "bot was blocked by the user", a
-front proxy's HTML error page); everything the bot sends is recorded.
+Any other method gets a plausible answer (a message for the send/edit family, ``true`` for the rest).
+``getUpdates`` long-polls a queue of updates the test pushes (``push_update``), honouring ``offset``
+and ``timeout`` as Telegram does. Photos and documents sent by the bot become files too, so a stored
+file_id can be sent again. Every method has a ``Script`` of replies (5xx, 429 with retry_after, 403
+"bot was blocked by the user", a front proxy's HTML error page); every call is recorded with its
+parsed fields (``requests``), and what the bot sends is recorded as ``Sent``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -67,6 +71,18 @@ class Sent:
 
 
 @dataclass
+class Call:
+    """One Bot API call as the fake received it: JSON-looking fields (reply_markup, media, prices ...)
+    parsed, the names of the uploaded files, and whether it was answered ``ok``."""
+
+    method: str
+    fields: dict[str, Any]
+    uploads: tuple[str, ...]
+    ok: bool
+    at: float
+
+
+@dataclass
 class Edit:
     chat_id: str
     message_id: int
@@ -80,6 +96,9 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.edits: list[Edit] = []
         self.calls: list[str] = []  # every method called, failed or not, in order
+        self.requests: list[Call] = []  # every call with its fields, failed or not, in order
+        self._updates: list[dict[str, Any]] = []  # pushed, not yet confirmed by an offset
+        self._update_ids = itertools.count(1)
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_unique_id, bytes)
         self._texts: dict[tuple[str, int], str] = {}
         self._message_ids = itertools.count(1000)
@@ -123,6 +142,27 @@ class FakeTelegram:
             self._files[file_id] = (unique, data)
         return file_id, unique
 
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue ``update`` for getUpdates (an ``update_id`` is given when it has none); returns its id."""
+        with self._lock:
+            if "update_id" not in update:
+                update = {"update_id": next(self._update_ids), **update}
+            self._updates.append(update)
+            return int(update["update_id"])
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a later getUpdates offset."""
+        with self._lock:
+            return len(self._updates)
+
+    def called(self, method: str, *, ok: bool | None = None) -> list[dict[str, Any]]:
+        """The fields of every ``method`` call, in order (``ok``: only answered / only failed ones)."""
+        return [c.fields for c in self.requests if c.method == method and (ok is None or c.ok == ok)]
+
+    def texts_to(self, chat_id: str | int) -> list[str]:
+        """The texts of the messages sent to ``chat_id``, in order."""
+        return [s.text or "" for s in self.sent_to(chat_id, "message")]
+
     def file_bytes(self, file_id: str) -> bytes:
         return self._files[file_id][1]
 
@@ -140,13 +180,6 @@ class FakeTelegram:
     async def _method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
-        if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
-        reply = self.script(method).next()
-        if reply.status != 200 and reply.body is not None:
-            return web.Response(status=reply.status, body=reply.body, content_type="text/html")
-        if reply.status != 200:
-            return _error(reply.status, reply.message, reply.headers.get("Retry-After"))
         fields: dict[str, Any] = {}
         uploads: dict[str, bytes] = {}
         if request.content_type == "application/json":
@@ -157,7 +190,20 @@ class FakeTelegram:
                 if isinstance(value, web.FileField):
                     uploads[key] = value.file.read()
                 else:
-                    fields[key] = value
+                    fields[key] = _parsed(value)
+        if request.match_info["token"] != self.token:
+            return self._answer(method, fields, uploads, _error(401, "Unauthorized"))
+        reply = self.script(method).next()
+        if reply.delay_s:
+            await asyncio.sleep(reply.delay_s)
+        if reply.status != 200 and reply.body is not None:
+            failed = web.Response(status=reply.status, body=reply.body, content_type="text/html")
+            return self._answer(method, fields, uploads, failed)
+        if reply.status != 200:
+            failed = _error(reply.status, reply.message, reply.headers.get("Retry-After"))
+            return self._answer(method, fields, uploads, failed)
+        if method == "getUpdates":
+            return self._answer(method, fields, uploads, await self._get_updates(fields))
         handler = {
             "getMe": self._get_me,
             "getFile": self._get_file,
@@ -166,9 +212,60 @@ class FakeTelegram:
             "sendDocument": self._send_document,
             "editMessageText": self._edit_text,
         }.get(method)
-        if handler is None:
-            return _error(404, "Not Found: method not found")
-        return handler(fields, uploads)
+        response = handler(fields, uploads) if handler else self._generic(method, fields, uploads)
+        return self._answer(method, fields, uploads, response)
+
+    def _answer(
+        self,
+        method: str,
+        fields: dict[str, Any],
+        uploads: dict[str, bytes],
+        response: web.Response,
+    ) -> web.Response:
+        call = Call(method, fields, tuple(uploads), response.status == 200, time.time())
+        with self._lock:
+            self.requests.append(call)
+        return response
+
+    async def _get_updates(self, fields: dict[str, Any]) -> web.Response:
+        """Long polling: confirm everything below ``offset``, then answer what is queued, waiting up to
+        ``timeout`` seconds for something to arrive."""
+        offset = int(fields.get("offset") or 0)
+        limit = int(fields.get("limit") or 100)
+        deadline = time.monotonic() + float(fields.get("timeout") or 0)
+        while True:
+            with self._lock:
+                self._updates = [u for u in self._updates if int(u["update_id"]) >= offset]
+                ready = self._updates[:limit]
+            if ready or time.monotonic() >= deadline:
+                return _ok(ready)
+            await asyncio.sleep(0.02)
+
+    def _generic(self, method: str, fields: dict[str, Any], uploads: dict[str, bytes]) -> web.Response:
+        """Every other method: a message where the Bot API answers one, else ``true``."""
+        chat_id = str(fields.get("chat_id", "0"))
+        if method == "sendMediaGroup":
+            media = fields.get("media") or []
+            messages = [self._record("media", chat_id, None, None, None, None, fields) for _ in media]
+            return _ok(messages)
+        if method in _MESSAGE_METHODS:
+            kind = method.removeprefix("send").lower()
+            message = self._record(
+                kind, chat_id, None, None, fields.get("caption"), fields.get("text"), fields
+            )
+            return _ok(message)
+        if method.startswith("edit") and "message_id" in fields:
+            message_id = int(fields["message_id"])
+            return _ok({"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id)})
+        if method == "copyMessage":
+            return _ok({"message_id": next(self._message_ids)})
+        if method == "getWebhookInfo":
+            return _ok({"url": "", "has_custom_certificate": False, "pending_update_count": 0})
+        if method == "getMyCommands":
+            return _ok([])
+        if method == "createInvoiceLink":
+            return _ok("https://t.me/$fake-invoice")
+        return _ok(True)
 
     def _get_me(self, fields: dict[str, Any], uploads: dict[str, bytes]) -> web.Response:
         bot_id = int(self.token.split(":")[0])
@@ -278,6 +375,34 @@ class FakeTelegram:
         if caption:
             message["caption"] = caption
         return message
+
+
+# Methods whose answer is the Message sent (sendPhoto/sendDocument/sendMessage have their own handlers).
+_MESSAGE_METHODS = frozenset(
+    {
+        "sendInvoice",
+        "sendAnimation",
+        "sendVideo",
+        "sendAudio",
+        "sendVoice",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "forwardMessage",
+    }
+)
+
+
+def _parsed(value: str) -> Any:
+    """aiogram sends nested fields (reply_markup, reply_parameters, media, prices) as JSON text."""
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _chat(chat_id: str) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Who is talking: the user entry flow every bot runs before anything else (platform-neutral)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ratelimit import Verdict
+from bot.services import Services
+from db import users
+from db.models import User
+
+# How long "this banned user was told" is remembered: one answer, then silence for this long.
+BAN_NOTICE_TTL_S = 30 * 86_400.0
+
+Translate = Callable[..., str]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    user: User
+    created: bool  # first contact: the free credits were granted now (unless this identity had them)
+
+
+def language_code(raw: str | None) -> str | None:
+    """A platform's language tag as we keep it: ``pt-BR`` -> ``pt``; empty -> None."""
+    if not raw:
+        return None
+    return raw.replace("_", "-").split("-")[0].lower()[:16] or None
+
+
+async def enter(
+    services: Services,
+    platform: str,
+    external_id: str | int,
+    *,
+    display_name: str | None = None,
+    language: str | None = None,
+) -> Entry:
+    """The user for this identity, created with the free credits on first contact; the platform's
+    language becomes theirs while they have none (an explicit choice in /settings is never replaced)."""
+    config = services.config
+    language = language_code(language)
+    async with services.db.transaction() as session:
+        user, created = await users.get_or_create(
+            session,
+            platform,
+            external_id,
+            display_name=display_name[:128] if display_name else None,
+            language=language,
+            free_credits=config.free_credits,
+            grant_secret=config.secret_key,
+        )
+        if not created and user.language is None and language is not None:
+            user = await users.update_profile(session, user.id, language=language)
+    return Entry(user, created)
+
+
+async def first_ban_notice(services: Services, user: User) -> bool:
+    """True the first time a banned user is seen (they get one answer), False after (silence)."""
+    return await services.once.first(f"banned:{user.id}", BAN_NOTICE_TTL_S)
+
+
+def translator(services: Services, language: str | None) -> Translate:
+    """``t(code, **params) -> str`` in ``language`` (the handlers' ``t``)."""
+    text: Callable[..., str] = services.texts.text
+
+    def t(code: str, **params: Any) -> str:
+        return text(code, language, **params)
+
+    return t
+
+
+def limit_key(user: User) -> str:
+    """The rate limiter's key for a user, e.g. ``telegram:123``."""
+    return f"{user.platform}:{user.external_id}"
+
+
+async def work_allowed(services: Services, user: User) -> Verdict:
+    """Before submitting work (a swap, a caricature, an analysis): one token and one of the day's cap.
+    A refusal takes nothing; say ``refusal(t, verdict)``."""
+    return await services.limiter.hit(limit_key(user), daily=True)
+
+
+def refusal(t: Translate, verdict: Verdict) -> str:
+    """The polite sentence for a refused hit: wait N seconds, or come back tomorrow (in N hours)."""
+    if verdict.reason == "daily":
+        return t("daily_limit", hours=max(1, math.ceil(verdict.retry_after_s / 3600)))
+    return t("rate_limited", seconds=max(1, math.ceil(verdict.retry_after_s)))
+
+
+def welcome_text(t: Translate, user: User, new_user: bool) -> str:
+    """/start: what the bot does, the consent rule, and the credits (the free ones on first contact)."""
+    credits = (
+        t("start_free_credits", credits=user.free_credits, balance=user.balance)
+        if new_user and user.free_credits
+        else t("start_balance", balance=user.balance)
+    )
+    return "\n\n".join([t("start_welcome"), t("start_consent"), credits, t("start_next")])
+
+
+def help_text(t: Translate, *, admin: bool = False) -> str:
+    """/help: every command with an example; admins also see theirs."""
+    return t("help") + ("\n\n" + t("help_admin") if admin else "")
