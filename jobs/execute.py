@@ -19,7 +19,7 @@ from typing import Literal
 
 import structlog
 
-from db import analyses
+from db import analyses, ledger
 from db import jobs as db_jobs
 from db.errors import InvalidTransition, JobNotFound
 from db.models import Job, JobKind, SavedFace, User
@@ -29,6 +29,7 @@ from jobs import texts as codes
 from jobs.config import QueueConfig
 from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
+from jobs.follow import FollowUp, applies
 from jobs.notify import Notifier, Target
 from jobs.notify.teller import Teller
 from jobs.operations import Operations, Output, Work
@@ -67,8 +68,10 @@ class Executor:
         config: QueueConfig,
         *,
         worker_id: str | None = None,
+        follow_up: FollowUp | None = None,
     ) -> None:
         self.db = db
+        self.follow_up = follow_up  # one-face analyses save or swap by themselves (jobs.follow)
         self.operations = operations
         self.fetcher = fetcher
         self.teller = teller
@@ -136,11 +139,14 @@ class Executor:
             elif not working.cancelled():
                 working.exception()  # already handled or superseded: mark it retrieved
         ref: str | None = None
-        if notifier is not None and target is not None:
+        # A one-face analysis with a purpose sends no picker: its follow-up answers instead.
+        follow = self.follow_up is not None and applies(job, output.result.face_count)
+        if notifier is not None and target is not None and not follow:
             if not await self._lease_covers_delivery(job):
                 return SKIPPED
             try:
-                ref = await self._deliver(notifier, target, output.result, self._caption(target, output))
+                caption = await self._caption(job, target, output)
+                ref = await self._deliver(notifier, target, output.result, caption)
             except Exception as exc:
                 return await self._settle(job, target, classify(exc))
         try:
@@ -153,6 +159,9 @@ class Executor:
         except (InvalidTransition, JobNotFound):
             log.warning("job ended elsewhere while its result was delivered", job_id=job.id)
             return SKIPPED
+        if follow and self.follow_up is not None:
+            await self.follow_up.run(job, target)
+            return Outcome("succeeded")
         await self.teller.status(target, codes.DONE)
         return Outcome("succeeded")
 
@@ -197,12 +206,16 @@ class Executor:
                 lease=timedelta(seconds=self.config.delivery_lease_s),
             )
 
-    def _caption(self, target: Target, output: Output) -> str:
-        """An analysis's preview says how many faces it numbers; other results go without a caption."""
+    async def _caption(self, job: Job, target: Target, output: Output) -> str:
+        """An analysis's preview says how many faces it numbers; a paid result, the credits left."""
         count = output.result.face_count
-        if count is None:
+        if count is not None:
+            return self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
+        if not job.cost:
             return ""
-        return self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
+        async with self.db.session() as session:
+            balance = await ledger.balance(session, job.user_id)
+        return self.teller.texts.text(codes.RESULT_CAPTION, target.language, balance=balance)
 
     async def _deliver(self, notifier: Notifier, target: Target, result: Result, caption: str) -> str:
         """Retry transient delivery failures in place (the picture is in memory; redoing the engine

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from db.errors import InvalidName
+from db.faces import normalize_name
 from db.models import JobKind
 from engine.choices import CARICATURE_STYLES, RESTORERS, check_choice
 
@@ -37,13 +39,44 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         }
         allowed = {"restorer", "blend"}
     elif kind == JobKind.ANALYZE:
-        out, allowed = {}, set()  # every face, numbered: the picker chooses afterwards
+        out = _analysis(params)
+        allowed = set(out)  # a purpose's own keys only
     else:
         raise ValueError(f"{kind.value} jobs are not run by the queue")
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown {kind.value} parameter(s): {', '.join(unknown)}")
     return out
+
+
+def _analysis(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every face, numbered: the picker chooses afterwards. ``purpose`` says what the photo is for, so
+    the picker gets the right buttons and a photo with exactly one face is handled without asking:
+    "save" (``name``: the face is saved under it) or "swap" (``face``: the saved face's id, ``restorer``,
+    ``cost``: the swap job is submitted, and charged, then). Without a purpose the params stay ``{}``."""
+    purpose = params.get("purpose")
+    if purpose is None:
+        return {}
+    if purpose == "save":
+        name = params.get("name")
+        try:
+            name = normalize_name(name) if isinstance(name, str) else None
+        except InvalidName:
+            name = None
+        if name is None:
+            raise ValueError(f"a face to save needs a valid name, not {params.get('name')!r}")
+        return {"purpose": purpose, "name": name}
+    if purpose == "swap":
+        cost = params.get("cost", 1)
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
+            raise ValueError(f"cost must be a whole number from 0, not {cost!r}")
+        return {
+            "purpose": purpose,
+            "face": _positive_int("face", params.get("face")),
+            "restorer": _restorer(params.get("restorer"), optional=True),
+            "cost": cost,
+        }
+    raise ValueError(f"unknown analysis purpose {purpose!r}: save or swap")
 
 
 def _faces(value: Any) -> list[int] | None:

@@ -20,3 +20,8 @@ class Texts(Protocol):
         """The sentence for ``code`` with ``params`` in ``language`` (the default language when None
         or not translated)."""
         ...
+
+
+FACE_SAVED = "face_saved"  # name: str (an analysis for saving found one face and saved it)
+NO_CREDITS = "insufficient_credits"  # balance: int, needed: int
+RESULT_CAPTION = "result_caption"  # balance: int (the credits left, under a paid result)

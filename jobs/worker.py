@@ -21,9 +21,12 @@ from db.session import Database
 from engine.base import FaceEngine
 from engine.factory import EngineBundle, EngineSpec, build_engine
 from jobs.arq_transport import ArqTransport
+from jobs.client import JobClient
 from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
+from jobs.follow import FollowUp
+from jobs.notify import ResultMarkup
 from jobs.notify.clients import open_clients
 from jobs.notify.teller import Teller
 from jobs.operations import Operations
@@ -67,6 +70,7 @@ async def build_resources(
     crons: bool = True,
     db: Database | None = None,
     telegram_bot: Bot | None = None,
+    telegram_markup: ResultMarkup | None = None,
 ) -> Resources:
     """Database, engine (loaded now), platform clients, executor and sweeper from ``config``.
 
@@ -78,14 +82,15 @@ async def build_resources(
         db = Database(config.database_url)
         closers.append(db.dispose)
     engine = await asyncio.to_thread(engine_factory, config.engine)
-    clients = open_clients(config, telegram_bot=telegram_bot)
+    clients = open_clients(config, telegram_bot=telegram_bot, telegram_markup=telegram_markup)
     closers.append(clients.close)
     teller = Teller(db, clients.notifiers, texts)
     queue = config.queue
     fetcher = InputFetcher(telegram=clients.telegram_bot, max_bytes=queue.max_input_bytes)
     closers.append(fetcher.close)
     operations = Operations(EngineBundle(config.engine, engine))
-    executor = Executor(db, operations, fetcher, teller, queue)
+    follow_up = FollowUp(db, JobClient(db, transport, teller=teller), teller)
+    executor = Executor(db, operations, fetcher, teller, queue, follow_up=follow_up)
     sweeper = Sweeper(db, transport, queue, teller=teller)
     resources = Resources(
         db, executor, transport, sweeper, teller, Crons(sweeper, queue) if crons else None, closers
@@ -150,6 +155,7 @@ async def serve(
     texts: Texts,
     burst: bool = False,
     crons: bool = True,
+    telegram_markup: ResultMarkup | None = None,
 ) -> None:
     """Run a worker until it is stopped (SIGINT/SIGTERM) or, with ``burst``, the queue is empty."""
     held: dict[str, Resources] = {}
@@ -157,7 +163,12 @@ async def serve(
     async def startup(ctx: dict[str, Any]) -> Executor:
         transport = ArqTransport(ctx["redis"], config.queue.queue_name)
         held["resources"] = await build_resources(
-            config, transport, engine_factory=engine_factory, texts=texts, crons=crons
+            config,
+            transport,
+            engine_factory=engine_factory,
+            texts=texts,
+            crons=crons,
+            telegram_markup=telegram_markup,
         )
         return held["resources"].executor
 
@@ -175,9 +186,15 @@ async def serve(
         await worker.close()
 
 
-def run_worker(config: WorkerConfig, *, texts: Texts, engine_factory: EngineFactory = default_engine) -> None:
-    """Blocking entry point for ``swapbot worker``."""
-    asyncio.run(serve(config, engine_factory=engine_factory, texts=texts))
+def run_worker(
+    config: WorkerConfig,
+    *,
+    texts: Texts,
+    engine_factory: EngineFactory = default_engine,
+    telegram_markup: ResultMarkup | None = None,
+) -> None:
+    """Blocking entry point for ``swapbot worker``; ``telegram_markup``: the face picker's buttons."""
+    asyncio.run(serve(config, engine_factory=engine_factory, texts=texts, telegram_markup=telegram_markup))
 
 
 async def check_health(queue: QueueConfig) -> bool:

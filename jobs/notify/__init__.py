@@ -10,8 +10,8 @@ in a single message instead of a stream of them. The rest of jobs/ says things t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from db.jobs import Delivery, delivery_of
 from db.models import Job, User
@@ -26,6 +26,8 @@ class Target:
     delivery: Delivery
     user_external_id: str | None = None
     language: str | None = None
+    kind: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, job: Job, user: User | None = None) -> Target | None:
@@ -37,7 +39,23 @@ class Target:
             delivery,
             user_external_id=user.external_id if user is not None else None,
             language=user.language if user is not None else None,
+            kind=job.kind,
+            params=dict(job.params or {}),
         )
+
+
+class ResultMarkup(Protocol):
+    """Buttons to attach to a delivered result (the numbered face picker), filled in by the composition
+    root from the bot's keyboards: jobs/ knows no bot. None: no buttons."""
+
+    def __call__(
+        self,
+        kind: str | None,
+        job_id: str,
+        params: Mapping[str, Any],
+        face_count: int | None,
+        language: str | None,
+    ) -> Any | None: ...
 
 
 class Notifier(Protocol):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from aiogram import Bot
 
 from jobs.config import WorkerConfig
-from jobs.notify import Notifier
+from jobs.notify import Notifier, ResultMarkup
 from jobs.notify.local import LocalNotifier
 from jobs.notify.telegram import TelegramNotifier
 from jobs.platforms.telegram import telegram_bot as open_telegram_bot
@@ -28,15 +28,18 @@ class Clients:
         self.closers = []
 
 
-def open_clients(config: WorkerConfig, *, telegram_bot: Bot | None = None) -> Clients:
+def open_clients(
+    config: WorkerConfig, *, telegram_bot: Bot | None = None, telegram_markup: ResultMarkup | None = None
+) -> Clients:
     """Notifiers for the local folder and every platform ``config`` has a token for. A process that has
-    its own ``Bot`` (the Telegram bot) passes it in; it is then left open on ``close``."""
+    its own ``Bot`` (the Telegram bot) passes it in; it is then left open on ``close``.
+    ``telegram_markup`` gives delivered results their buttons (the face picker's)."""
     clients = Clients({"local": LocalNotifier()}, telegram_bot)
     if telegram_bot is None and config.telegram is not None:
         clients.telegram_bot = open_telegram_bot(config.telegram)
         clients.closers.append(clients.telegram_bot.session.close)
     if clients.telegram_bot is not None:
-        clients.notifiers["telegram"] = TelegramNotifier(clients.telegram_bot)
+        clients.notifiers["telegram"] = TelegramNotifier(clients.telegram_bot, telegram_markup)
     if config.discord is not None:
         # Only a process configured for Discord imports discord.py.
         from jobs.notify.discord import DiscordNotifier

@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile, ReplyParameters
 
 from jobs.errors import ChatUnavailable
-from jobs.notify import Target
+from jobs.notify import ResultMarkup, Target
 from jobs.platforms.telegram import call
 from jobs.results import Result
 
@@ -27,8 +27,9 @@ class TelegramNotifier:
 
     platform = "telegram"
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, markup: ResultMarkup | None = None) -> None:
         self.bot = bot
+        self.markup = markup
 
     async def status(self, target: Target, text: str) -> None:
         delivery = target.delivery
@@ -54,6 +55,11 @@ class TelegramNotifier:
 
     async def deliver(self, target: Target, result: Result, caption: str) -> str:
         chat = target.delivery.chat
+        markup = (
+            self.markup(target.kind, target.job_id, target.params, result.face_count, target.language)
+            if self.markup is not None
+            else None
+        )
         if result.photo is not None:
             try:
                 sent = await call(
@@ -62,6 +68,7 @@ class TelegramNotifier:
                         BufferedInputFile(result.photo, RESULT_NAME),
                         caption=caption or None,
                         reply_parameters=self._reply(target),
+                        reply_markup=markup,
                     )
                 )
             except TelegramBadRequest as exc:
@@ -77,6 +84,7 @@ class TelegramNotifier:
                     BufferedInputFile(result.data, RESULT_NAME),
                     caption=caption or None,
                     reply_parameters=self._reply(target),
+                    reply_markup=markup,
                 )
             )
         except TelegramBadRequest as exc:
