@@ -87,6 +87,8 @@ class User(Base):
     external_id: Mapped[str] = mapped_column(String(32))
     display_name: Mapped[str | None] = mapped_column(String(128))
     language: Mapped[str | None] = mapped_column(String(16))
+    # Face restoration after a swap ("gfpgan", "codeformer"); None: off. Checked against what workers offer.
+    restorer: Mapped[str | None] = mapped_column(String(16))
     balance: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Credits granted on first use (the ledger row is grant:free:<id>); kept for support questions.
     free_credits: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

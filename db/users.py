@@ -149,3 +149,17 @@ async def update_profile(
     if user is None:
         raise UserNotFound(user_id)
     return user
+
+
+async def set_restorer(session: AsyncSession, user_id: int, restorer: str | None) -> User:
+    """Store the restorer to run after this user's swaps; ``None`` turns restoration off."""
+    user = await session.scalar(
+        update(User)
+        .where(User.id == user_id)
+        .values(restorer=restorer)
+        .returning(User)
+        .execution_options(populate_existing=True)
+    )
+    if user is None:
+        raise UserNotFound(user_id)
+    return user

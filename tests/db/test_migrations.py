@@ -100,7 +100,7 @@ async def test_each_revision_downgrades_on_its_own(empty_engine: AsyncEngine) ->
     assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED - {"free_grants"}
     await upgrade_engine(empty_engine, "0002")
     assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED
-    await upgrade_engine(empty_engine, "0003")
+    await upgrade_engine(empty_engine)  # the later revisions too: the models are the head's schema
     tables, diff = await _state(empty_engine)
     assert tables >= TABLES
     assert diff == []
