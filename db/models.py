@@ -208,6 +208,8 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set by a refund: the credits taken back (the rest had been spent; a balance never goes below zero).
+    credits_reversed: Mapped[int | None] = mapped_column(Integer)
 
 
 class Job(Base):

@@ -14,12 +14,16 @@ from db import ledger
 from db.base import utcnow
 from db.errors import PaymentNotFound
 from db.ledger import Posting
-from db.models import Payment, PaymentStatus, Provider, Reason
+from db.models import Payment, PaymentStatus, Provider, Reason, User
 from db.sql import insert_ignore
 
 
 def purchase_key(provider: Provider | str, charge_id: str) -> str:
     return f"pay:{Provider(provider).value}:{charge_id}"
+
+
+def reversal_key(provider: Provider | str, charge_id: str) -> str:
+    return f"refund:{purchase_key(provider, charge_id)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,61 @@ async def mark_refunded(
         .execution_options(synchronize_session=False)
     )
     return await get(session, provider, charge_id), changed is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """The outcome of ``reverse``: ``taken`` credits came back off the balance, ``shortfall`` could not
+    (already spent). ``changed`` is False when the payment had been refunded before: nothing moved now."""
+
+    payment: Payment
+    taken: int
+    shortfall: int
+    posting: Posting | None  # the ledger row of the credits taken; None when there were none to take
+    changed: bool
+
+
+async def reverse(
+    session: AsyncSession, provider: Provider | str, charge_id: str, *, now: datetime | None = None
+) -> Reversal:
+    """paid -> refunded, taking the payment's credits back as far as the balance allows (never below 0).
+
+    The ledger row (key ``refund:pay:<provider>:<charge_id>``, reason refund, a negative delta) and the
+    payment's ``credits_reversed`` both say how much was taken. A second call changes nothing; on
+    Postgres a concurrent one waits for the payment's row lock and then sees it refunded.
+    Raises ``PaymentNotFound``.
+    """
+    now = now or utcnow()
+    payment, changed = await mark_refunded(session, provider, charge_id, now=now)
+    if not changed:
+        taken = payment.credits_reversed or 0
+        entry = await ledger.find(session, reversal_key(provider, charge_id))
+        posting = ledger.to_posting(entry, replayed=True) if entry is not None else None
+        return Reversal(payment, taken, payment.credits - taken, posting, changed=False)
+    taken, posting = 0, None
+    if payment.user_id is not None:  # None: the payer used /forget and holds no balance any more
+        # Locked so that a debit between reading the balance and posting cannot make the post fail.
+        balance = await session.scalar(
+            select(User.balance).where(User.id == payment.user_id).with_for_update()
+        )
+        taken = min(payment.credits, balance or 0)
+        if taken > 0:
+            posting = await ledger.post(
+                session,
+                user_id=payment.user_id,
+                delta=-taken,
+                reason=Reason.REFUND,
+                key=reversal_key(provider, charge_id),
+                now=now,
+            )
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(credits_reversed=taken)
+        .execution_options(synchronize_session=False)
+    )
+    payment = await get(session, provider, charge_id)
+    return Reversal(payment, taken, payment.credits - taken, posting, changed=True)
 
 
 async def for_user(session: AsyncSession, user_id: int, *, limit: int = 20) -> list[Payment]:

@@ -1,0 +1,289 @@
+"""Buying credits: the packs on offer, signed invoices, the pre-checkout verdict, crediting a payment
+exactly once, and admin refunds with a ledger reversal.
+
+An invoice's payload is ``pack:<credits>:<user id>:<signature>``, the signature an HMAC of the rest
+with the secret key: the client only ever hands the payload back, so anything it could change (the
+pack, whose credits they become) is checked against the signature, and the price against the pack
+on sale now. Stars invoices are in XTR with an empty provider token; a fiat invoice (the pack's
+Stripe price) needs the operator's Stripe provider token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from bot.pricing import Money, Pack, pack_of
+from bot.services import Services
+from db import payments
+from db.models import Payment, PaymentStatus, Provider, User
+
+log = structlog.get_logger("bot.flows.payments")
+
+STARS = "XTR"
+_PREFIX = "pack"
+_SIGNATURE_HEX = 32  # 128 bits of HMAC-SHA256: the whole payload stays far under Telegram's 128 bytes
+
+
+# --- offers and invoices -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    pack: Pack
+    fiat: bool  # a fiat (Stripe) invoice can be asked for too
+
+
+def offers(services: Services) -> list[Offer]:
+    """The packs for sale, in the settings' order; fiat only where the pack has a Stripe price and the
+    operator configured a provider token."""
+    token = services.config.stripe_provider_token
+    return [Offer(pack, bool(token) and pack.stripe is not None) for pack in services.config.packs]
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    pack: Pack
+    payload: str
+    currency: str  # "XTR", or the Stripe currency in upper case
+    amount: int  # the one price: whole Stars, or the currency's minor units
+    provider_token: str  # "" for Stars
+
+
+# Stripe's zero-decimal currencies: their amounts are whole units, not hundredths.
+_ZERO_DECIMAL_CODES = "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf"
+_ZERO_DECIMAL = frozenset(_ZERO_DECIMAL_CODES.split())
+
+
+def price_text(money: Money) -> str:
+    """``Money(199, "usd")`` -> ``1.99 USD``."""
+    if money.currency.lower() in _ZERO_DECIMAL:
+        return f"{money.amount} {money.currency.upper()}"
+    return f"{money.amount / 100:.2f} {money.currency.upper()}"
+
+
+def invoice(services: Services, user: User, credits: int, *, fiat: bool = False) -> Invoice | None:
+    """The invoice for the pack of ``credits`` credits; None when it is not (or no longer) for sale
+    that way (a stale button, fiat without a provider token)."""
+    pack = pack_of(services.config.packs, credits)
+    if pack is None:
+        return None
+    payload = sign_payload(services.config.secret_key, pack.credits, user.id)
+    if not fiat:
+        return Invoice(pack, payload, STARS, pack.stars, "")
+    token = services.config.stripe_provider_token
+    if not token or pack.stripe is None:
+        return None
+    return Invoice(pack, payload, pack.stripe.currency.upper(), pack.stripe.amount, token)
+
+
+def sign_payload(secret: bytes, credits: int, user_id: int) -> str:
+    body = f"{_PREFIX}:{credits}:{user_id}"
+    return f"{body}:{_signature(secret, body)}"
+
+
+def read_payload(secret: bytes, payload: str) -> tuple[int, int] | None:
+    """(credits, user id) from a payload we signed; None for anything else."""
+    body, _, signature = payload.rpartition(":")
+    prefix, _, rest = body.partition(":")
+    credits, _, user_id = rest.partition(":")
+    if prefix != _PREFIX or not (credits.isdigit() and user_id.isdigit()):
+        return None
+    if not hmac.compare_digest(signature, _signature(secret, body)):
+        return None
+    return int(credits), int(user_id)
+
+
+def _signature(secret: bytes, body: str) -> str:
+    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:_SIGNATURE_HEX]
+
+
+# --- pre-checkout ----------------------------------------------------------------------------------
+
+
+class Refusal(StrEnum):
+    """Why a pre-checkout is refused; each value is a sentence code shown to the payer."""
+
+    FORGED = "checkout_forged"  # not a payload we signed
+    UNKNOWN_PACK = "checkout_unknown_pack"  # the pack is no longer sold
+    PRICE_CHANGED = "checkout_price_changed"  # the pack's price is not what the invoice said
+    NOT_PAYER = "checkout_not_payer"  # the invoice was made for someone else, or they used /forget
+    BANNED = "checkout_banned"
+
+
+def check_checkout(
+    services: Services, payer: User, payload: str, currency: str, amount: int
+) -> Refusal | None:
+    """None when ``payer`` may pay ``amount`` ``currency`` for the invoice with ``payload``.
+
+    Answered from memory (the payer is already loaded), well inside Telegram's 10 seconds.
+    """
+    config = services.config
+    read = read_payload(config.secret_key, payload)
+    if read is None:
+        return Refusal.FORGED
+    credits, user_id = read
+    pack = pack_of(config.packs, credits)
+    if pack is None:
+        return Refusal.UNKNOWN_PACK
+    if not _price_matches(services, pack, currency, amount):
+        return Refusal.PRICE_CHANGED
+    if user_id != payer.id:  # someone else's invoice, or the payer's from before /forget
+        return Refusal.NOT_PAYER
+    if payer.is_banned:
+        return Refusal.BANNED
+    return None
+
+
+def _price_matches(services: Services, pack: Pack, currency: str, amount: int) -> bool:
+    if currency.upper() == STARS:
+        return amount == pack.stars
+    stripe = pack.stripe
+    return (
+        bool(services.config.stripe_provider_token)
+        and stripe is not None
+        and currency.upper() == stripe.currency.upper()
+        and amount == stripe.amount
+    )
+
+
+# --- the payment ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A successful payment as the platform reports it."""
+
+    payload: str
+    currency: str
+    amount: int
+    charge_id: str  # Telegram's telegram_payment_charge_id: the key a payment is credited once by
+    provider_charge_id: str | None = None  # Stripe's charge id for fiat payments
+
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    credits: int
+    balance: int
+    replayed: bool  # this payment had been credited before: nothing was added now
+
+
+async def credit(services: Services, payer: User, paid: Paid) -> Credited | None:
+    """Credit the pack the payer paid for, once per charge id however often (or concurrently) the
+    payment is reported. None when the payload is not one we signed (nothing is credited)."""
+    read = read_payload(services.config.secret_key, paid.payload)
+    if read is None:
+        log.error("payment with a foreign payload", charge_id=paid.charge_id, user_id=payer.id)
+        return None
+    credits, invoiced_for = read
+    provider = Provider.TELEGRAM_STARS if paid.currency.upper() == STARS else Provider.STRIPE
+    async with services.db.transaction() as session:
+        recorded = await payments.record(
+            session,
+            provider=provider,
+            charge_id=paid.charge_id,
+            user_id=payer.id,
+            amount=paid.amount,
+            currency=paid.currency,
+            credits=credits,
+            payload={
+                "invoice_user_id": invoiced_for,
+                "provider_charge_id": paid.provider_charge_id,
+            },
+        )
+    balance = recorded.posting.balance_after if recorded.posting is not None else payer.balance
+    if not recorded.replayed:
+        log.info("payment credited", charge_id=paid.charge_id, user_id=payer.id, credits=credits)
+    return Credited(recorded.payment.credits, balance, recorded.replayed)
+
+
+# --- refunds ------------------------------------------------------------------------------------------
+
+
+class AlreadyRefunded(Exception):
+    """Raised by a ``StarRefunder`` when the platform says the charge was refunded before (e.g. a
+    refund whose database commit was lost): the reversal goes ahead."""
+
+
+class RefundRefused(Exception):
+    """Raised by a ``StarRefunder`` when the platform refuses the refund: nothing changes here."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        super().__init__(description)
+
+
+# (the payer's platform id, the charge id) -> refunds the Stars, or raises one of the two above.
+StarRefunder = Callable[[str, str], Awaitable[None]]
+
+
+class RefundCode(StrEnum):
+    DONE = "refund_done"
+    NOT_ADMIN = "refund_not_admin"
+    USAGE = "refund_usage"
+    UNKNOWN = "refund_unknown"  # no Stars payment with that charge id
+    ALREADY = "refund_already"
+    PAYER_GONE = "refund_payer_gone"  # the payer used /forget: the platform id to refund to is gone
+    REFUSED = "refund_refused"  # the platform said no
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    code: RefundCode
+    payment: Payment | None = None  # as committed (None after a refusal: nothing was)
+    taken: int = 0  # credits taken back off the balance
+    shortfall: int = 0  # credits already spent, which could not be taken back
+    detail: str | None = None  # the platform's reason for a refusal
+    payer: User | None = None  # who paid (set when a refund was done: they are told)
+
+
+class _Refused(Exception):
+    def __init__(self, refund: Refund) -> None:
+        self.refund = refund
+
+
+async def refund(services: Services, admin: User, charge_id: str, refund_stars: StarRefunder) -> Refund:
+    """An admin refunds a Stars payment: the Stars go back (``refund_stars``) and the credits are
+    reversed as far as the balance allows, with what could not be taken back recorded.
+
+    The payment's row stays locked (Postgres; SQLite's write lock) from the reversal until the platform
+    has answered, and a refusal rolls the reversal back: a refund happens once, whole or not at all.
+    """
+    if not services.config.is_admin(admin.platform, admin.external_id):
+        return Refund(RefundCode.NOT_ADMIN)
+    charge_id = charge_id.strip()
+    if not charge_id:
+        return Refund(RefundCode.USAGE)
+    try:
+        async with services.db.transaction() as session:
+            payment = await payments.get_or_none(session, Provider.TELEGRAM_STARS, charge_id)
+            if payment is None:
+                return Refund(RefundCode.UNKNOWN)
+            if payment.status == PaymentStatus.REFUNDED.value:
+                return _already(payment)
+            payer = await session.get(User, payment.user_id) if payment.user_id is not None else None
+            if payer is None:
+                return Refund(RefundCode.PAYER_GONE, payment)
+            reversal = await payments.reverse(session, Provider.TELEGRAM_STARS, charge_id)
+            if not reversal.changed:  # a concurrent /refund won
+                return _already(reversal.payment)
+            try:
+                await refund_stars(payer.external_id, charge_id)
+            except AlreadyRefunded:
+                log.warning("stars were already refunded; reversing credits", charge_id=charge_id)
+            except RefundRefused as exc:
+                raise _Refused(Refund(RefundCode.REFUSED, detail=exc.description)) from exc
+    except _Refused as refused:
+        return refused.refund
+    log.info("payment refunded", charge_id=charge_id, taken=reversal.taken, shortfall=reversal.shortfall)
+    return Refund(RefundCode.DONE, reversal.payment, reversal.taken, reversal.shortfall, payer=payer)
+
+
+def _already(payment: Payment) -> Refund:
+    taken = payment.credits_reversed or 0
+    return Refund(RefundCode.ALREADY, payment, taken, payment.credits - taken)
