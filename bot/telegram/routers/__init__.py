@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.routers import errors, start
+from bot.telegram.routers import errors, payments, start
 
 ROUTERS: list[Router] = [
     errors.router,
     start.router,
+    payments.router,
 ]
 
 

@@ -1,0 +1,159 @@
+"""Buying credits with Telegram Stars (and fiat, when a provider token is set): /buy and its pack
+buttons, the invoice, the pre-checkout answer, crediting the payment, /paysupport, /terms, and the
+admins' /refund. The rules live in bot/flows/payments.py."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+    PreCheckoutQuery,
+)
+
+from bot.flows import payments as flow
+from bot.people import Translate
+from bot.services import Services
+from bot.telegram.keyboards import BuyPack
+from db.models import User
+
+router = Router(name="payments")
+
+# refundStarPayment's answer when the Stars went back before (e.g. a refund whose commit was lost).
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+@router.message(Command("buy"))
+async def buy(message: Message, user: User, services: Services, t: Translate) -> None:
+    offers = flow.offers(services)
+    if not offers:
+        await message.answer(t("buy_nothing_for_sale"))
+        return
+    await message.answer(t("buy_choose", balance=user.balance), reply_markup=packs_keyboard(offers, t))
+
+
+def packs_keyboard(offers: list[flow.Offer], t: Translate) -> InlineKeyboardMarkup:
+    rows = []
+    for offer in offers:
+        pack = offer.pack
+        row = [
+            InlineKeyboardButton(
+                text=t("buy_stars_button", credits=pack.credits, stars=pack.stars),
+                callback_data=BuyPack(credits=pack.credits).pack(),
+            )
+        ]
+        if offer.fiat and pack.stripe is not None:
+            row.append(
+                InlineKeyboardButton(
+                    text=t("buy_fiat_button", credits=pack.credits, price=flow.price_text(pack.stripe)),
+                    callback_data=BuyPack(credits=pack.credits, fiat=True).pack(),
+                )
+            )
+        rows.append(row)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+@router.callback_query(BuyPack.filter())
+async def chose_pack(
+    query: CallbackQuery, callback_data: BuyPack, user: User, services: Services, t: Translate, bot: Bot
+) -> None:
+    # The invoice is made for the presser, whoever's /buy message the button is under.
+    invoice = flow.invoice(services, user, callback_data.credits, fiat=callback_data.fiat)
+    if invoice is None:
+        await query.answer(t("buy_pack_gone"), show_alert=True)
+        return
+    await query.answer()
+    credits = invoice.pack.credits
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    await bot.send_invoice(
+        chat_id=chat_id,
+        title=t("invoice_title", credits=credits),
+        description=t("invoice_description", credits=credits),
+        payload=invoice.payload,
+        currency=invoice.currency,
+        prices=[LabeledPrice(label=t("invoice_price_label", credits=credits), amount=invoice.amount)],
+        provider_token=invoice.provider_token,
+    )
+
+
+@router.pre_checkout_query()
+async def pre_checkout(query: PreCheckoutQuery, user: User, services: Services, t: Translate) -> None:
+    refusal = flow.check_checkout(services, user, query.invoice_payload, query.currency, query.total_amount)
+    if refusal is None:
+        await query.answer(ok=True)
+    else:
+        await query.answer(ok=False, error_message=t(refusal.value))
+
+
+@router.message(F.successful_payment)
+async def paid(message: Message, user: User, services: Services, t: Translate) -> None:
+    payment = message.successful_payment
+    assert payment is not None  # the filter above
+    credited = await flow.credit(
+        services,
+        user,
+        flow.Paid(
+            payment.invoice_payload,
+            payment.currency,
+            payment.total_amount,
+            payment.telegram_payment_charge_id,
+            payment.provider_payment_charge_id or None,
+        ),
+    )
+    if credited is None:
+        await message.answer(t("payment_unrecognized", charge_id=payment.telegram_payment_charge_id))
+    elif not credited.replayed:  # the same payment reported again was thanked for the first time
+        await message.answer(t("payment_credited", credits=credited.credits, balance=credited.balance))
+
+
+@router.message(Command("paysupport"))
+async def paysupport(message: Message, t: Translate) -> None:
+    await message.answer(t("paysupport"))
+
+
+@router.message(Command("terms"))
+async def terms(message: Message, services: Services, t: Translate) -> None:
+    config = services.config
+    await message.answer(
+        t(
+            "terms",
+            version=config.terms_version,
+            swap_cost=config.swap_cost,
+            caricature_cost=config.caricature_cost,
+        )
+    )
+
+
+@router.message(Command("refund"))
+async def refund(
+    message: Message, command: CommandObject, user: User, services: Services, t: Translate, bot: Bot
+) -> None:
+    async def refund_stars(external_id: str, charge_id: str) -> None:
+        try:
+            await bot.refund_star_payment(user_id=int(external_id), telegram_payment_charge_id=charge_id)
+        except TelegramBadRequest as exc:
+            if ALREADY_REFUNDED in exc.message:
+                raise flow.AlreadyRefunded from exc
+            raise flow.RefundRefused(exc.message) from exc
+
+    done = await flow.refund(services, user, command.args or "", refund_stars)
+    amount = done.payment.amount if done.payment is not None else None
+    await message.answer(
+        t(done.code.value, amount=amount, taken=done.taken, shortfall=done.shortfall, detail=done.detail)
+    )
+    if done.code is flow.RefundCode.DONE and done.payer is not None:
+        await tell_payer(bot, services, done.payer, amount=amount, taken=done.taken)
+
+
+async def tell_payer(bot: Bot, services: Services, payer: User, **params: object) -> None:
+    text = services.texts.text("refund_received", payer.language, **params)
+    # A chat that is gone or a bot that was blocked: the refund itself is done and reported.
+    with suppress(TelegramBadRequest, TelegramForbiddenError):
+        await bot.send_message(int(payer.external_id), text)
