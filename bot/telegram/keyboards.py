@@ -3,8 +3,13 @@ re-checked against the database by the handler, never trusted)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.texts import Catalogue
 
 # The main menu: commands as buttons, so every button is also something a person can type.
 MAIN_MENU = (("/swap", "/caricature"), ("/faces", "/settings"), ("/balance", "/buy"), ("/help",))
@@ -15,8 +20,175 @@ def main_menu() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
 
-class BuyPack(CallbackData, prefix="buy"):
-    """A pack button under /buy: the pack is looked up among those on sale when pressed."""
+# --- swap, saved faces, caricature (routers/swap.py, faces.py, caricature.py) ------------------------
+# Job ids go without their "analyze:" prefix (":" separates CallbackData fields). Every press is
+# re-checked by its flow: the analysis and the saved face must be the presser's.
 
-    credits: int
-    fiat: bool = False
+ANALYSIS_PREFIX = "analyze:"
+PICKER_ROW = 5  # number buttons per row
+
+
+def short_job(job_id: str) -> str:
+    return job_id.removeprefix(ANALYSIS_PREFIX)
+
+
+def analysis_id(short: str) -> str:
+    return f"{ANALYSIS_PREFIX}{short}"
+
+
+class SwapPick(CallbackData, prefix="sp"):
+    """Saved face ``face`` onto face ``n`` (0: all) of analysis ``job``."""
+
+    job: str
+    face: int
+    n: int
+
+
+class SwapFaces(CallbackData, prefix="sf"):
+    """Show the saved faces to choose another one for analysis ``job``."""
+
+    job: str
+
+
+class SavePick(CallbackData, prefix="fp"):
+    """Save face ``n`` of analysis ``job`` (under the name the analysis was asked with)."""
+
+    job: str
+    n: int
+
+
+class FaceAction(CallbackData, prefix="fa"):
+    action: str  # "default", "rename", "delete"
+    face: int
+
+
+class CaricatureStyle(CallbackData, prefix="cs"):
+    style: str
+
+
+class CaricatureStrength(CallbackData, prefix="ck"):
+    style: str
+    strength: float
+
+
+# --- account (routers/credits.py, privacy.py, settings.py): each press re-checked by its flow ---------
+
+
+class ResendJob(CallbackData, prefix="rs"):
+    """Send job ``<kind>:<key>`` again (the id split at its ":", the CallbackData separator)."""
+
+    kind: str
+    key: str
+
+
+class ForgetAnswer(CallbackData, prefix="fg"):
+    """/forget's confirmation for our user ``user`` (a press by anyone else changes nothing)."""
+
+    user: int
+    yes: bool
+
+
+class SettingsOpen(CallbackData, prefix="so"):
+    page: str  # "language", "restorer", "face", "main"
+
+
+class SettingsLanguage(CallbackData, prefix="sl"):
+    code: str
+
+
+class SettingsRestorer(CallbackData, prefix="sr"):
+    name: str  # "off" for none
+
+
+class SettingsFace(CallbackData, prefix="sd"):
+    face: int
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _numbers(count: int, data: Callable[[int], CallbackData]) -> list[list[InlineKeyboardButton]]:
+    buttons = [_button(str(n), data(n)) for n in range(1, count + 1)]
+    return [buttons[i : i + PICKER_ROW] for i in range(0, len(buttons), PICKER_ROW)]
+
+
+def swap_picker(t: Callable[..., str], job_id: str, face_id: int, count: int) -> InlineKeyboardMarkup:
+    """Buttons 1..count and All, each putting saved face ``face_id`` in; then "another saved face"."""
+    job = short_job(job_id)
+    rows = _numbers(count, lambda n: SwapPick(job=job, face=face_id, n=n))
+    rows.append([_button(t("swap_all"), SwapPick(job=job, face=face_id, n=0))])
+    rows.append([_button(t("swap_other_face"), SwapFaces(job=job))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def swap_faces(job_id: str, faces: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per saved face (id, name); choosing one shows the numbers for it (SwapPick n=-1)."""
+    job = short_job(job_id)
+    rows = [[_button(name, SwapPick(job=job, face=face, n=-1))] for face, name in faces]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def save_picker(job_id: str, count: int) -> InlineKeyboardMarkup:
+    job = short_job(job_id)
+    return InlineKeyboardMarkup(inline_keyboard=_numbers(count, lambda n: SavePick(job=job, n=n)))
+
+
+def faces_list(t: Callable[..., str], faces: Sequence[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
+    """Per saved face (id, name, is_default): its name (★: the default), then default / rename / delete."""
+    rows = []
+    for face, name, is_default in faces:
+        rows.append([_button(f"{'★ ' if is_default else ''}{name}", FaceAction(action="default", face=face))])
+        rows.append(
+            [
+                _button(t("face_make_default"), FaceAction(action="default", face=face)),
+                _button(t("face_rename"), FaceAction(action="rename", face=face)),
+                _button(t("face_delete"), FaceAction(action="delete", face=face)),
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def caricature_styles(t: Callable[..., str], styles: Sequence[str]) -> InlineKeyboardMarkup:
+    rows = [[_button(t(f"caricature_style_{style}"), CaricatureStyle(style=style))] for style in styles]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def caricature_strengths(
+    t: Callable[..., str], style: str, strengths: Sequence[float]
+) -> InlineKeyboardMarkup:
+    row = [
+        _button(t("caricature_strength", strength=s), CaricatureStrength(style=style, strength=s))
+        for s in strengths
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+class PickerMarkup:
+    """The ``jobs.notify.ResultMarkup`` the composition root hands the worker's Telegram notifier: a
+    numbered preview of an analysis with a purpose gets its picker (swap: numbers, All, another face;
+    save: numbers). Sentences in the user's language from the catalogue."""
+
+    def __init__(self, texts: Catalogue) -> None:
+        self.texts = texts
+
+    def __call__(
+        self,
+        kind: str | None,
+        job_id: str,
+        params: Mapping[str, Any],
+        face_count: int | None,
+        language: str | None,
+    ) -> InlineKeyboardMarkup | None:
+        if kind != "analyze" or not face_count:
+            return None
+
+        def t(code: str, **values: Any) -> str:
+            return self.texts.text(code, language, **values)
+
+        purpose = params.get("purpose")
+        if purpose == "swap":
+            return swap_picker(t, job_id, int(params["face"]), face_count)
+        if purpose == "save":
+            return save_picker(job_id, face_count)
+        return None

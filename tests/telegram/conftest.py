@@ -29,6 +29,7 @@ from bot.once import MemoryOnce
 from bot.ratelimit import Limits, MemoryRateLimiter
 from bot.services import BotConfig, Services
 from bot.telegram.app import build_dispatcher, prepare_bot
+from bot.telegram.keyboards import PickerMarkup
 from bot.telegram.middlewares import OutgoingLimits
 from bot.texts import Catalogue
 from db import users
@@ -305,7 +306,14 @@ async def open_tg(
     bot = prepare_bot(telegram_bot(TelegramConfig(telegram.token, telegram.url)), outgoing)
     texts = Catalogue()
     wcfg = worker_config(db, redis_url=redis_url)
-    queue = await open_queue(wcfg, db=db, telegram_bot=bot, texts=texts, engine_factory=lambda spec: engine)
+    queue = await open_queue(
+        wcfg,
+        db=db,
+        telegram_bot=bot,
+        texts=texts,
+        engine_factory=lambda spec: engine,
+        telegram_markup=PickerMarkup(texts),  # the face picker's buttons, as swapbot wires them
+    )
     services = Services(
         db=db,
         jobs=queue.client,
@@ -326,6 +334,7 @@ async def open_tg(
             crons=False,
             db=db,
             telegram_bot=bot,
+            telegram_markup=PickerMarkup(texts),
         )
         harness._executor = resources.executor
         harness._config = wcfg

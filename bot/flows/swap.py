@@ -1,0 +1,269 @@
+"""Swapping a saved face onto the faces of a photo.
+
+A photo first goes to a free analysis job whose params say it is for a swap (jobs.params): with
+exactly one face the worker submits the swap itself, charged then (jobs.follow); with several it sends
+the numbered picker, and the choice (``choose``) becomes the swap job. An album of two photos is one
+swap job: the first photo's face onto the second's faces.
+
+Also the neutral types the photo flows share: ``Photo`` (what arrived), ``Answer`` (what to say) and
+``OpenStatus`` (how a flow opens the job's status message, only once it is about to submit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from db import analyses, ledger
+from db import faces as db_faces
+from db import jobs as db_jobs
+from db.errors import FaceNotFound, InsufficientCredits, InvalidName
+from db.jobs import Delivery
+from db.models import Job, JobKind, JobStatus, SavedFace, User
+from jobs.client import Ticket
+from jobs.follow import one_face_swap
+from jobs.request import InputRef, JobRequest, job_id
+
+# What a file sent as a document may be called or declared as to count as a picture.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+MAX_MIX = 3  # saved faces in one "/swap anna+bob"
+
+OpenStatus = Callable[[], Awaitable[Delivery]]
+"""Sends the job's first status message and returns where the job reports (its chat and message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A picture a person sent, by reference. ``size``: bytes, when the platform says it. ``mime`` and
+    ``filename``: for one sent as a file (``as_file``), whose kind we only know from them."""
+
+    ref: InputRef
+    size: int | None = None
+    as_file: bool = False
+    mime: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to tell the person: the catalogue's ``code`` with ``params``. ``ticket``: a job was
+    submitted (its status message already tells the rest); ``again``: it was the same request as an
+    earlier job, whose result went out again."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    ticket: Ticket | None = None
+    again: bool = False
+
+    @property
+    def submitted(self) -> bool:
+        return self.ticket is not None
+
+
+SUBMITTED = "job_submitted"
+
+
+def check_photo(services: Services, photo: Photo) -> Answer | None:
+    """A refusal before any work (nothing downloaded, nothing charged), or None when the photo may go."""
+    limit = services.config.max_file_bytes
+    if photo.size is not None and photo.size > limit:
+        return Answer("file_too_large", {"size": photo.size, "max_bytes": limit})
+    if photo.as_file and not is_image_file(photo.mime, photo.filename):
+        return Answer("not_an_image")
+    return None
+
+
+def is_image_file(mime: str | None, filename: str | None) -> bool:
+    if mime is not None and mime.lower().startswith("image/"):
+        return True
+    return filename is not None and PurePath(filename.lower()).suffix in IMAGE_EXTENSIONS
+
+
+def parse_face_names(text: str | None) -> list[str]:
+    """``anna+bob`` -> ["anna", "bob"]; empty when nothing is named."""
+    if not text:
+        return []
+    return [name.strip() for name in text.replace(",", "+").split("+") if name.strip()]
+
+
+async def swap_photo(
+    services: Services, user: User, photo: Photo, open_status: OpenStatus, *, names: Sequence[str] = ()
+) -> Answer:
+    """The default saved face (or the one named) onto the face in ``photo``."""
+    refused = check_photo(services, photo)
+    if refused is not None:
+        return refused
+    if len(names) > 1:
+        # Averaging identities needs the worker to mix embeddings, which it does not do yet.
+        return Answer("mix_unavailable", {"max": MAX_MIX})
+    face = await _source_face(services, user, names[0] if names else None)
+    if isinstance(face, Answer):
+        return face
+    short = await _short_of_credits(services, user, services.config.swap_cost)
+    if short is not None:
+        return short
+    delivery = await open_status()
+    request = JobRequest(
+        user_id=user.id,
+        kind=JobKind.ANALYZE,
+        target=photo.ref,
+        params={
+            "purpose": "swap",
+            "face": face.id,
+            "restorer": _restorer(services, user),
+            "cost": services.config.swap_cost,
+        },
+        cost=0,
+        delivery=delivery,
+    )
+    return await _submit(services, request, delivery)
+
+
+async def swap_album(
+    services: Services, user: User, source: Photo, target: Photo, open_status: OpenStatus
+) -> Answer:
+    """The first photo's face onto every face of the second, as one swap job."""
+    for photo in (source, target):
+        refused = check_photo(services, photo)
+        if refused is not None:
+            return refused
+    short = await _short_of_credits(services, user, services.config.swap_cost)
+    if short is not None:
+        return short
+    delivery = await open_status()
+    request = JobRequest(
+        user_id=user.id,
+        kind=JobKind.SWAP,
+        target=target.ref,
+        source=source.ref,
+        params={"faces": None, "restorer": _restorer(services, user)},
+        cost=services.config.swap_cost,
+        delivery=delivery,
+    )
+    return await _submit(services, request, delivery)
+
+
+async def choose(
+    services: Services,
+    user: User,
+    analysis_id: str,
+    number: int | None,
+    face_id: int,
+    open_status: OpenStatus,
+) -> Answer:
+    """A picker button: saved face ``face_id`` onto face ``number`` (None: all faces) of the analysed
+    photo. Everything the button names is checked again: it is this user's swap picker, finished and
+    still kept, the number is one of its faces, and the saved face is the user's."""
+    async with services.db.session() as session:
+        job = await db_jobs.get_or_none(session, analysis_id)
+        refused = await check_picker(session, job, user, number, purpose="swap")
+        if refused is not None:
+            return refused
+        face = await session.get(SavedFace, face_id)
+        if face is None or face.user_id != user.id:
+            return Answer("face_not_found")
+    assert job is not None
+    delivery = await open_status()
+    faces = [number] if number is not None else None
+    request = one_face_swap(job, faces=faces, face_id=face_id, delivery=delivery)
+    return await _submit(services, request, delivery)
+
+
+async def picker_refusal(services: Services, user: User, analysis_id: str) -> Answer | None:
+    """Why a swap picker's button cannot be used (not this user's, unfinished, expired), or None."""
+    async with services.db.session() as session:
+        job = await db_jobs.get_or_none(session, analysis_id)
+        return await check_picker(session, job, user, None, purpose="swap")
+
+
+async def picker_face(
+    services: Services, user: User, analysis_id: str, face_id: int
+) -> tuple[str, int] | Answer:
+    """Another saved face chosen on a swap picker: (its name, the picker's face count), once both the
+    picker and the face are checked to be the user's."""
+    async with services.db.session() as session:
+        job = await db_jobs.get_or_none(session, analysis_id)
+        refused = await check_picker(session, job, user, None, purpose="swap")
+        if refused is not None:
+            return refused
+        face = await session.get(SavedFace, face_id)
+        if face is None or face.user_id != user.id:
+            return Answer("face_not_found")
+        return face.name, await analyses.count(session, analysis_id)
+
+
+async def check_picker(
+    session: AsyncSession, job: Job | None, user: User, number: int | None, *, purpose: str
+) -> Answer | None:
+    """The refusal for a picker button naming ``job`` and face ``number``, or None when it stands."""
+    if job is None or job.user_id != user.id or job.kind != JobKind.ANALYZE.value:
+        return Answer("not_your_analysis")
+    if (job.params or {}).get("purpose") != purpose:
+        return Answer("not_your_analysis")
+    if job.status != JobStatus.SUCCEEDED.value:
+        return Answer("analysis_not_finished", {"hint": job.status})
+    if job.purged_at is not None or not job.inputs:
+        return Answer("analysis_expired")
+    count = await analyses.count(session, job.id)
+    if count == 0:
+        return Answer("analysis_expired")
+    if number is not None and not 1 <= number <= count:
+        return Answer("bad_face_index", {"number": number, "count": count})
+    return None
+
+
+async def _source_face(services: Services, user: User, name: str | None) -> SavedFace | Answer:
+    async with services.db.session() as session:
+        if name is None:
+            face = await db_faces.get_default(session, user.id)
+            return face if face is not None else Answer("no_saved_face")
+        try:
+            return await db_faces.get(session, user.id, name)
+        except (FaceNotFound, InvalidName):
+            return Answer("face_name_not_found", {"name": name})
+
+
+async def _short_of_credits(services: Services, user: User, cost: int) -> Answer | None:
+    """Refused before any work when the user cannot pay (the charge itself comes with the job)."""
+    async with services.db.session() as session:
+        balance = await ledger.balance(session, user.id)
+    if balance < cost:
+        return Answer("insufficient_credits", {"balance": balance, "needed": cost})
+    return None
+
+
+def _restorer(services: Services, user: User) -> str | None:
+    # Only a restorer the workers offer: a setting made before an operator removed the models is ignored.
+    return user.restorer if user.restorer in services.config.restorers else None
+
+
+async def _submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
+    """Submit ``request``; the same request again (a photo sent twice) sends the earlier result again."""
+    try:
+        ticket = await services.jobs.submit(request)
+    except InsufficientCredits as exc:
+        return Answer("insufficient_credits", {"balance": exc.balance, "needed": exc.needed})
+    if ticket.created:
+        return Answer(SUBMITTED, ticket=ticket)
+    if ticket.status != JobStatus.SUCCEEDED.value:
+        return Answer("job_already_running", ticket=ticket, again=True)
+    if await services.jobs.resend(ticket.job_id, delivery):
+        return Answer("job_sent_again", ticket=ticket, again=True)
+    follow = await _follow_up_id(services, ticket.job_id)
+    if follow is not None and await services.jobs.resend(follow, delivery):
+        return Answer("job_sent_again", ticket=ticket, again=True)
+    return Answer("job_already_done", ticket=ticket, again=True)
+
+
+async def _follow_up_id(services: Services, analysis_id: str) -> str | None:
+    """The swap job a one-face analysis submitted by itself, if it was one."""
+    async with services.db.session() as session:
+        job = await db_jobs.get_or_none(session, analysis_id)
+    if job is None or (job.params or {}).get("purpose") != "swap" or not job.inputs:
+        return None
+    return job_id(one_face_swap(job, faces=[1]))

@@ -1,0 +1,82 @@
+"""A Telegram message's picture as the flows' neutral ``Photo``, and the status message a job reports in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram.types import Message
+
+from bot.flows.swap import Answer, OpenStatus, Photo
+from bot.people import Translate
+from db.jobs import Delivery
+from jobs.request import InputRef
+
+
+def photo_of(message: Message | None) -> Photo | None:
+    """The largest size of a photo, or a document (a photo sent as a file, or any other file: the flow
+    refuses those); None when the message has neither."""
+    if message is None:
+        return None
+    if message.photo:
+        size = message.photo[-1]
+        return Photo(InputRef.telegram(size.file_id, size.file_unique_id), size=size.file_size)
+    document = message.document
+    if document is not None:
+        return Photo(
+            InputRef.telegram(document.file_id, document.file_unique_id),
+            size=document.file_size,
+            as_file=True,
+            mime=document.mime_type,
+            filename=document.file_name,
+        )
+    return None
+
+
+def photo_to_json(photo: Photo) -> dict[str, Any]:
+    """For FSM data (JSON in Redis)."""
+    return {
+        "ref": photo.ref.to_json(),
+        "size": photo.size,
+        "as_file": photo.as_file,
+        "mime": photo.mime,
+        "filename": photo.filename,
+    }
+
+
+def photo_from_json(data: Mapping[str, Any]) -> Photo:
+    return Photo(
+        InputRef.from_json(data["ref"]),
+        size=data.get("size"),
+        as_file=bool(data.get("as_file")),
+        mime=data.get("mime"),
+        filename=data.get("filename"),
+    )
+
+
+class StatusMessage:
+    """Opens a job's status message (answering ``message``) when a flow is about to submit, and shows
+    the flow's answer: in the status message if it was opened, else as a reply."""
+
+    def __init__(self, message: Message, t: Translate) -> None:
+        self.message = message
+        self.t = t
+        self.sent: Message | None = None
+
+    @property
+    def open(self) -> OpenStatus:
+        async def opener() -> Delivery:
+            self.sent = await self.message.answer(self.t("job_status_opening"))
+            return Delivery("telegram", str(self.message.chat.id), str(self.sent.message_id))
+
+        return opener
+
+    async def show(self, answer: Answer) -> None:
+        if answer.submitted and not answer.again:
+            await self.message.bot.send_chat_action(self.message.chat.id, "upload_photo")  # type: ignore[union-attr]
+            return
+        text = self.t(answer.code, **answer.params)
+        if self.sent is not None:
+            await self.sent.edit_text(text)
+        else:
+            await self.message.answer(text)

@@ -1,0 +1,120 @@
+"""Swapping: any photo (or a photo sent as a file, or ``/swap [name]`` as a reply to one) gets the
+default saved face; an album of two photos puts the first one's face into the second; the numbered
+picker's buttons (a face number or All, another saved face). Rules: bot/flows/swap.py."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.flows import faces as faces_flow
+from bot.flows import swap as flow
+from bot.people import Translate
+from bot.services import Services
+from bot.telegram.filters import ImageDocument, OtherDocument
+from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
+from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_to_json
+from db.models import User
+
+router = Router(name="swap")
+
+ALBUM_KEY = "album"  # FSM data: the first photo of an album, until its second arrives
+
+
+@router.message(Command("swap"))
+async def swap_command(
+    message: Message, command: CommandObject, user: User, services: Services, t: Translate
+) -> None:
+    photo = photo_of(message) or photo_of(message.reply_to_message)
+    if photo is None:
+        await message.answer(t("swap_needs_photo"))
+        return
+    status = StatusMessage(message, t)
+    names = flow.parse_face_names(command.args)
+    await status.show(await flow.swap_photo(services, user, photo, status.open, names=names))
+
+
+@router.message(F.media_group_id, F.photo | ImageDocument())
+async def album_photo(
+    message: Message, user: User, services: Services, t: Translate, state: FSMContext
+) -> None:
+    photo = photo_of(message)
+    assert photo is not None
+    data = await state.get_data()
+    first = data.get(ALBUM_KEY)
+    if first is None or first["group"] != message.media_group_id:
+        await state.update_data({ALBUM_KEY: {"group": message.media_group_id, "photo": photo_to_json(photo)}})
+        return
+    if first.get("done"):
+        return  # a third photo and beyond: the album's swap is already asked for
+    await state.update_data({ALBUM_KEY: {**first, "done": True}})
+    status = StatusMessage(message, t)
+    source = photo_from_json(first["photo"])
+    await status.show(await flow.swap_album(services, user, source, photo, status.open))
+
+
+@router.message(F.photo | ImageDocument())
+async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
+    photo = photo_of(message)
+    assert photo is not None
+    status = StatusMessage(message, t)
+    await status.show(await flow.swap_photo(services, user, photo, status.open))
+
+
+@router.message(OtherDocument())
+async def not_a_picture(message: Message, services: Services, t: Translate) -> None:
+    photo = photo_of(message)
+    assert photo is not None
+    refused = flow.check_photo(services, photo)
+    assert refused is not None  # not an image, or too large
+    await message.answer(t(refused.code, **refused.params))
+
+
+@router.callback_query(SwapPick.filter(F.n >= 0))
+async def pick(
+    query: CallbackQuery, callback_data: SwapPick, user: User, services: Services, t: Translate
+) -> None:
+    number = callback_data.n or None  # 0: all faces
+    if not isinstance(query.message, Message):
+        await query.answer(t("picker_stale"))
+        return
+    status = StatusMessage(query.message, t)
+    answer = await flow.choose(
+        services, user, analysis_id(callback_data.job), number, callback_data.face, status.open
+    )
+    if not answer.submitted and status.sent is None:
+        await query.answer(t(answer.code, **answer.params), show_alert=True)
+        return
+    await query.answer()
+    await status.show(answer)
+
+
+@router.callback_query(SwapFaces.filter())
+async def other_face(
+    query: CallbackQuery, callback_data: SwapFaces, user: User, services: Services, t: Translate
+) -> None:
+    job = analysis_id(callback_data.job)
+    refused = await flow.picker_refusal(services, user, job)
+    faces = await faces_flow.list_faces(services, user)
+    if refused is not None or not isinstance(query.message, Message):
+        await query.answer(t(refused.code if refused else "picker_stale"), show_alert=True)
+        return
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=swap_faces(job, [(f.id, f.name) for f in faces]))
+
+
+@router.callback_query(SwapPick.filter(F.n < 0))
+async def face_chosen(
+    query: CallbackQuery, callback_data: SwapPick, user: User, services: Services, t: Translate
+) -> None:
+    job = analysis_id(callback_data.job)
+    chosen = await flow.picker_face(services, user, job, callback_data.face)
+    if isinstance(chosen, flow.Answer) or not isinstance(query.message, Message):
+        code = chosen.code if isinstance(chosen, flow.Answer) else "picker_stale"
+        await query.answer(t(code), show_alert=True)
+        return
+    name, count = chosen
+    await query.answer(t("swap_face_chosen", name=name))
+    await query.message.edit_reply_markup(reply_markup=swap_picker(t, job, callback_data.face, count))
