@@ -20,6 +20,13 @@ def main_menu() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
 
+class BuyPack(CallbackData, prefix="buy"):
+    """A pack button under /buy: the pack is looked up among those on sale when pressed."""
+
+    credits: int
+    fiat: bool = False
+
+
 # --- swap, saved faces, caricature (routers/swap.py, faces.py, caricature.py) ------------------------
 # Job ids go without their "analyze:" prefix (":" separates CallbackData fields). Every press is
 # re-checked by its flow: the analysis and the saved face must be the presser's.

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.routers import caricature, errors, faces, start, swap
+from bot.telegram.routers import caricature, errors, faces, payments, start, swap
 
 ROUTERS: list[Router] = [
     errors.router,
     start.router,
+    payments.router,
     faces.router,  # its states (the photo or name it asked for) before swap's "any photo"
     caricature.router,
     swap.router,  # keep last among photo handlers: it takes any photo
