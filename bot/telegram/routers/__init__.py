@@ -6,12 +6,27 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.routers import caricature, errors, faces, payments, start, swap
+from bot.telegram.routers import (
+    admin,
+    caricature,
+    credits,
+    errors,
+    faces,
+    payments,
+    privacy,
+    settings,
+    start,
+    swap,
+)
 
 ROUTERS: list[Router] = [
     errors.router,
     start.router,
     payments.router,
+    credits.router,
+    privacy.router,
+    settings.router,
+    admin.router,  # admins only: anyone else falls through, as with an unknown command
     faces.router,  # its states (the photo or name it asked for) before swap's "any photo"
     caricature.router,
     swap.router,  # keep last among photo handlers: it takes any photo

@@ -1,0 +1,80 @@
+"""Admin commands: /stats, /grant, /ban, /unban. For anyone else these handlers do not exist: the
+update falls through to whatever an unknown command gets. The rules live in bot/flows/admin.py."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.flows import admin as flow
+from bot.people import Translate
+from bot.services import Services
+from db.models import User
+
+router = Router(name="admin")
+
+
+def is_admin(_: object, user: User, services: Services) -> bool:
+    return services.config.is_admin(user.platform, user.external_id)
+
+
+router.message.filter(is_admin)
+
+
+@router.message(Command("stats"))
+async def stats(message: Message, services: Services, t: Translate) -> None:
+    figures = await flow.stats(services)
+    jobs = ", ".join(
+        t("stats_jobs_item", status=t(f"status_{status}"), count=count)
+        for status, count in sorted(figures.jobs_since.items())
+    )
+    await message.answer(
+        t(
+            "stats",
+            users=figures.users,
+            banned=figures.banned,
+            jobs=jobs or t("stats_no_jobs"),
+            queued=figures.queued,
+            running=figures.running,
+            stars_today=figures.stars_since,
+            stars_total=figures.stars_total,
+        )
+    )
+
+
+@router.message(Command("grant"))
+async def grant(message: Message, command: CommandObject, t: Translate, services: Services) -> None:
+    parts = (command.args or "").split()
+    try:
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise flow.BadTarget(command.args or "")
+        target, credits = flow.parse_target(parts[0], "telegram"), int(parts[1])
+        # The command message's identity: the same message handled twice grants once.
+        done = await flow.grant(
+            services, target, credits, command_key=f"telegram:{message.chat.id}:{message.message_id}"
+        )
+    except ValueError:  # BadTarget included; also 0 or more than MAX_GRANT credits
+        await message.answer(t("grant_usage"))
+        return
+    if done.outcome is flow.Outcome.NO_USER:
+        await message.answer(t(done.outcome.value, who=done.who))
+        return
+    code = "grant_done" if done.outcome is flow.Outcome.DONE else "grant_already"
+    await message.answer(t(code, credits=credits, who=done.who, balance=done.balance))
+
+
+@router.message(Command("ban", "unban"))
+async def ban(message: Message, command: CommandObject, t: Translate, services: Services) -> None:
+    name = command.command  # "ban" or "unban"
+    try:
+        target = flow.parse_target((command.args or "").strip(), "telegram")
+    except flow.BadTarget:
+        await message.answer(t(f"{name}_usage"))
+        return
+    outcome = await flow.set_banned(services, target, name == "ban")
+    who = flow.describe(target)
+    if outcome in (flow.Outcome.DONE, flow.Outcome.ALREADY):
+        await message.answer(t(f"{name}_{outcome.value}", who=who))
+    else:
+        await message.answer(t(outcome.value, who=who))
