@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
     telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # Fiat invoices (a pack's Stripe price) through Telegram's Stripe provider; unset = Stars only.
+    telegram_payment_provider_token: str | None = Field(None, alias="TELEGRAM_PAYMENT_PROVIDER_TOKEN")
 
     discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_url: str = Field("https://discord.com/api/v10", alias="DISCORD_API_URL")
@@ -165,6 +167,7 @@ EXAMPLES: dict[str, str] = {
     "TELEGRAM_API_URL": "https://api.telegram.org",
     "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
     "TELEGRAM_WEBHOOK_SECRET": "letters-digits_and-dashes",
+    "TELEGRAM_PAYMENT_PROVIDER_TOKEN": "the Stripe token from @BotFather's Payments, e.g. 284685063:LIVE:...",
     "DISCORD_BOT_TOKEN": "the bot token from the Discord developer portal",
     "DISCORD_API_URL": "https://discord.com/api/v10",
     "STRIPE_SECRET_KEY": "sk_live_...",
