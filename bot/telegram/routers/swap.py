@@ -5,7 +5,7 @@ picker's buttons (a face number or All, another saved face). Rules: bot/flows/sw
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, or_f
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -36,7 +36,7 @@ async def swap_command(
     await status.show(await flow.swap_photo(services, user, photo, status.open, names=names))
 
 
-@router.message(F.media_group_id, F.photo | ImageDocument())
+@router.message(F.media_group_id, or_f(F.photo, ImageDocument()))
 async def album_photo(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -55,7 +55,7 @@ async def album_photo(
     await status.show(await flow.swap_album(services, user, source, photo, status.open))
 
 
-@router.message(F.photo | ImageDocument())
+@router.message(or_f(F.photo, ImageDocument()))
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
