@@ -386,9 +386,11 @@ def worker(
             alive = asyncio.run(check_health(config.queue))
             typer.echo("a worker is alive" if alive else "no worker has reported within the health interval")
             raise typer.Exit(0 if alive else 1)
+        from bot.telegram.keyboards import PickerMarkup
         from bot.texts import Catalogue
 
-        run_worker(config, texts=Catalogue())
+        texts = Catalogue()
+        run_worker(config, texts=texts, telegram_markup=PickerMarkup(texts))
 
 
 def demo_photos():
