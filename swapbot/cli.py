@@ -223,12 +223,16 @@ def faces_command(
 def run(
     ctx: typer.Context, output: Annotated[Path, typer.Option("-o", "--output")] = Path("out/demo_swap.jpg")
 ) -> None:
-    """The main job on embedded defaults: put the astronaut's face onto all six faces of insightface's
-    group photo t1.jpg (photos shipped by
+    """With TELEGRAM_BOT_TOKEN: the Telegram bot and its jobs in this one process (the database
+    migrated first; SQLite, the classic engine and no Redis by default). Without: the demo swap, the
+    astronaut's face onto all six faces of insightface's group photo t1.jpg (photos shipped by
     scikit-image and insightface), with the default engine, written to OUTPUT."""
+    settings = _settings(ctx)
+    if settings.telegram_bot_token:
+        _run_telegram(settings, migrate=True)
+        return
     from engine import pipeline
 
-    settings = _settings(ctx)
     progress = Progress()
     with cli_errors():
         source, target = demo_photos()
@@ -238,6 +242,50 @@ def run(
         result, swapped = pipeline.swap(face_engine, identity, target, stage=progress)
         _write_image(output, result)
     typer.echo(f"swapped {len(swapped)} face(s): astronaut -> t1.jpg, written to {output}")
+
+
+@app.command()
+def telegram(ctx: typer.Context) -> None:
+    """Run the Telegram bot with long polling (jobs go to ARQ with REDIS_URL, else run in this process)."""
+    settings = _settings(ctx)
+    with cli_errors():
+        if settings.telegram_webhook_url:
+            raise ValueError("TELEGRAM_WEBHOOK_URL is set: the bot runs behind `swapbot web`, not by polling")
+        _run_telegram(settings, migrate=False)
+
+
+@app.command()
+def web(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to listen on [SWAPBOT_WEB_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on [SWAPBOT_WEB_PORT]")] = None,
+) -> None:
+    """The web process: /healthz, and the Telegram webhook at /telegram/webhook when
+    TELEGRAM_WEBHOOK_URL is set."""
+    import asyncio
+
+    from swapbot.web import serve
+
+    settings = _settings(ctx)
+    with cli_errors():
+        if settings.telegram_webhook_url and not settings.telegram_bot_token:
+            raise ValueError("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not")
+        asyncio.run(serve(settings, host or settings.web_host, port or settings.web_port))
+
+
+def _run_telegram(settings: Settings, *, migrate: bool) -> None:
+    import asyncio
+
+    from bot.telegram.app import run_polling
+    from swapbot.bots import open_telegram
+
+    async def main() -> None:
+        async with open_telegram(settings, migrate=migrate) as telegram:
+            typer.echo(f"telegram bot running (long polling, {telegram.settings.telegram_api_url})", err=True)
+            await run_polling(telegram.dispatcher, telegram.bot)
+
+    with cli_errors():
+        asyncio.run(main())
 
 
 @app.command("caricature")

@@ -28,6 +28,7 @@ def _split_csv(value: object) -> object:
 
 
 _DATABASE_URL = re.compile(r"(?P<backend>\w+)(\+\w+)?://")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ADMIN = re.compile(r"(?P<platform>[a-z]+):(?P<id>\d{1,20})")
 
 
@@ -46,6 +47,15 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
     # Fiat invoices (a pack's Stripe price) through Telegram's Stripe provider; unset = Stars only.
     telegram_payment_provider_token: str | None = Field(None, alias="TELEGRAM_PAYMENT_PROVIDER_TOKEN")
+
+    web_host: str = Field("127.0.0.1", alias="SWAPBOT_WEB_HOST")
+    web_port: int = Field(8080, ge=1, le=65535, alias="SWAPBOT_WEB_PORT")
+
+    # Per-user limits: a burst, then a steady rate (messages and button presses); a daily cap on work
+    # (swaps, caricatures, analyses; 0 = none).
+    rate_burst: int = Field(10, ge=1, alias="SWAPBOT_RATE_BURST")
+    rate_per_minute: float = Field(30.0, gt=0, alias="SWAPBOT_RATE_PER_MINUTE")
+    daily_cap: int = Field(100, ge=0, alias="SWAPBOT_DAILY_CAP")
 
     discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_url: str = Field("https://discord.com/api/v10", alias="DISCORD_API_URL")
@@ -100,6 +110,13 @@ class Settings(BaseSettings):
         if match["backend"] not in ("sqlite", "postgresql"):
             raise ValueError(f"{match['backend']} is not supported: use SQLite or Postgres")
         return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value):
+            raise ValueError("Telegram takes 1-256 characters: letters, digits, _ and -")
+        return value or None
 
     @field_validator("secret_key", mode="before")
     @classmethod
@@ -168,6 +185,11 @@ EXAMPLES: dict[str, str] = {
     "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
     "TELEGRAM_WEBHOOK_SECRET": "letters-digits_and-dashes",
     "TELEGRAM_PAYMENT_PROVIDER_TOKEN": "the Stripe token from @BotFather's Payments, e.g. 284685063:LIVE:...",
+    "SWAPBOT_WEB_HOST": "0.0.0.0",
+    "SWAPBOT_WEB_PORT": "8080",
+    "SWAPBOT_RATE_BURST": "10",
+    "SWAPBOT_RATE_PER_MINUTE": "30",
+    "SWAPBOT_DAILY_CAP": "100",
     "DISCORD_BOT_TOKEN": "the bot token from the Discord developer portal",
     "DISCORD_API_URL": "https://discord.com/api/v10",
     "STRIPE_SECRET_KEY": "sk_live_...",

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from db import users
+from db.errors import InsufficientCredits
+from db.models import User
 from tests.telegram.conftest import TelegramHarness
 
 
@@ -40,3 +47,78 @@ async def test_help_lists_every_command(tg: TelegramHarness) -> None:
     ):
         assert command in answer
     assert "/grant" not in answer
+
+
+async def test_start_on_postgres_with_arq(tg_pg: TelegramHarness) -> None:
+    carol = tg_pg.person("Carol")
+    await tg_pg.feed(carol.text("/start"), carol.text("/start"))
+    assert (await carol.user()).balance == 3
+    assert sum("free credits" in text for text in carol.texts()) == 1
+
+
+async def test_the_first_language_comes_from_telegram(tg: TelegramHarness) -> None:
+    dmitri = tg.person("Dmitri", language_code="ru-RU")
+    await tg.feed(dmitri.text("/start"))
+    assert (await dmitri.user()).language == "ru"
+    async with tg.db.transaction() as session:  # a choice made in /settings is kept
+        await users.update_profile(session, (await dmitri.user()).id, language="vi")
+    dmitri.language_code = "ko"
+    await tg.feed(dmitri.text("/start"))
+    assert (await dmitri.user()).language == "vi"
+
+
+async def test_a_banned_user_gets_one_answer_then_silence(tg: TelegramHarness) -> None:
+    eve = tg.person("Eve")
+    await tg.feed(eve.text("/start"))
+    async with tg.db.transaction() as session:
+        await users.update_profile(session, (await eve.user()).id, is_banned=True)
+    before = len(eve.texts())
+    await tg.feed(eve.text("/start"), eve.text("/help"), eve.text("/start"))
+    said = eve.texts()[before:]
+    assert said == [tg.services.texts.text("banned", "en")]
+    await tg.feed(eve.press("anything", message_id=1))
+    assert tg.telegram.called("answerCallbackQuery") == []
+    # A payment must never hang: every pre-checkout query of a banned user is refused with the reason.
+    await tg.feed(eve.pre_checkout("pack:10", 100), eve.pre_checkout("pack:10", 100))
+    answers = tg.telegram.called("answerPreCheckoutQuery")
+    assert [a["ok"] for a in answers] == ["false", "false"]
+    assert all("no longer" in a["error_message"] for a in answers)
+
+
+async def test_a_duplicate_update_is_handled_once(tg: TelegramHarness) -> None:
+    frank = tg.person("Frank")
+    update = frank.text("/help")
+    await tg.feed(update, update)
+    assert len(frank.texts()) == 1
+    # The same message again under another update_id (a re-read queue) is a duplicate too.
+    again = dict(update, update_id=update["update_id"] + 10_000)
+    await tg.feed(again)
+    assert len(frank.texts()) == 1
+    await tg.feed(frank.text("/help"))
+    assert len(frank.texts()) == 2
+
+
+def _failing_router() -> Router:
+    router = Router(name="test-failing")
+
+    @router.message(Command("boom"))
+    async def boom(message: Message) -> None:
+        raise RuntimeError("a handler bug")
+
+    @router.message(Command("broke"))
+    async def broke(message: Message, user: User) -> None:
+        raise InsufficientCredits(user.id, balance=0, needed=2)
+
+    return router
+
+
+async def test_a_handler_that_raises_apologises_and_the_bot_keeps_serving(tg: TelegramHarness) -> None:
+    tg.dp.include_router(_failing_router())
+    tg.dp.sub_routers.insert(0, tg.dp.sub_routers.pop())  # before the features: only its commands fail
+    grace = tg.person("Grace")
+    await tg.feed(grace.text("/boom"))
+    assert grace.texts() == [tg.services.texts.text("sorry_error", "en")]
+    await tg.feed(grace.text("/broke"))
+    assert "needs 2 credit(s) and you have 0" in grace.texts()[-1]
+    await tg.feed(grace.text("/start"))
+    assert "You have 3 credits" in grace.texts()[-1]
