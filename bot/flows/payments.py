@@ -235,51 +235,46 @@ class RefundCode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Refund:
     code: RefundCode
-    payment: Payment | None = None  # as committed (None after a refusal: nothing was)
+    payment: Payment | None = None
     taken: int = 0  # credits taken back off the balance
     shortfall: int = 0  # credits already spent, which could not be taken back
     detail: str | None = None  # the platform's reason for a refusal
     payer: User | None = None  # who paid (set when a refund was done: they are told)
 
 
-class _Refused(Exception):
-    def __init__(self, refund: Refund) -> None:
-        self.refund = refund
-
-
 async def refund(services: Services, admin: User, charge_id: str, refund_stars: StarRefunder) -> Refund:
-    """An admin refunds a Stars payment: the Stars go back (``refund_stars``) and the credits are
+    """An admin refunds a Stars payment: the Stars go back (``refund_stars``), then the credits are
     reversed as far as the balance allows, with what could not be taken back recorded.
 
-    The payment's row stays locked (Postgres; SQLite's write lock) from the reversal until the platform
-    has answered, and a refusal rolls the reversal back: a refund happens once, whole or not at all.
+    The platform is asked first, holding no database lock over the round trip: when it refuses,
+    nothing changed here. The reversal after it is idempotent (``payments.reverse``), so a refund whose
+    commit was lost is finished by asking again (the platform then says "already refunded"), and of
+    two concurrent refunds the platform refunds one and the database reverses one.
     """
     if not services.config.is_admin(admin.platform, admin.external_id):
         return Refund(RefundCode.NOT_ADMIN)
     charge_id = charge_id.strip()
     if not charge_id:
         return Refund(RefundCode.USAGE)
+    async with services.db.session() as session:
+        payment = await payments.get_or_none(session, Provider.TELEGRAM_STARS, charge_id)
+        if payment is None:
+            return Refund(RefundCode.UNKNOWN)
+        if payment.status == PaymentStatus.REFUNDED.value:
+            return _already(payment)
+        payer = await session.get(User, payment.user_id) if payment.user_id is not None else None
+    if payer is None:
+        return Refund(RefundCode.PAYER_GONE, payment)
     try:
-        async with services.db.transaction() as session:
-            payment = await payments.get_or_none(session, Provider.TELEGRAM_STARS, charge_id)
-            if payment is None:
-                return Refund(RefundCode.UNKNOWN)
-            if payment.status == PaymentStatus.REFUNDED.value:
-                return _already(payment)
-            payer = await session.get(User, payment.user_id) if payment.user_id is not None else None
-            if payer is None:
-                return Refund(RefundCode.PAYER_GONE, payment)
-            reversal = await payments.reverse(session, Provider.TELEGRAM_STARS, charge_id)
-            if not reversal.changed:  # a concurrent /refund won
-                return _already(reversal.payment)
-            try:
-                await refund_stars(payer.external_id, charge_id)
-            except AlreadyRefunded:
-                log.warning("stars were already refunded; reversing credits", charge_id=charge_id)
-            except RefundRefused as exc:
-                raise _Refused(Refund(RefundCode.REFUSED, detail=exc.description)) from exc
-    except _Refused as refused:
-        return refused.refund
+        await refund_stars(payer.external_id, charge_id)
+    except AlreadyRefunded:
+        log.warning("stars were refunded before; reversing the credits", charge_id=charge_id)
+    except RefundRefused as exc:
+        return Refund(RefundCode.REFUSED, payment, detail=exc.description)
+    async with services.db.transaction() as session:
+        reversal = await payments.reverse(session, Provider.TELEGRAM_STARS, charge_id)
+    if not reversal.changed:  # a concurrent /refund reversed it
+        return _already(reversal.payment)
     log.info("payment refunded", charge_id=charge_id, taken=reversal.taken, shortfall=reversal.shortfall)
     return Refund(RefundCode.DONE, reversal.payment, reversal.taken, reversal.shortfall, payer=payer)
 
