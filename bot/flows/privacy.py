@@ -52,3 +52,9 @@ async def forget(services: Services, user: User) -> Forgotten | None:
     except UserNotFound:
         return None
     return Forgotten(done.faces, len(done.jobs), cancelled.jobs)
+
+
+async def exists(services: Services, user_id: int) -> bool:
+    """Whether our user ``user_id`` is still there (a /forget button outlives its user)."""
+    async with services.db.session() as session:
+        return await session.get(User, user_id) is not None

@@ -37,21 +37,15 @@ async def forget_answer(
 ) -> None:
     if callback_data.user != user.id:
         # Someone else's button, or ours from before a /forget (this identity has a new row since).
-        await query.answer(
-            t("not_your_button" if await _exists(services, callback_data.user) else "forget_nothing")
-        )
+        gone = not await flow.exists(services, callback_data.user)
+        await query.answer(t("forget_nothing" if gone else "not_your_button"))
         return
     if not callback_data.yes:
         await _close(query, t("forget_kept"))
         return
-    gone = await flow.forget(services, user)
-    text = t("forget_done", faces=gone.faces, jobs=gone.jobs) if gone else t("forget_nothing")
+    done = await flow.forget(services, user)
+    text = t("forget_done", faces=done.faces, jobs=done.jobs) if done else t("forget_nothing")
     await _close(query, text)
-
-
-async def _exists(services: Services, user_id: int) -> bool:
-    async with services.db.session() as session:
-        return await session.get(User, user_id) is not None
 
 
 async def _close(query: CallbackQuery, text: str) -> None:
