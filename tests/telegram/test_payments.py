@@ -19,6 +19,8 @@ from db import ledger
 from db import payments as db_payments
 from db.models import Provider, Reason, User
 from db.session import Database
+from swapbot.bots import bot_config
+from swapbot.settings import Settings
 from tests.fakes.telegram_server import FakeTelegram, bad_request
 from tests.telegram.conftest import (
     REDIS_URL,
@@ -268,3 +270,15 @@ async def test_paysupport_and_terms_answer(shop: TelegramHarness) -> None:
     assert "payment" in ivy.texts()[-1]
     await tg.feed(ivy.text("/terms"))
     assert "Terms (version 1)" in ivy.texts()[-1] and "One swap costs 1 credit" in ivy.texts()[-1]
+
+
+def test_the_provider_token_setting_reaches_the_bots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_PAYMENT_PROVIDER_TOKEN", raising=False)
+    key = "k" * 40
+    with_token = Settings(TELEGRAM_PAYMENT_PROVIDER_TOKEN="284685063:TEST:fake", SWAPBOT_SECRET_KEY=key)
+    assert bot_config(with_token).stripe_provider_token == "284685063:TEST:fake"
+    assert bot_config(Settings(SWAPBOT_SECRET_KEY=key)).stripe_provider_token is None
+    assert (
+        bot_config(Settings(TELEGRAM_PAYMENT_PROVIDER_TOKEN="", SWAPBOT_SECRET_KEY=key)).stripe_provider_token
+        is None
+    )
