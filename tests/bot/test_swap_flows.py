@@ -1,0 +1,263 @@
+"""The swap, faces and caricature flows on their own (no dispatcher): the real classic engine and real
+photos through the in-process runner on SQLite, deliveries to the fake Bot API. What the Telegram tests
+cannot see from the chat: refusals open no status message, a one-face analysis's follow-up charges only
+when it runs (and refuses when the credits are gone by then), the same photo twice is one job whose
+result goes out again, and every picker refusal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from bot.flows import caricature as caricature_flow
+from bot.flows import faces as faces_flow
+from bot.flows import swap as flow
+from bot.services import BotConfig
+from db import faces as db_faces
+from db import jobs as db_jobs
+from db import ledger
+from db.jobs import Delivery
+from db.models import JobKind, User
+from db.session import Database
+from engine.classic.backend import ClassicEngine
+from jobs.params import normalize
+from jobs.request import InputRef
+from tests.conftest import encode
+from tests.db.conftest import make_user, migrated, sqlite_url
+from tests.fakes.telegram_server import FakeTelegram
+from tests.telegram.conftest import SECRET, TelegramHarness, close_tg, open_tg
+
+
+@pytest.fixture(scope="module")
+def classic() -> ClassicEngine:
+    return ClassicEngine()
+
+
+@pytest.fixture(scope="module")
+async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    async with migrated(sqlite_url(tmp_path_factory.mktemp("swapflows"))) as database:
+        yield database
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def kit(db: Database, telegram: FakeTelegram, classic: ClassicEngine) -> AsyncIterator[TelegramHarness]:
+    harness = await open_tg(db, telegram, classic, config=BotConfig(secret_key=SECRET))
+    try:
+        yield harness
+    finally:
+        await close_tg(harness)
+
+
+class Opener:
+    """An ``OpenStatus`` that counts its calls: results and notices go to ``chat`` as new messages."""
+
+    def __init__(self, chat: int) -> None:
+        self.chat = chat
+        self.calls = 0
+
+    async def __call__(self) -> Delivery:
+        self.calls += 1
+        return Delivery("telegram", str(self.chat))
+
+
+async def person(kit: TelegramHarness, balance: int) -> User:
+    user_id = await make_user(kit.db, balance)
+    async with kit.db.session() as session:
+        user = await session.get(User, user_id)
+    assert user is not None
+    return user
+
+
+def photo(kit: TelegramHarness, image: np.ndarray) -> flow.Photo:
+    data = encode(image, ".png")
+    file_id, unique = kit.telegram.add_file(data)
+    return flow.Photo(InputRef.telegram(file_id, unique), size=len(data))
+
+
+def bigger(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+
+
+async def balance(kit: TelegramHarness, user: User) -> int:
+    async with kit.db.session() as session:
+        return await ledger.balance(session, user.id)
+
+
+async def saved(kit: TelegramHarness, user: User, image: np.ndarray, name: str) -> None:
+    answer = await faces_flow.start_save(kit.services, user, photo(kit, image), name, Opener(user.id))
+    assert answer.submitted
+    await kit.idle()
+    async with kit.db.session() as session:
+        assert name in [face.name for face in await db_faces.list_for_user(session, user.id)]
+
+
+def test_photos_are_checked_before_any_work() -> None:
+    services = type("S", (), {"config": BotConfig(secret_key=SECRET)})()
+    ref = InputRef.telegram("f", "u")
+    assert flow.check_photo(services, flow.Photo(ref, size=25_000_000)) == flow.Answer(  # type: ignore[arg-type]
+        "file_too_large", {"size": 25_000_000, "max_bytes": 20_000_000}
+    )
+    text = flow.Photo(ref, size=10, as_file=True, mime="text/plain", filename="notes.txt")
+    assert flow.check_photo(services, text).code == "not_an_image"  # type: ignore[arg-type, union-attr]
+    named = flow.Photo(ref, size=10, as_file=True, mime="application/octet-stream", filename="me.JPG")
+    assert flow.check_photo(services, named) is None  # type: ignore[arg-type]
+    assert flow.check_photo(services, flow.Photo(ref, size=None)) is None  # type: ignore[arg-type]
+    assert flow.parse_face_names(" anna + bob ") == ["anna", "bob"] and flow.parse_face_names(None) == []
+
+
+def test_analysis_params_by_purpose() -> None:
+    assert normalize(JobKind.ANALYZE, {}) == {}
+    assert normalize(JobKind.ANALYZE, {"purpose": "save", "name": " Anna "}) == {
+        "purpose": "save",
+        "name": "anna",
+    }
+    assert normalize(JobKind.ANALYZE, {"purpose": "swap", "face": 4}) == {
+        "purpose": "swap",
+        "face": 4,
+        "restorer": None,
+        "cost": 1,
+    }
+    for bad in (
+        {"purpose": "dance"},
+        {"purpose": "save", "name": "two words"},
+        {"purpose": "save", "name": "anna", "face": 1},
+        {"purpose": "swap", "face": 0},
+        {"purpose": "swap", "face": 1, "cost": -1},
+        {"name": "anna"},
+    ):
+        with pytest.raises(ValueError):
+            normalize(JobKind.ANALYZE, bad)
+
+
+async def test_refusals_open_no_status_and_cost_nothing(kit: TelegramHarness, astronaut: np.ndarray) -> None:
+    user = await person(kit, 0)
+    opener = Opener(user.id)
+    assert (await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener)).code == "no_saved_face"
+    await saved(kit, user, astronaut, "eileen")
+    answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener)
+    assert answer == flow.Answer("insufficient_credits", {"balance": 0, "needed": 1})
+    answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener, names=["a", "b"])
+    assert answer.code == "mix_unavailable"
+    answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener, names=["zed"])
+    assert answer == flow.Answer("face_name_not_found", {"name": "zed"})
+    answer = await caricature_flow.caricature(
+        kit.services, user, photo(kit, astronaut), "openai", 1.0, opener
+    )
+    assert answer.code == "stylizer_unavailable"  # not among the configured styles
+    answer = await caricature_flow.caricature(kit.services, user, photo(kit, astronaut), "warp", 2.5, opener)
+    assert answer.code == "bad_strength"
+    assert opener.calls == 0
+
+
+async def test_one_face_swaps_once_and_the_same_photo_again_resends_it(
+    kit: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
+) -> None:
+    user = await person(kit, 2)
+    await saved(kit, user, astronaut, "eileen")
+    target = photo(kit, bigger(hanks))
+    first = await flow.swap_photo(kit.services, user, target, Opener(user.id))
+    assert first.submitted and not first.again
+    await kit.idle()
+    assert await balance(kit, user) == 1
+    results = kit.telegram.sent_to(user.id, "photo")
+    assert len(results) == 1 and results[0].caption == "Credits left: 1."
+
+    again = await flow.swap_photo(kit.services, user, target, Opener(user.id))
+    assert again.code == "job_sent_again"
+    await kit.idle()
+    assert await balance(kit, user) == 1  # not charged again
+    resent = kit.telegram.sent_to(user.id, "photo")
+    assert len(resent) == 2 and resent[1].file_id == results[0].file_id
+
+
+async def test_a_follow_up_without_credits_left_says_so_and_charges_nothing(
+    kit: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
+) -> None:
+    user = await person(kit, 1)
+    await saved(kit, user, astronaut, "eileen")
+    # Both pass the check before work (1 credit each); the first follow-up takes the only credit.
+    one = await flow.swap_photo(kit.services, user, photo(kit, bigger(hanks)), Opener(user.id))
+    two = await flow.swap_photo(kit.services, user, photo(kit, astronaut), Opener(user.id))
+    assert one.submitted and two.submitted
+    await kit.idle()
+    assert await balance(kit, user) == 0
+    assert len(kit.telegram.sent_to(user.id, "photo")) == 1
+    assert any("This needs 1 credit(s) and you have 0" in text for text in kit.telegram.texts_to(user.id))
+
+
+async def test_every_picker_press_is_checked(
+    kit: TelegramHarness, astronaut: np.ndarray, group_photo: np.ndarray
+) -> None:
+    alice, mallory = await person(kit, 3), await person(kit, 3)
+    await saved(kit, alice, astronaut, "eileen")
+    await saved(kit, mallory, astronaut, "mine")
+    await flow.swap_photo(kit.services, alice, photo(kit, group_photo), Opener(alice.id))
+    await kit.idle()
+    async with kit.db.session() as session:
+        jobs = await db_jobs.for_user(session, alice.id)
+        (analysis,) = [j for j in jobs if (j.params or {}).get("purpose") == "swap"]
+        (save_analysis,) = [j for j in jobs if (j.params or {}).get("purpose") == "save"]
+        (alice_face,) = await db_faces.list_for_user(session, alice.id)
+        (mallory_face,) = await db_faces.list_for_user(session, mallory.id)
+    opener = Opener(alice.id)
+    s = kit.services
+    assert (await flow.choose(s, alice, analysis.id, 7, alice_face.id, opener)) == flow.Answer(
+        "bad_face_index", {"number": 7, "count": 6}
+    )
+    assert (await flow.choose(s, alice, analysis.id, 1, mallory_face.id, opener)).code == "face_not_found"
+    assert (
+        await flow.choose(s, mallory, analysis.id, 1, mallory_face.id, opener)
+    ).code == "not_your_analysis"
+    assert (
+        await flow.choose(s, alice, save_analysis.id, 1, alice_face.id, opener)
+    ).code == "not_your_analysis"
+    assert (await flow.choose(s, alice, "analyze:nope", 1, alice_face.id, opener)).code == "not_your_analysis"
+    assert (await faces_flow.pick(s, alice, analysis.id, 1)).code == "not_your_analysis"  # a swap picker
+    assert opener.calls == 0
+    assert await balance(kit, alice) == 3
+
+    chosen = await flow.choose(s, alice, analysis.id, None, alice_face.id, opener)
+    assert chosen.submitted and opener.calls == 1
+    await kit.idle()
+    assert await balance(kit, alice) == 2
+
+
+async def test_face_names_and_the_limit(kit: TelegramHarness, astronaut: np.ndarray) -> None:
+    user = await person(kit, 0)
+    async with kit.db.transaction() as session:
+        for n in range(db_faces.MAX_FACES - 1):
+            await db_faces.save(
+                session, user.id, f"f{n}", chip=b"x", landmarks=[], embeddings={"m": bytes(8)}
+            )
+    faces = await faces_flow.list_faces(kit.services, user)
+    assert faces[0].is_default and len(faces) == db_faces.MAX_FACES - 1
+    opener = Opener(user.id)
+    assert (await faces_flow.start_save(kit.services, user, photo(kit, astronaut), "f1", opener)).code == (
+        "duplicate_name"
+    )
+    assert (await faces_flow.start_save(kit.services, user, photo(kit, astronaut), "a b", opener)).code == (
+        "invalid_name"
+    )
+    assert (await faces_flow.rename(kit.services, user, faces[1].id, "f2")).code == "duplicate_name"
+    assert (await faces_flow.rename(kit.services, user, faces[1].id, "Zoe")) == faces_flow.Answer(
+        "face_renamed", {"old": "f1", "name": "zoe"}
+    )
+    assert opener.calls == 0
+    await saved(kit, user, astronaut, "twentieth")  # unnamed would be face1; the 20th face is allowed
+    assert (await faces_flow.start_save(kit.services, user, photo(kit, astronaut), None, opener)) == (
+        faces_flow.Answer("face_limit", {"limit": db_faces.MAX_FACES})
+    )
+    stranger = await person(kit, 0)
+    for act in (faces_flow.make_default, faces_flow.delete):
+        assert (await act(kit.services, stranger, faces[2].id)).code == "face_not_found"
+    assert len(await faces_flow.list_faces(kit.services, user)) == db_faces.MAX_FACES
