@@ -169,7 +169,7 @@ class Paid:
 @dataclass(frozen=True, slots=True)
 class Credited:
     credits: int
-    balance: int
+    balance: int  # right after this payment's credit (a replay reports the first time's)
     replayed: bool  # this payment had been credited before: nothing was added now
 
 
