@@ -70,18 +70,25 @@ class MemoryRateLimiter:
 
     async def hit(self, key: str, *, daily: bool = False) -> Verdict:
         limits, now = self.limits, self._clock()
+        if self._day != day_of(now):  # a new day: yesterday's counts and the refilled buckets go
+            self._day, self._counts = day_of(now), {}
+            self._forget_full_buckets(now)
         tokens, at = self._buckets.get(key, (float(limits.burst), now))
         tokens = min(float(limits.burst), tokens + (now - at) * limits.rate_per_s)
         if tokens < 1.0:
             return Verdict(False, "rate", (1.0 - tokens) / limits.rate_per_s)
-        if self._day != day_of(now):  # a new day: yesterday's counts are gone
-            self._day, self._counts = day_of(now), {}
         if daily and limits.daily_cap and self._counts.get(key, 0) >= limits.daily_cap:
             return Verdict(False, "daily", seconds_to_midnight(now))
         self._buckets[key] = (tokens - 1.0, now)
         if daily:
             self._counts[key] = self._counts.get(key, 0) + 1
         return Verdict(True)
+
+    def _forget_full_buckets(self, now: float) -> None:
+        """A bucket that has refilled is the same as no bucket: dropping them keeps memory bounded by
+        the people seen in a day."""
+        refill_s = self.limits.burst / self.limits.rate_per_s
+        self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items() if now - at < refill_s}
 
     async def close(self) -> None:
         self._buckets.clear()

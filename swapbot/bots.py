@@ -102,8 +102,9 @@ async def open_telegram(
 ) -> AsyncIterator[TelegramBot]:
     """The Telegram bot on ``settings``: jobs go to ARQ with REDIS_URL, else run in this process (the
     engine is then loaded here). ``migrate`` brings the database to the latest schema first (``swapbot
-    run``; always on the embedded SQLite, which has no operator to run ``swapbot db upgrade``). On exit: the queue stops first (running jobs go back to queued), then the limits, the FSM
-    storage, the Bot's session and the database."""
+    run``; always on the embedded SQLite, which has no operator to run ``swapbot db upgrade``). On exit:
+    the queue stops first (running jobs go back to queued), then the limits, the FSM storage, the Bot's
+    session and the database."""
     from swapbot.cli import worker_config
 
     async with AsyncExitStack() as stack:
