@@ -78,12 +78,6 @@ def limit_key(user: User) -> str:
     return f"{user.platform}:{user.external_id}"
 
 
-async def work_allowed(services: Services, user: User) -> Verdict:
-    """Before submitting work (a swap, a caricature, an analysis): one token and one of the day's cap.
-    A refusal takes nothing; say ``refusal(t, verdict)``."""
-    return await services.limiter.hit(limit_key(user), daily=True)
-
-
 def refusal(t: Translate, verdict: Verdict) -> str:
     """The polite sentence for a refused hit: wait N seconds, or come back tomorrow (in N hours)."""
     if verdict.reason == "daily":

@@ -13,8 +13,10 @@ import redis.asyncio as aioredis
 from bot.once import RedisOnce
 from bot.ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter, day_of
 from bot.telegram.middlewares.outgoing import _Schedule
+from bot.telegram.middlewares.throttling import is_work
 from db.session import Database
 from tests.fakes.telegram_server import FakeTelegram, retry_after
+from tests.jobs.squares import picture, png
 from tests.telegram.conftest import REDIS_URL, TelegramHarness, close_tg, engine_for, open_tg
 
 
@@ -143,3 +145,36 @@ def test_outgoing_schedule_lets_a_burst_through_then_spaces_messages() -> None:
     assert schedule.reserve("other chat", 1.0, 3) == 0.0
     schedule.hold("other chat", 5.0)  # Telegram said retry_after 5
     assert 4.9 < schedule.reserve("other chat", 1.0, 1) <= 5.0
+
+
+async def test_the_daily_cap_refuses_photos_not_talk(
+    telegram: FakeTelegram, tg_sqlite: Database, request: pytest.FixtureRequest
+) -> None:
+    limits = Limits(burst=100, per_minute=600, daily_cap=2)
+    harness = await open_tg(tg_sqlite, telegram, engine_for(request), limiter=MemoryRateLimiter(limits))
+    try:
+        erin = harness.person("Erin")
+        await harness.feed(erin.text("/start"))
+        photo = png(picture(((0, 0, 255), 20, 20)))
+        await harness.feed(erin.photo(photo), erin.document(photo, file_name="b.png", mime_type="image/png"))
+        await harness.idle()
+        before = len(erin.texts())
+        await harness.feed(erin.photo(photo), erin.photo(photo))
+        refusals = [t for t in erin.texts()[before:] if "today's limit" in t]
+        assert len(refusals) == 1  # told once, not once per photo
+        await harness.feed(erin.text("/help"))
+        assert "/setface" in erin.texts()[-1]  # talking is still fine
+    finally:
+        await close_tg(harness)
+
+
+def test_what_counts_as_work() -> None:
+    from aiogram.types import Message
+
+    base = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}
+    photo = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
+    assert is_work(Message.model_validate(base | {"photo": photo}))
+    assert not is_work(Message.model_validate(base | {"text": "/swap"}))
+    replying = base | {"reply_to_message": base | {"photo": photo}}
+    assert is_work(Message.model_validate(replying | {"text": "/swap"}))
+    assert not is_work(Message.model_validate(replying | {"text": "/help"}))
