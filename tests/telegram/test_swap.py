@@ -155,3 +155,19 @@ async def test_swap_as_a_reply_names_a_saved_face_and_mixing_says_it_is_unavaila
     await tg.idle()
     assert len(photos_to(tg, alice)) == 1
     assert (await alice.user()).balance == 2
+
+
+async def test_the_one_face_follow_up_on_postgres_with_arq(
+    tg_pg: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
+) -> None:
+    """At scale the follow-up runs in a separate ARQ worker: it submits the swap to Redis itself."""
+    alice = tg_pg.person()
+    await tg_pg.feed(alice.text("/start"))
+    await tg_pg.feed(alice.photo(png(astronaut), caption="/setface eileen"))
+    await tg_pg.drain()
+    await tg_pg.feed(alice.photo(png(enlarged(hanks))))
+    await tg_pg.drain()  # the analysis, whose follow-up enqueues the swap
+    await tg_pg.drain()  # the swap
+    (result,) = photos_to(tg_pg, alice)
+    assert result.caption == "Credits left: 2."
+    assert (await alice.user()).balance == 2
