@@ -3,7 +3,9 @@ button, /cancel, /privacy, /forget and /settings."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,6 +157,31 @@ async def test_cancel_refunds_once(account_pg: TelegramHarness) -> None:
         assert (await session.get(Job, job_id)).status == "cancelled"  # type: ignore[union-attr]
     assert (await bob.user()).balance == 3
     assert tg.telegram.sent_to(bob.id, "photo") == []
+
+
+async def test_cancel_stops_a_running_job_and_refunds_it(telegram: FakeTelegram, tg_sqlite: Database) -> None:
+    gate = threading.Event()
+    engine = SquareEngine(gate=gate)
+    tg = await open_tg(tg_sqlite, telegram, engine, config=CONFIG)
+    try:
+        kim = tg.person("Kim")
+        await tg.feed(kim.text("/start"))
+        job_id = await submit_swap(tg, kim)
+        await asyncio.to_thread(engine.entered.wait, 30)  # the in-process worker is swapping now
+        async with tg.db.session() as session:
+            assert (await session.get(Job, job_id)).status == "running"  # type: ignore[union-attr]
+
+        await tg.feed(kim.text("/cancel"))
+        assert kim.texts()[-1] == "Cancelled: 1. 1 credits came back; you have 3 credits."
+        gate.set()  # the engine thread finishes; its result must not be delivered or charged
+        await tg.idle()
+        async with tg.db.session() as session:
+            assert (await session.get(Job, job_id)).status == "cancelled"  # type: ignore[union-attr]
+        assert (await kim.user()).balance == 3
+        assert tg.telegram.sent_to(kim.id, "photo") == []
+    finally:
+        gate.set()
+        await close_tg(tg)
 
 
 async def test_privacy_says_what_is_kept_and_for_how_long(account: TelegramHarness) -> None:
