@@ -374,3 +374,17 @@ async def tg_pg(
         yield harness
     finally:
         await close_tg(harness)
+
+
+@pytest.fixture(params=["local", "arq"])
+async def tg_both(
+    request: pytest.FixtureRequest, telegram: FakeTelegram, tg_sqlite: Database, tg_postgres: Database
+) -> AsyncIterator[TelegramHarness]:
+    """A test run twice: embedded (SQLite, in-process runner) and at scale (Postgres, ARQ)."""
+    arq = request.param == "arq"
+    db = tg_postgres if arq else tg_sqlite
+    harness = await open_tg(db, telegram, engine_for(request), redis_url=REDIS_URL if arq else None)
+    try:
+        yield harness
+    finally:
+        await close_tg(harness)

@@ -6,9 +6,13 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from db import jobs as db_jobs
 from db import users
 from db.errors import InsufficientCredits
+from db.jobs import Delivery
 from db.models import User
+from jobs.request import InputRef, JobRequest
+from tests.jobs.squares import picture, png
 from tests.telegram.conftest import TelegramHarness
 
 
@@ -122,3 +126,21 @@ async def test_a_handler_that_raises_apologises_and_the_bot_keeps_serving(tg: Te
     assert "needs 2 credit(s) and you have 0" in grace.texts()[-1]
     await tg.feed(grace.text("/start"))
     assert "You have 3 credits" in grace.texts()[-1]
+
+
+async def test_the_harness_runs_jobs_both_ways(tg_both: TelegramHarness) -> None:
+    """``idle``/``drain`` see a job through: the in-process runner, or an ARQ worker in burst mode."""
+    harness = tg_both
+    gina = harness.person("Gina")
+    await harness.feed(gina.text("/start"))
+    file_id, unique = harness.telegram.add_file(png(picture(((0, 0, 255), 20, 20), ((255, 0, 0), 70, 40))))
+    delivery = Delivery("telegram", str(gina.id), None)
+    user = await gina.user()
+    ticket = await harness.services.jobs.submit(
+        JobRequest.analysis(user.id, InputRef.telegram(file_id, unique), delivery)
+    )
+    await harness.idle()
+    async with harness.db.session() as session:
+        job = await db_jobs.get(session, ticket.job_id)
+    assert job.status == "succeeded"
+    assert harness.telegram.sent_to(gina.id, "photo")  # the numbered preview came back to the chat
