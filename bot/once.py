@@ -15,6 +15,10 @@ class Once(Protocol):
         """True the first time ``key`` is seen within ``ttl_s`` seconds, False on every later call."""
         ...
 
+    async def forget(self, key: str) -> None:
+        """The next ``first(key)`` is True again."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -36,6 +40,9 @@ class MemoryOnce:
         self._expiry[key] = now + ttl_s
         return True
 
+    async def forget(self, key: str) -> None:
+        self._expiry.pop(key, None)
+
     async def close(self) -> None:
         self._expiry.clear()
 
@@ -51,6 +58,9 @@ class RedisOnce:
 
     async def first(self, key: str, ttl_s: float) -> bool:
         return bool(await self.client.set(self.prefix + key, b"1", nx=True, px=max(1, int(ttl_s * 1000))))
+
+    async def forget(self, key: str) -> None:
+        await self.client.delete(self.prefix + key)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -60,7 +60,16 @@ async def enter(
 
 async def first_ban_notice(services: Services, user: User) -> bool:
     """True the first time a banned user is seen (they get one answer), False after (silence)."""
-    return await services.once.first(f"banned:{user.id}", BAN_NOTICE_TTL_S)
+    return await services.once.first(_ban_notice_key(user.id), BAN_NOTICE_TTL_S)
+
+
+async def reset_ban_notice(services: Services, user_id: int) -> None:
+    """After an unban: a later ban is told once again."""
+    await services.once.forget(_ban_notice_key(user_id))
+
+
+def _ban_notice_key(user_id: int) -> str:
+    return f"banned:{user_id}"
 
 
 def translator(services: Services, language: str | None) -> Translate:

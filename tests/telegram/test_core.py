@@ -6,6 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from bot.people import reset_ban_notice
 from db import jobs as db_jobs
 from db import users
 from db.errors import InsufficientCredits
@@ -144,3 +145,18 @@ async def test_the_harness_runs_jobs_both_ways(tg_both: TelegramHarness) -> None
         job = await db_jobs.get(session, ticket.job_id)
     assert job.status == "succeeded"
     assert harness.telegram.sent_to(gina.id, "photo")  # the numbered preview came back to the chat
+
+
+async def test_a_second_ban_is_told_again_after_an_unban(tg: TelegramHarness) -> None:
+    hal = tg.person("Hal")
+    await tg.feed(hal.text("/start"))
+    user_id = (await hal.user()).id
+    banned = tg.services.texts.text("banned", "en")
+    for _ in range(2):
+        async with tg.db.transaction() as session:
+            await users.update_profile(session, user_id, is_banned=True)
+        await tg.feed(hal.text("/help"), hal.text("/help"))
+        async with tg.db.transaction() as session:
+            await users.update_profile(session, user_id, is_banned=False)
+        await reset_ban_notice(tg.services, user_id)
+    assert hal.texts().count(banned) == 2
