@@ -5,6 +5,8 @@ without a face, no saved face yet, and presses by someone else."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,16 @@ async def test_an_album_swaps_the_first_face_into_the_second_photo(
     inside, outside = changed_inside_only(target, decode_image(result.data or b""), face.box)
     assert inside > 10 and outside < 3
     assert (await bob.user()).balance == 2
+
+    # Polling runs an album's updates concurrently, in any order: still one swap, in the album's order.
+    carol = tg.person("Carol")
+    await tg.feed(carol.text("/start"))
+    album = carol.album(png(target), png(astronaut))
+    await asyncio.gather(*(tg.feed(update) for update in reversed(album)))
+    await tg.idle()
+    (result,) = photos_to(tg, carol)
+    assert decode_image(result.data or b"").shape == astronaut.shape  # the second photo is the target
+    assert (await carol.user()).balance == 2
 
 
 async def test_a_photo_sent_as_a_file_swaps_like_a_photo(

@@ -98,7 +98,7 @@ async def rename_asked(
         await query.message.answer(t("face_rename_prompt", name=mine[callback_data.face]))
 
 
-@router.message(RenameFace.name, F.text)
+@router.message(RenameFace.name, F.text, ~F.text.startswith("/"))  # a command leaves the rename
 async def rename_given(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:

@@ -4,6 +4,8 @@ picker's buttons (a face number or All, another saved face). Rules: bot/flows/sw
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, or_f
 from aiogram.fsm.context import FSMContext
@@ -21,6 +23,8 @@ from db.models import User
 router = Router(name="swap")
 
 ALBUM_KEY = "album"  # FSM data: the first photo of an album, until its second arrives
+# Photos without a command are swapped in private chats only: in a group, people share photos freely.
+PRIVATE = F.chat.type == "private"
 
 
 @router.message(Command("swap"))
@@ -36,26 +40,48 @@ async def swap_command(
     await status.show(await flow.swap_photo(services, user, photo, status.open, names=names))
 
 
-@router.message(F.media_group_id, or_f(F.photo, ImageDocument()))
+class AlbumPairs:
+    """The photos of an album arrive as separate updates, which polling hands to concurrent tasks: one
+    lock per album (in this process) makes "keep the first, pair it with the second" atomic."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def forget(self, key: str) -> None:
+        self._locks.pop(key, None)
+
+
+albums = AlbumPairs()
+
+
+@router.message(PRIVATE, F.media_group_id, or_f(F.photo, ImageDocument()))
 async def album_photo(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
     photo = photo_of(message)
     assert photo is not None
-    data = await state.get_data()
-    first = data.get(ALBUM_KEY)
-    if first is None or first["group"] != message.media_group_id:
-        await state.update_data({ALBUM_KEY: {"group": message.media_group_id, "photo": photo_to_json(photo)}})
-        return
-    if first.get("done"):
-        return  # a third photo and beyond: the album's swap is already asked for
-    await state.update_data({ALBUM_KEY: {**first, "done": True}})
+    key = f"{message.chat.id}:{message.media_group_id}"
+    async with albums.lock(key):
+        kept = (await state.get_data()).get(ALBUM_KEY)
+        if kept is None or kept["group"] != message.media_group_id:
+            mine = {"group": message.media_group_id, "id": message.message_id, "photo": photo_to_json(photo)}
+            await state.update_data({ALBUM_KEY: mine})
+            return
+        if kept.get("done"):
+            return  # a third photo and beyond: the album's swap is already asked for
+        await state.update_data({ALBUM_KEY: {**kept, "done": True}})
+    albums.forget(key)
+    other = photo_from_json(kept["photo"])
+    # The album's order is its message ids', whichever update ran first.
+    source, target = (other, photo) if kept["id"] < message.message_id else (photo, other)
     status = StatusMessage(message, t)
-    source = photo_from_json(first["photo"])
-    await status.show(await flow.swap_album(services, user, source, photo, status.open))
+    await status.show(await flow.swap_album(services, user, source, target, status.open))
 
 
-@router.message(or_f(F.photo, ImageDocument()))
+@router.message(PRIVATE, or_f(F.photo, ImageDocument()))
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
@@ -63,7 +89,7 @@ async def any_photo(message: Message, user: User, services: Services, t: Transla
     await status.show(await flow.swap_photo(services, user, photo, status.open))
 
 
-@router.message(OtherDocument())
+@router.message(PRIVATE, OtherDocument())
 async def not_a_picture(message: Message, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
