@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.telegram.app import SECRET_HEADER, WEBHOOK_PATH, WebhookHandler, run_polling
@@ -151,3 +152,25 @@ async def _until(check, what: str, timeout_s: float = 30.0) -> None:  # type: ig
     while not check():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+def test_the_commands_say_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from swapbot.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_URL", "REDIS_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["telegram"])
+    assert result.exit_code == 2 and "TELEGRAM_BOT_TOKEN is not set" in result.output
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://bot.example.org/telegram/webhook")
+    result = runner.invoke(app, ["web"])
+    assert result.exit_code == 2 and "TELEGRAM_BOT_TOKEN is not" in result.output
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    result = runner.invoke(app, ["telegram"])
+    assert result.exit_code == 2 and "swapbot web" in result.output
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "has spaces")
+    result = runner.invoke(app, ["web"])
+    assert result.exit_code == 2 and "TELEGRAM_WEBHOOK_SECRET" in result.output

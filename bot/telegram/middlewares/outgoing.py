@@ -70,7 +70,7 @@ class OutgoingMiddleware(BaseRequestMiddleware):
         sending = chat_id is not None and method.__api_method__.lower().startswith(_SENDING_PREFIXES)
         retries = 0
         while True:
-            if sending:
+            if sending and chat_id is not None:
                 await self._wait_turn(chat_id)
             try:
                 return await make_request(bot, method)
