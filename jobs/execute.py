@@ -174,12 +174,14 @@ class Executor:
             fetches.append(self.fetcher.fetch(InputRef.from_json(inputs["source"])))
         fetched = await asyncio.gather(*fetches)
         saved = await self._saved_face(job, inputs["saved_face"]) if "saved_face" in inputs else None
+        mixed = [await self._saved_face(job, face_id) for face_id in (job.params or {}).get("mix") or ()]
         return Work(
             kind=JobKind(job.kind),
             params=job.params or {},
             target=fetched[0],
             source=fetched[1] if len(fetched) > 1 else None,
             saved=saved,
+            mixed=tuple(mixed),
         )
 
     async def _saved_face(self, job: Job, face_id: int) -> StoredIdentity:

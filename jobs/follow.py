@@ -9,6 +9,7 @@ derived like any other, so a picker choice of face 1 and this follow-up are the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -52,10 +53,17 @@ def one_face_swap(
         kind=JobKind.SWAP,
         target=InputRef.from_json(analysis.inputs["target"]),
         source=SavedFaceRef(face_id if face_id is not None else int(params["face"])),
-        params={"faces": faces, "restorer": params.get("restorer")},
+        params={"faces": faces, "restorer": params.get("restorer"), "mix": _mix(params, face_id)},
         cost=int(params.get("cost", 1)),
         delivery=delivery or delivery_of(analysis),
     )
+
+
+def _mix(params: Mapping[str, Any], face_id: int | None) -> list[int] | None:
+    """The faces mixed in go with the analysis's own saved face only (a picker may choose another)."""
+    if face_id is not None and face_id != params.get("face"):
+        return None
+    return list(params.get("mix") or []) or None
 
 
 class FollowUp:

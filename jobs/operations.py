@@ -17,6 +17,7 @@ from engine import pipeline
 from engine.face import select_faces
 from engine.factory import EngineBundle
 from engine.imageio import decode_image
+from engine.mix import mix_identities
 from engine.stored import StoredIdentity, from_stored
 from jobs.analysis import analyse
 from jobs.errors import JobFailure
@@ -38,6 +39,7 @@ class Work:
     target: bytes
     source: bytes | None = None
     saved: StoredIdentity | None = None
+    mixed: tuple[StoredIdentity, ...] = ()  # more saved faces averaged with ``saved``
 
 
 class Operations:
@@ -70,7 +72,8 @@ class Operations:
         params = work.params
         engine = self.engines.engine
         if work.saved is not None:
-            source = from_stored(work.saved, engine.embedding_model)
+            stored = (work.saved, *work.mixed)
+            source = mix_identities([from_stored(face, engine.embedding_model) for face in stored])
         elif work.source is not None:
             source = pipeline.source_identity(engine, decode_image(work.source), params.get("source_face", 1))
         else:

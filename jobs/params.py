@@ -13,6 +13,7 @@ from db.models import JobKind
 from engine.choices import CARICATURE_STYLES, RESTORERS, check_choice
 
 MAX_STRENGTH = 3.0
+MAX_MIX = 3  # saved faces averaged in one swap
 
 
 def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: bool = False) -> dict[str, Any]:
@@ -25,7 +26,11 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         }
         if not saved_face:  # a saved face is one face: the number only means something for a photo
             out["source_face"] = _positive_int("source_face", params.get("source_face", 1))
-        allowed = {"faces", "restorer", "source_face"}
+            if params.get("mix"):
+                raise ValueError("mix averages saved faces: the swap's source must be a saved face")
+        elif params.get("mix"):  # more saved faces averaged with the first ("/swap anna+bob")
+            out["mix"] = _mix(params["mix"])
+        allowed = {"faces", "restorer", "source_face", "mix"}
     elif kind == JobKind.CARICATURE:
         style = params.get("style", "both")
         check_choice("style", style, CARICATURE_STYLES)
@@ -40,7 +45,7 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         allowed = {"restorer", "blend"}
     elif kind == JobKind.ANALYZE:
         out = _analysis(params)
-        allowed = set(out)  # a purpose's own keys only
+        allowed = set(out) | ({"mix"} if out.get("purpose") == "swap" else set())  # its own keys only
     else:
         raise ValueError(f"{kind.value} jobs are not run by the queue")
     unknown = sorted(set(params) - allowed)
@@ -75,8 +80,19 @@ def _analysis(params: Mapping[str, Any]) -> dict[str, Any]:
             "face": _positive_int("face", params.get("face")),
             "restorer": _restorer(params.get("restorer"), optional=True),
             "cost": cost,
+            **({"mix": _mix(params["mix"])} if params.get("mix") else {}),
         }
     raise ValueError(f"unknown analysis purpose {purpose!r}: save or swap")
+
+
+def _mix(value: Any) -> list[int]:
+    """Saved-face ids mixed in with the swap's own saved face: up to MAX_MIX - 1, in the order asked."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"mix must be a list of saved-face ids, not {value!r}")
+    ids = [_positive_int("mix", n) for n in value]
+    if not 1 <= len(ids) <= MAX_MIX - 1 or len(set(ids)) != len(ids):
+        raise ValueError(f"mix takes 1 to {MAX_MIX - 1} other saved faces, each once, not {value!r}")
+    return ids
 
 
 def _faces(value: Any) -> list[int] | None:

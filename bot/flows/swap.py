@@ -94,16 +94,19 @@ def parse_face_names(text: str | None) -> list[str]:
 async def swap_photo(
     services: Services, user: User, photo: Photo, open_status: OpenStatus, *, names: Sequence[str] = ()
 ) -> Answer:
-    """The default saved face (or the one named) onto the face in ``photo``."""
+    """The default saved face (or the one named, or up to ``MAX_MIX`` named ones averaged: the worker
+    mixes them) onto the face in ``photo``."""
     refused = check_photo(services, photo)
     if refused is not None:
         return refused
-    if len(names) > 1:
-        # Averaging identities needs the worker to mix embeddings, which it does not do yet.
-        return Answer("mix_unavailable", {"max": MAX_MIX})
-    face = await _source_face(services, user, names[0] if names else None)
-    if isinstance(face, Answer):
-        return face
+    if len(names) > MAX_MIX or len({name.casefold() for name in names}) != len(names):
+        return Answer("mix_too_many", {"max": MAX_MIX})
+    faces = []
+    for name in names or [None]:
+        face = await _source_face(services, user, name)
+        if isinstance(face, Answer):
+            return face
+        faces.append(face)
     short = await _short_of_credits(services, user, services.config.swap_cost)
     if short is not None:
         return short
@@ -114,7 +117,8 @@ async def swap_photo(
         target=photo.ref,
         params={
             "purpose": "swap",
-            "face": face.id,
+            "face": faces[0].id,
+            "mix": [face.id for face in faces[1:]],
             "restorer": _restorer(services, user),
             "cost": services.config.swap_cost,
         },

@@ -150,7 +150,7 @@ SENTENCES: dict[str, str] = {
         "then send the photo to put it into."
     ),
     "face_name_not_found": "You have no saved face called {name}. Send /faces to see their names.",
-    "mix_unavailable": ("Mixing saved faces is not available yet. Please name one face: /swap anna."),
+    "mix_too_many": "Name one to {max} different saved faces to mix, e.g. /swap anna+bob.",
     "swap_needs_photo": "Reply /swap to a photo, or just send me the photo.",
     "swap_pick_face": "Which face goes in? Pick a saved face, then a number in the picture.",
     "swap_all": "All",

@@ -134,9 +134,16 @@ def test_analysis_params_by_purpose() -> None:
         {"purpose": "swap", "face": 0},
         {"purpose": "swap", "face": 1, "cost": -1},
         {"name": "anna"},
+        {"purpose": "swap", "face": 1, "mix": [2, 3, 4]},
+        {"purpose": "swap", "face": 1, "mix": [2, 2]},
     ):
         with pytest.raises(ValueError):
             normalize(JobKind.ANALYZE, bad)
+    mixed = normalize(JobKind.ANALYZE, {"purpose": "swap", "face": 1, "mix": [3, 2]})
+    assert mixed["mix"] == [3, 2]
+    assert normalize(JobKind.SWAP, {"mix": [2]}, saved_face=True)["mix"] == [2]
+    with pytest.raises(ValueError, match="must be a saved face"):
+        normalize(JobKind.SWAP, {"mix": [2]})
 
 
 async def test_refusals_open_no_status_and_cost_nothing(kit: TelegramHarness, astronaut: np.ndarray) -> None:
@@ -146,8 +153,9 @@ async def test_refusals_open_no_status_and_cost_nothing(kit: TelegramHarness, as
     await saved(kit, user, astronaut, "eileen")
     answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener)
     assert answer == flow.Answer("insufficient_credits", {"balance": 0, "needed": 1})
-    answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener, names=["a", "b"])
-    assert answer.code == "mix_unavailable"
+    for names in (["a", "b", "c", "d"], ["eileen", "Eileen"]):
+        answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener, names=names)
+        assert answer == flow.Answer("mix_too_many", {"max": 3})
     answer = await flow.swap_photo(kit.services, user, photo(kit, astronaut), opener, names=["zed"])
     assert answer == flow.Answer("face_name_not_found", {"name": "zed"})
     answer = await caricature_flow.caricature(

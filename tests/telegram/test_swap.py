@@ -153,14 +153,14 @@ async def test_a_photo_without_a_face_costs_nothing(tg: TelegramHarness, astrona
     assert not photos_to(tg, alice)
 
 
-async def test_swap_as_a_reply_names_a_saved_face_and_mixing_says_it_is_unavailable(
+async def test_swap_as_a_reply_names_a_saved_face(
     tg: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
 ) -> None:
     alice = tg.person()
     await save_face(tg, alice, png(astronaut), "eileen")
     photo = alice.photo(png(enlarged(hanks)))["message"]
     await tg.feed(alice.text("/swap anna+eileen", reply_to_message=photo))
-    assert "Mixing saved faces is not available yet" in alice.texts()[-1]
+    assert "no saved face called anna" in alice.texts()[-1]
     await tg.feed(alice.text("/swap bob", reply_to_message=photo))
     assert "no saved face called bob" in alice.texts()[-1]
     await tg.feed(alice.text("/swap eileen", reply_to_message=photo))
@@ -183,3 +183,28 @@ async def test_the_one_face_follow_up_on_postgres_with_arq(
     (result,) = photos_to(tg_pg, alice)
     assert result.caption == "Credits left: 2."
     assert (await alice.user()).balance == 2
+
+
+async def test_mixing_two_saved_faces_puts_a_third_face_between_them(
+    tg: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray, group_photo: np.ndarray
+) -> None:
+    alice = tg.person()
+    await save_face(tg, alice, png(astronaut), "eileen")
+    await tg.feed(alice.photo(png(enlarged(hanks)), caption="/setface tom"))
+    await tg.idle()
+    x1, y1, x2, y2 = (int(v) for v in tg.engine.detect(group_photo)[0].box)
+    pad = (x2 - x1) // 2
+    target = enlarged(group_photo[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad], 3)
+    message = alice.photo(png(target))["message"]
+    for command in ("/swap eileen", "/swap tom", "/swap eileen+tom"):
+        await tg.feed(alice.text(command, reply_to_message=message))
+        await tg.idle()
+    eileen, tom, mixed = (decode_image(sent.data or b"").astype(np.float32) for sent in photos_to(tg, alice))
+    (face,) = tg.engine.detect(target)
+    x1, y1, x2, y2 = (int(v) for v in face.box)
+    region = np.s_[y1:y2, x1:x2]
+    to_eileen = np.abs(mixed[region] - eileen[region]).mean()
+    to_tom = np.abs(mixed[region] - tom[region]).mean()
+    apart = np.abs(eileen[region] - tom[region]).mean()
+    assert 0 < to_eileen < apart and 0 < to_tom < apart, (to_eileen, to_tom, apart)
+    assert (await alice.user()).balance == 0
