@@ -224,10 +224,19 @@ def run(
     ctx: typer.Context, output: Annotated[Path, typer.Option("-o", "--output")] = Path("out/demo_swap.jpg")
 ) -> None:
     """With TELEGRAM_BOT_TOKEN: the Telegram bot and its jobs in this one process (the database
-    migrated first; SQLite, the classic engine and no Redis by default). Without: the demo swap, the
+    migrated first; SQLite, the classic engine and no Redis by default), by long polling, or behind
+    the webhook on SWAPBOT_WEB_HOST/PORT when TELEGRAM_WEBHOOK_URL is set. Without: the demo swap, the
     astronaut's face onto all six faces of insightface's group photo t1.jpg (photos shipped by
     scikit-image and insightface), with the default engine, written to OUTPUT."""
     settings = _settings(ctx)
+    if settings.telegram_bot_token and settings.telegram_webhook_url:  # webhook mode: the web process
+        import asyncio
+
+        from swapbot.web import serve
+
+        with cli_errors():
+            asyncio.run(serve(settings, settings.web_host, settings.web_port, migrate=True))
+        return
     if settings.telegram_bot_token:
         _run_telegram(settings, migrate=True)
         return

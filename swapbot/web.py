@@ -45,13 +45,15 @@ def web_app(database: Database, webhook: WebhookHandler | None = None) -> web.Ap
 
 @asynccontextmanager
 async def open_web(
-    settings: Settings, *, engine_factory: EngineFactory = default_engine
+    settings: Settings, *, engine_factory: EngineFactory = default_engine, migrate: bool = False
 ) -> AsyncIterator[web.Application]:
     """The app, with the Telegram bot behind its webhook when TELEGRAM_WEBHOOK_URL is set: the
     webhook is registered with Telegram (its secret and the update types handled) before serving."""
     async with AsyncExitStack() as stack:
         if settings.telegram_webhook_url:
-            telegram = await stack.enter_async_context(open_telegram(settings, engine_factory=engine_factory))
+            telegram = await stack.enter_async_context(
+                open_telegram(settings, engine_factory=engine_factory, migrate=migrate)
+            )
             secret = webhook_secret(settings)
             handler = WebhookHandler(telegram.dispatcher, telegram.bot, secret)
             app = web_app(telegram.services.db, handler)
@@ -64,14 +66,19 @@ async def open_web(
 
 
 async def serve(
-    settings: Settings, host: str, port: int, *, engine_factory: EngineFactory = default_engine
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    engine_factory: EngineFactory = default_engine,
+    migrate: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM; updates being handled are finished before the bot closes."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_web(settings, engine_factory=engine_factory) as app:
+    async with open_web(settings, engine_factory=engine_factory, migrate=migrate) as app:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

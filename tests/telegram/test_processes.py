@@ -4,11 +4,16 @@ process composed from settings, and ``swapbot run`` as a subprocess talking to t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -104,9 +109,11 @@ async def test_the_web_process_registers_its_webhook(telegram: FakeTelegram, tmp
     assert telegram.called("setMyCommands")
 
 
-def test_swapbot_run_serves_a_bot_over_http(telegram: FakeTelegram, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_swapbot_run_serves_a_bot_over_http(telegram: FakeTelegram, tmp_path: Path, mode: str) -> None:
     """The README's first command with a token: it migrates its own SQLite, loads the classic engine,
-    polls the fake Bot API and answers /start; SIGINT stops it cleanly."""
+    and answers /start, got by polling the fake Bot API or posted to its webhook; SIGINT stops it
+    cleanly. The test talks to it only over HTTP."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -115,6 +122,7 @@ def test_swapbot_run_serves_a_bot_over_http(telegram: FakeTelegram, tmp_path: Pa
     env |= {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.url}
     chat = 424242
     update = {
+        "update_id": 5,
         "message": {
             "message_id": 1,
             "date": int(time.time()),
@@ -122,20 +130,32 @@ def test_swapbot_run_serves_a_bot_over_http(telegram: FakeTelegram, tmp_path: Pa
             "from": {"id": chat, "is_bot": False, "first_name": "Ann", "language_code": "en"},
             "text": "/start",
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-        }
+        },
     }
-    telegram.push_update(update)
+    port = _free_port()
+    if mode == "webhook":
+        env |= {
+            "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram/webhook",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "SWAPBOT_WEB_PORT": str(port),
+        }
+    else:
+        telegram.push_update(update)
     swapbot = Path(sys.executable).with_name("swapbot")
     process = subprocess.Popen(
         [str(swapbot), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 180
-        while not telegram.texts_to(chat):
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "swapbot run never answered /start"
-            time.sleep(0.2)
+        if mode == "webhook":
+            base = f"http://127.0.0.1:{port}"
+            _wait(process, lambda: _status(f"{base}/healthz") == 200, "the web process to listen")
+            forged = update | {"update_id": 6, "message": update["message"] | {"message_id": 2}}
+            assert _post(f"{base}{WEBHOOK_PATH}", forged, "wrong") == 403
+            assert _post(f"{base}{WEBHOOK_PATH}", update, SECRET) == 200
+            assert telegram.called("setWebhook")[-1]["secret_token"] == SECRET
+        _wait(process, lambda: bool(telegram.texts_to(chat)), "the answer to /start")
         assert "3 free credits" in telegram.texts_to(chat)[0]
+        assert len(telegram.texts_to(chat)) == 1  # the update refused for its secret was not handled
         assert (tmp_path / "swapbot.db").is_file()  # the embedded database, migrated by run itself
     finally:
         process.send_signal(signal.SIGINT)
@@ -145,6 +165,46 @@ def test_swapbot_run_serves_a_bot_over_http(telegram: FakeTelegram, tmp_path: Pa
             process.kill()
             raise
     assert process.returncode == 0, output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _post(url: str, body: dict[str, object], secret: str) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", SECRET_HEADER: secret},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _wait(process: subprocess.Popen[bytes], check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 180
+    while not check():
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"swapbot run exited while waiting for {what}:\n{output}")
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
 
 
 async def _until(check, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
