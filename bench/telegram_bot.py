@@ -1,0 +1,618 @@
+"""How many updates one Telegram bot process handles, and how long a photo takes from its update to the
+result's upload, with an instant engine.
+
+The bot is the real one, in its own process: ``swapbot.bots.open_telegram`` (the dispatcher of
+``bot/telegram/app.build_dispatcher``, its middlewares and routers) behind ``swapbot.web``'s app, fed
+the way Telegram feeds a webhook: an aiohttp POST of each update to ``/telegram/webhook`` with the
+secret header (answered 200 at once, handled after). It talks to a fake Bot API
+(tests/fakes/telegram_server.py) in another process. The engine is tests/jobs/squares.py's
+``SquareEngine`` (microseconds), so every millisecond measured is ours: webhook, middlewares, flows,
+database, queue, worker, Bot API calls.
+
+Simulated users, each in their own private chat, in stages:
+
+- commands at once (``/start`` from new users, then ``/balance``, then ``/help``): updates/s from the
+  first POST to the last reply at the fake, and each update's time to its reply;
+- every user saves a face (a photo captioned ``/setface me``; set-up, not timed);
+- photos at once (one per user): photo updates/s (to the status message) and results/s;
+- photos at a steady 30/s (Telegram's own ceiling for one bot), one per user: the median and p99 from
+  the update's POST to the result photo's upload at the fake, which is the goal's figure. A photo is
+  a free analysis job whose one face the worker follows up with the swap itself (bot/flows/swap.py).
+
+Two set-ups: ARQ on Redis with Postgres and a separate worker process (tests/jobs/worker_process.py,
+as bench/job_queue.py runs it), and the embedded mode (SQLite and the in-process runner in the bot
+process). The fake imposes no limits, so the bot's outgoing pacing for Telegram's limits (1 message
+a second per chat, 30 a second overall: bot/telegram/middlewares/outgoing.py) is lifted unless
+``--telegram-limits``: at 30 jobs/s a job's status message, edits and result are ~4 calls, so the
+overall limit alone would queue them.
+
+    .venv/bin/python -m bench.telegram_bot [--users 900] [--burst 300] [--rate 30]
+        [--modes arq,embedded] [--telegram-limits] [--quick]
+
+``--quick`` (run by ``make test``): a dozen users per stage, both set-ups, a few seconds each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import cv2
+import numpy as np
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bench.quiet import quiet_logs
+from db.models import SavedFace
+from db.session import Database
+from engine.face import Face, Identity
+from tests.fakes.telegram_server import FakeTelegram
+from tests.jobs.squares import SquareEngine, picture, png
+
+ROOT = Path(__file__).resolve().parents[1]  # child processes run ``python -m ...`` from here
+PG_SERVER = "postgresql://postgres@localhost:5432"
+REDIS_URL = "redis://localhost:6379/14"  # ours alone: flushed after the ARQ run
+SECRET = "bench-webhook-secret"
+FACE = png(picture(((255, 0, 0), 50, 30)))  # one "face" (a saturated square) to save
+TARGET = png(picture(((0, 0, 255), 20, 20)))  # one face to swap into
+GOAL_COMMANDS_PER_S = 300.0
+GOAL_P50_MS = 150.0
+CONCURRENT_POSTS = 32  # webhook requests in flight at once during the bursts (Telegram uses up to 40)
+
+
+class SavableSquares(SquareEngine):
+    """The square engine with a 64 px identity chip: a saved face's chip is decoded like any image, and
+    SquareEngine's own 32 px chip is under engine.imageio's MIN_SIDE (the swap would say the saved face
+    cannot be read)."""
+
+    def identity(self, image: np.ndarray, face: Face) -> Identity:
+        found = super().identity(image, face)
+        chip = cv2.resize(found.chip, (64, 64), interpolation=cv2.INTER_NEAREST)
+        return Identity(chip=chip, kps=found.kps, embeddings=found.embeddings)
+
+
+# --- the fake Bot API, in its own process so it does not share our GIL ---------------------------------
+
+
+def _serve_fake(conn: Any) -> None:
+    fake = FakeTelegram()
+
+    async def sent(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", 0))
+        rows = [[s.chat_id, s.kind, s.at] for s in fake.sent[since:]]
+        return web.json_response(rows)
+
+    async def add_files(request: web.Request) -> web.Response:
+        count = int(request.query["count"])
+        body = await request.read()
+        return web.json_response([fake.add_file(body) for _ in range(count)])
+
+    fake.server.app.router.add_get("/_bench/sent", sent)
+    fake.server.app.router.add_post("/_bench/files", add_files)
+    fake.start()
+    conn.send((fake.url, fake.token))
+    conn.recv()  # until told to stop
+    fake.stop()
+
+
+@dataclass
+class Fake:
+    url: str
+    token: str
+    process: Any
+    conn: Any
+
+    @classmethod
+    def start(cls) -> Fake:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_serve_fake, args=(theirs,), daemon=True)
+        process.start()
+        url, token = ours.recv()
+        return cls(url, token, process, ours)
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(10)
+
+    async def files(self, http: aiohttp.ClientSession, data: bytes, count: int) -> list[tuple[str, str]]:
+        """``count`` files with ``data`` as users would send them: (file_id, file_unique_id) each."""
+        async with http.post(f"{self.url}/_bench/files?count={count}", data=data) as response:
+            return [tuple(pair) for pair in await response.json()]
+
+
+class Arrivals:
+    """What the bot sent, by chat and kind (message, photo ...), with the time it reached the fake."""
+
+    def __init__(self, fake: Fake) -> None:
+        self.fake = fake
+        self.seen = 0
+        self.at: dict[tuple[str, str], list[float]] = defaultdict(list)
+
+    async def refresh(self, http: aiohttp.ClientSession) -> None:
+        async with http.get(f"{self.fake.url}/_bench/sent?since={self.seen}") as response:
+            rows = await response.json()
+        self.seen += len(rows)
+        for chat, kind, at in rows:
+            self.at[(chat, kind)].append(at)
+
+    def count(self, chat: int, kind: str) -> int:
+        return len(self.at[(str(chat), kind)])
+
+    async def wait(
+        self, http: aiohttp.ClientSession, want: dict[int, int], kind: str, timeout_s: float = 120.0
+    ) -> dict[int, float]:
+        """Until chat ``c`` has ``want[c]`` messages of ``kind``: when the last of them arrived, by chat."""
+        deadline = time.time() + timeout_s
+        while True:
+            await self.refresh(http)
+            missing = [c for c, n in want.items() if self.count(c, kind) < n]
+            if not missing:
+                return {c: self.at[(str(c), kind)][n - 1] for c, n in want.items()}
+            if time.time() > deadline:
+                raise RuntimeError(f"{len(missing)} of {len(want)} chats got no {kind} in {timeout_s:g} s")
+            await asyncio.sleep(0.1)
+
+
+# --- updates, as Telegram writes them --------------------------------------------------------------------
+
+
+class People:
+    """Private chats with the bot: a user id is its chat id; updates numbered as Telegram numbers them."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(7_000_000_000 + secrets.randbelow(10**8))
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+
+    def new(self, count: int) -> list[int]:
+        people = [next(self._ids) for _ in range(count)]
+        for person in people:
+            self._message_ids[person] = itertools.count(1)
+        return people
+
+    def message(self, person: int, **content: Any) -> dict[str, Any]:
+        sender = {"id": person, "is_bot": False, "first_name": "Bench", "language_code": "en"}
+        message = {
+            "message_id": next(self._message_ids[person]),
+            "date": int(time.time()),
+            "chat": {"id": person, "type": "private", "first_name": "Bench"},
+            "from": sender,
+            **content,
+        }
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def command(self, person: int, text: str) -> dict[str, Any]:
+        entity = {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+        return self.message(person, text=text, entities=[entity])
+
+    def photo(
+        self, person: int, file: tuple[str, str], size: int, caption: str | None = None
+    ) -> dict[str, Any]:
+        file_id, unique = file
+        photo = [{"file_id": file_id, "file_unique_id": unique, "width": 512, "height": 512}]
+        photo[0]["file_size"] = size
+        if caption is None:
+            return self.message(person, photo=photo)
+        entity = {"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}
+        return self.message(person, photo=photo, caption=caption, caption_entities=[entity])
+
+
+# --- the bot process: swapbot's own composition, the square engine, Telegram's pacing lifted ---------------
+
+
+async def _serve_bot(spec: dict[str, Any]) -> None:
+    from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+
+    from bot.telegram.app import WebhookHandler, set_webhook
+    from bot.telegram.middlewares import OutgoingLimits, OutgoingMiddleware
+    from swapbot.bots import open_telegram
+    from swapbot.settings import Settings
+    from swapbot.web import web_app
+
+    settings = Settings(_env_file=None, **spec["settings"])  # type: ignore[call-arg]
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with open_telegram(settings, engine_factory=lambda _: SavableSquares()) as telegram:
+        if spec["lift_limits"]:
+            unlimited = OutgoingLimits(chat_burst=10**6, overall_per_s=10.0**6, overall_burst=10**6)
+            middleware: BaseRequestMiddleware
+            for middleware in telegram.bot.session.middleware:  # type: ignore[assignment]
+                if isinstance(middleware, OutgoingMiddleware):
+                    middleware.limits = unlimited
+        secret = settings.telegram_webhook_secret or ""
+        handler = WebhookHandler(telegram.dispatcher, telegram.bot, secret)
+        app = web_app(telegram.services.db, handler)
+        assert settings.telegram_webhook_url is not None
+        await set_webhook(telegram.dispatcher, telegram.bot, settings.telegram_webhook_url, secret)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", spec["port"]).start()
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+def _serve_worker(spec: dict[str, Any]) -> None:
+    """A ``swapbot worker`` on the bot's settings (swapbot.cli.worker_config), with the square engine."""
+    from bot.telegram.keyboards import PickerMarkup
+    from bot.texts import Catalogue
+    from jobs.worker import serve
+    from swapbot.cli import worker_config
+    from swapbot.settings import Settings
+
+    config = worker_config(Settings(_env_file=None, **spec["settings"]))  # type: ignore[call-arg]
+    texts = Catalogue()
+    markup = PickerMarkup(texts)
+    asyncio.run(serve(config, engine_factory=lambda _: SavableSquares(), texts=texts, telegram_markup=markup))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    webhook: str
+
+    @classmethod
+    async def start(cls, settings: dict[str, Any], lift_limits: bool, log: Path) -> BotProcess:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        settings = settings | {
+            "telegram_webhook_url": f"{url}/telegram/webhook",
+            "telegram_webhook_secret": SECRET,
+        }
+        spec = json.dumps({"settings": settings, "port": port, "lift_limits": lift_limits})
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.telegram_bot", "--bot-process", spec],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        bot = cls(process, f"{url}/telegram/webhook")
+        deadline = time.time() + 60
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the bot process exited ({process.returncode}); see {log}")
+                try:
+                    async with http.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            return bot
+                except aiohttp.ClientError:
+                    pass
+                if time.time() > deadline:
+                    raise RuntimeError(f"the bot process did not start; see {log}")
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- feeding updates and timing them ------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    label: str
+    updates: int
+    per_s: float  # updates (or results) per second, first POST to last arrival
+    p50: float
+    p99: float
+    bot_cpu_ms: float  # CPU of the bot process per update
+    kind: str = "command"  # command, photo, result, steady
+
+
+@dataclass
+class Bench:
+    fake: Fake
+    bot: BotProcess
+    http: aiohttp.ClientSession
+    arrivals: Arrivals
+    database_url: str
+    people: People = field(default_factory=People)
+
+    async def post(self, update: dict[str, Any]) -> float:
+        """POST ``update`` to the webhook as Telegram does; returns when it was sent."""
+        start = time.time()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with self.http.post(self.bot.webhook, json=update, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"the webhook answered {response.status}")
+        return start
+
+    async def at_once(self, updates: dict[int, dict[str, Any]]) -> dict[int, float]:
+        """POST every update, ``CONCURRENT_POSTS`` at a time: when each was sent, by chat."""
+        sent: dict[int, float] = {}
+        queue = list(updates.items())
+        queue.reverse()
+
+        async def poster() -> None:
+            while queue:
+                chat, update = queue.pop()
+                sent[chat] = await self.post(update)
+
+        await asyncio.gather(*(poster() for _ in range(CONCURRENT_POSTS)))
+        return sent
+
+    async def steady(self, updates: dict[int, dict[str, Any]], rate: float) -> dict[int, float]:
+        """POST the updates at ``rate`` a second."""
+        sent: dict[int, float] = {}
+        began = time.time()
+
+        async def post(chat: int, update: dict[str, Any]) -> None:
+            sent[chat] = await self.post(update)
+
+        tasks = []
+        for number, (chat, update) in enumerate(updates.items()):
+            delay = began + number / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(chat, update)))
+        await asyncio.gather(*tasks)
+        return sent
+
+    async def timed(
+        self,
+        feed: Callable[[], Awaitable[dict[int, float]]],
+        kind: str,
+        replies: int,
+    ) -> tuple[dict[int, float], dict[int, float], float]:
+        """Run ``feed``; wait for ``replies`` more ``kind`` messages in each chat it posted to. Returns
+        when each update was posted, when its last reply arrived, and the bot's CPU seconds."""
+        await self.arrivals.refresh(self.http)
+        before = {key: len(times) for key, times in self.arrivals.at.items()}
+        cpu = _cpu_s(self.bot.process.pid)
+        sent = await feed()
+        want = {chat: before.get((str(chat), kind), 0) + replies for chat in sent}
+        arrived = await self.arrivals.wait(self.http, want, kind)
+        return sent, arrived, _cpu_s(self.bot.process.pid) - cpu
+
+    async def replies_to(self, text: str) -> int:
+        """How many messages the bot sends for ``text``: asked by one user who has sent /start before
+        (unless ``text`` is /start), each time waited for until the chat is quiet for half a second."""
+        (person,) = self.people.new(1)
+        before = 0
+        for command in dict.fromkeys(("/start", text)):
+            await self.post(self.people.command(person, command))
+            count, quiet_since = before, time.time()
+            while time.time() - quiet_since < 0.5:
+                await asyncio.sleep(0.05)
+                await self.arrivals.refresh(self.http)
+                if self.arrivals.count(person, "message") != count:
+                    count, quiet_since = self.arrivals.count(person, "message"), time.time()
+            if count == before:
+                raise RuntimeError(f"no answer to {command}")
+            replies, before = count - before, count
+        return replies
+
+
+def _row(label: str, sent: dict[int, float], arrived: dict[int, float], cpu_s: float, kind: str) -> Row:
+    latencies = sorted((arrived[c] - sent[c]) * 1000 for c in sent)
+    return Row(
+        label,
+        len(sent),
+        len(sent) / (max(arrived.values()) - min(sent.values())),
+        statistics.median(latencies),
+        latencies[int(0.99 * (len(latencies) - 1))],
+        cpu_s * 1000 / len(sent),
+        kind,
+    )
+
+
+async def _stages(bench: Bench, users: int, burst: int, rate: float) -> list[Row]:
+    """Commands, faces, photos at once, steady photos; ``users`` = ``burst`` + those of the steady run."""
+    people = bench.people
+    rows = []
+    everyone = people.new(users)
+    for text in ("/start", "/balance", "/help"):
+        replies = await bench.replies_to(text)
+        updates = {p: people.command(p, text) for p in everyone}
+        sent, arrived, cpu = await bench.timed(lambda u=updates: bench.at_once(u), "message", replies)
+        label = f"{text} at once" + (" (new users)" if text == "/start" else "")
+        rows.append(_row(label, sent, arrived, cpu, "command"))
+
+    faces = await bench.fake.files(bench.http, FACE, users)
+    setface = {p: people.photo(p, f, len(FACE), "/setface me") for p, f in zip(everyone, faces, strict=True)}
+    await bench.at_once(setface)
+    await _saved_faces(bench, users)
+
+    targets = await bench.fake.files(bench.http, TARGET, users)
+    photos = {p: people.photo(p, f, len(TARGET)) for p, f in zip(everyone, targets, strict=True)}
+    at_once = {p: photos[p] for p in everyone[:burst]}
+    steady = {p: photos[p] for p in everyone[burst:]}
+    await bench.arrivals.refresh(bench.http)
+    cpu = _cpu_s(bench.bot.process.pid)
+    sent, acked, _ = await bench.timed(lambda: bench.at_once(at_once), "message", 1)
+    results = await bench.arrivals.wait(bench.http, {p: 1 for p in at_once}, "photo")
+    cpu = _cpu_s(bench.bot.process.pid) - cpu
+    rows.append(_row("photos at once: status message", sent, acked, cpu, "photo"))
+    rows.append(_row("photos at once: result uploaded", sent, results, cpu, "result"))
+
+    sent, results, cpu = await bench.timed(lambda: bench.steady(steady, rate), "photo", 1)
+    rows.append(_row(f"photos at {rate:g}/s: result uploaded", sent, results, cpu, "steady"))
+    return rows
+
+
+async def _saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> None:
+    """Until ``count`` faces are saved (the set-up's analysis jobs are done)."""
+    db = Database(bench.database_url)
+    deadline = time.time() + timeout_s
+    try:
+        while True:
+            async with db.session() as session:
+                saved = await session.scalar(select(func.count()).select_from(SavedFace))
+            if saved is not None and saved >= count:
+                return
+            if time.time() > deadline:
+                raise RuntimeError(f"only {saved} of {count} faces saved in {timeout_s:g} s")
+            await asyncio.sleep(0.2)
+    finally:
+        await db.dispose()
+
+
+# --- the two set-ups ----------------------------------------------------------------------
+
+
+def _settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str, Any]:
+    return {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "secret_key": "bench-secret-key-0123456789abcdef",
+        "telegram_bot_token": fake.token,
+        "telegram_api_url": fake.url,
+        "rate_burst": 10_000,  # simulated users are not flooding us; the limiter is still on the path
+        "rate_per_minute": 600_000.0,
+        "daily_cap": 0,
+        "free_credits": 100,
+        "worker_concurrency": 16,
+        "log_level": "WARNING",
+    }
+
+
+async def _with_bot(
+    fake: Fake, settings: dict[str, Any], lift: bool, users: int, burst: int, rate: float
+) -> list[Row]:
+    log = Path(tempfile.gettempdir()) / f"bench-telegram-bot-{os.getpid()}.log"
+    bot = await BotProcess.start(settings, lift, log)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENT_POSTS * 2)) as http:
+            bench = Bench(fake, bot, http, Arrivals(fake), settings["database_url"])
+            return await _stages(bench, users, burst, rate)
+    finally:
+        bot.stop()
+
+
+async def _arq(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> list[Row]:
+    from db.migrate import upgrade_engine
+
+    name = f"swapbot_bench_tg_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@localhost:5432/{name}"
+    settings = _settings(fake, url, REDIS_URL)
+    worker: subprocess.Popen[bytes] | None = None
+    log = Path(tempfile.gettempdir()) / f"bench-telegram-worker-{os.getpid()}.log"
+    try:
+        db = Database(url)
+        await upgrade_engine(db.engine)
+        await db.dispose()
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "bench.telegram_bot", "--worker-process", json.dumps(settings)],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return await _with_bot(fake, settings, lift, users, burst, rate)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        redis = aioredis.from_url(REDIS_URL)
+        await redis.flushdb()
+        await redis.aclose()
+
+
+async def _embedded(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> list[Row]:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = _settings(fake, f"sqlite+aiosqlite:///{folder}/bench.db", None)
+        return await _with_bot(fake, settings, lift, users, burst, rate)
+
+
+MODES = {"arq": ("ARQ + Postgres", _arq), "embedded": ("embedded (SQLite)", _embedded)}
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+async def main(modes: list[str], users: int, burst: int, rate: float, lift: bool) -> None:
+    fake = Fake.start()
+    try:
+        pacing = "lifted (the fake has no limits)" if lift else "on"
+        print(f"{users} users, {burst} photos at once, {users - burst} at {rate:g}/s; {os.cpu_count()} CPUs")
+        print(f"the bot's pacing for Telegram's limits: {pacing}")
+        print("updates POSTed to the bot's webhook (aiohttp, secret header); times to the reply at the fake")
+        print(f"{'set-up, stage':<58}{'n':>6}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bot CPU ms':>12}")
+        goals: list[str] = []
+        for mode in modes:
+            title, run = MODES[mode]
+            rows = await run(fake, lift, users, burst, rate)
+            for r in rows:
+                per = "results/s" if r.kind == "result" else ""
+                print(
+                    f"{title + ', ' + r.label:<58}{r.updates:>6}{r.per_s:>8.0f}{r.p50:>9.1f}{r.p99:>9.1f}"
+                    f"{r.bot_cpu_ms:>12.2f}{'  ' + per if per else ''}",
+                    flush=True,
+                )
+            commands = min(r.per_s for r in rows if r.kind == "command")
+            (steady,) = (r for r in rows if r.kind == "steady")
+            goals.append(
+                f"{title}: slowest command burst {commands:.0f} updates/s (goal {GOAL_COMMANDS_PER_S:g}: "
+                f"{_verdict(commands >= GOAL_COMMANDS_PER_S)}); p50 update -> result at {rate:g}/s "
+                f"{steady.p50:.0f} ms (goal < {GOAL_P50_MS:g}: {_verdict(steady.p50 < GOAL_P50_MS)})"
+            )
+        print("goals: " + "\n       ".join(goals))
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] in ("--bot-process", "--worker-process"):
+        quiet_logs()
+        spec = json.loads(sys.argv[2])
+        if sys.argv[1] == "--bot-process":
+            asyncio.run(_serve_bot(spec))
+        else:
+            _serve_worker({"settings": spec})
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=900, help="simulated users, each in their own chat")
+    parser.add_argument("--burst", type=int, default=300, help="of them, how many send a photo at once")
+    parser.add_argument("--rate", type=float, default=30.0, help="photos per second of the steady load")
+    parser.add_argument("--modes", default="arq,embedded", help="comma-separated: arq, embedded")
+    parser.add_argument("--telegram-limits", action="store_true", help="keep the bot's pacing for Telegram")
+    parser.add_argument("--quick", action="store_true", help="a dozen users, a few seconds a set-up")
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.burst = 24, 12
+    quiet_logs()
+    modes = [m.strip() for m in args.modes.split(",")]
+    asyncio.run(main(modes, args.users, args.burst, args.rate, not args.telegram_limits))
