@@ -12,11 +12,12 @@ import redis.asyncio as aioredis
 
 from bot.once import RedisOnce
 from bot.ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter, day_of
+from bot.telegram.middlewares import OutgoingLimits
 from bot.telegram.middlewares.outgoing import _Schedule
 from bot.telegram.middlewares.throttling import is_work
 from db.session import Database
 from tests.fakes.telegram_server import FakeTelegram, retry_after
-from tests.jobs.squares import picture, png
+from tests.jobs.squares import SquareEngine, picture, png
 from tests.telegram.conftest import REDIS_URL, TelegramHarness, close_tg, engine_for, open_tg
 
 
@@ -178,3 +179,25 @@ def test_what_counts_as_work() -> None:
     replying = base | {"reply_to_message": base | {"photo": photo}}
     assert is_work(Message.model_validate(replying | {"text": "/swap"}))
     assert not is_work(Message.model_validate(replying | {"text": "/help"}))
+
+
+async def test_only_new_messages_are_spaced(telegram: FakeTelegram, tg_sqlite: Database) -> None:
+    """A chat's budget of new messages is used up; edits and chat actions still go out at once (were
+    they spaced at this rate, each would wait many minutes)."""
+    slow = OutgoingLimits(per_chat_per_s=0.001, chat_burst=2, overall_per_s=1000.0, overall_burst=1000)
+    harness = await open_tg(tg_sqlite, telegram, SquareEngine(), outgoing=slow)
+    try:
+        chat = harness.person().id
+        first = await harness.bot.send_message(chat, "one")
+        await harness.bot.send_message(chat, "two")
+
+        async def edits() -> None:
+            for n in range(5):
+                text = f"one, edit {n}"
+                await harness.bot.edit_message_text(text, chat_id=chat, message_id=first.message_id)
+            await harness.bot.send_chat_action(chat, "upload_photo")
+
+        await asyncio.wait_for(edits(), timeout=60)
+        assert telegram.text_of(chat, first.message_id) == "one, edit 4"
+    finally:
+        await close_tg(harness)

@@ -1,6 +1,10 @@
 """Telegram's sending limits, on the Bot's session (every call the bot makes passes here): about one
-message a second in a chat (20 a minute in a group), about 30 a second overall, with a short burst
-allowed; a 429 is waited out for its ``retry_after`` and the call made again, never dropped."""
+new message a second in a chat (20 a minute in a group), about 30 a second overall, with a short
+burst allowed; a 429 is waited out for its ``retry_after`` and the call made again, never dropped.
+
+Only new messages are spaced (send*, copy, forward): edits of a status message ("queued" ->
+"working") and answers to button presses are not messages in Telegram's sense, and spacing them
+would delay every result by seconds. Should Telegram disagree, its 429 is the safety net."""
 
 from __future__ import annotations
 
@@ -18,8 +22,10 @@ from aiogram.methods.base import TelegramType
 
 log = logging.getLogger(__name__)
 
-# Calls that put something in a chat; the rest (getFile, answerCallbackQuery, getUpdates) are unlimited.
-_SENDING_PREFIXES = ("send", "edit", "copy", "forward", "stop")
+# Calls that put a new message in a chat; the rest (edits, getFile, answerCallbackQuery) are not spaced.
+# sendChatAction is a status, not a message.
+_SENDING_PREFIXES = ("send", "copy", "forward")
+_NOT_MESSAGES = frozenset({"sendchataction"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,8 @@ class OutgoingMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         chat_id = getattr(method, "chat_id", None)
-        sending = chat_id is not None and method.__api_method__.lower().startswith(_SENDING_PREFIXES)
+        name = method.__api_method__.lower()
+        sending = chat_id is not None and name.startswith(_SENDING_PREFIXES) and name not in _NOT_MESSAGES
         retries = 0
         while True:
             if sending and chat_id is not None:
