@@ -28,6 +28,7 @@ from tests.fakes import Reply, Script, ServerThread
 
 TOKEN = "123456:TEST-fake-token-for-the-bot-api"
 BLOCKED = "Forbidden: bot was blocked by the user"
+GET_FILE_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files, as the public Bot API does
 
 
 def retry_after(seconds: int, description: str | None = None) -> Reply:
@@ -276,6 +277,8 @@ class FakeTelegram:
         if file_id not in self._files:
             return _error(400, "Bad Request: invalid file_id")
         unique, data = self._files[file_id]
+        if len(data) > GET_FILE_LIMIT:  # the public Bot API serves nothing bigger
+            return _error(400, "Bad Request: file is too big")
         return _ok(
             {
                 "file_id": file_id,
