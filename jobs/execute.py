@@ -30,7 +30,7 @@ from jobs.config import QueueConfig
 from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
 from jobs.follow import FollowUp, applies
-from jobs.notify import Notifier, Target
+from jobs.notify import Notifier, ShowsActivity, Target
 from jobs.notify.teller import Teller
 from jobs.operations import Operations, Output, Work
 from jobs.request import InputRef
@@ -51,6 +51,7 @@ class Outcome:
 
 
 SKIPPED = Outcome("skipped")
+BUSY_EVERY_S = 4.0  # Telegram shows a chat action for about 5 s
 UNDELIVERED = "undelivered"  # ChatUnavailable's code: there is nobody to tell
 
 
@@ -130,7 +131,11 @@ class Executor:
             async with asyncio.timeout(self.config.job_timeout_s):
                 work = await self._inputs(job)
                 await working
-                output = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
+                busy = asyncio.create_task(self._keep_busy(notifier, target))
+                try:
+                    output = await loop.run_in_executor(self.engine_threads, self.operations.run, work)
+                finally:
+                    busy.cancel()
         except Exception as exc:
             return await self._settle(job, target, classify(exc))
         finally:
@@ -164,6 +169,17 @@ class Executor:
             return Outcome("succeeded")
         await self.teller.status(target, codes.DONE)
         return Outcome("succeeded")
+
+    async def _keep_busy(self, notifier: object, target: Target | None) -> None:
+        """Show the chat that its job is being worked on, until cancelled (the engine finished)."""
+        if target is None or not isinstance(notifier, ShowsActivity):
+            return
+        while True:
+            try:
+                await notifier.busy(target)
+            except Exception as exc:  # cosmetic: the job goes on
+                log.debug("chat action failed", job_id=target.job_id, error=repr(exc))
+            await asyncio.sleep(BUSY_EVERY_S)
 
     async def _inputs(self, job: Job) -> Work:
         inputs = job.inputs

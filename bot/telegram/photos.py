@@ -73,8 +73,7 @@ class StatusMessage:
 
     async def show(self, answer: Answer) -> None:
         if answer.submitted and not answer.again:
-            await self.message.bot.send_chat_action(self.message.chat.id, "upload_photo")  # type: ignore[union-attr]
-            return
+            return  # the status message tells the rest; the worker shows a chat action while it works
         text = self.t(answer.code, **answer.params)
         if self.sent is not None:
             await self.sent.edit_text(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from db.jobs import Delivery, delivery_of
 from db.models import Job, User
@@ -78,6 +78,14 @@ class Notifier(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ShowsActivity(Protocol):
+    """A notifier that can show the chat that work is going on (Telegram's chat action, which lasts
+    about 5 s or until the next message): the worker repeats it while the engine works."""
+
+    async def busy(self, target: Target) -> None: ...
 
 
 Notifiers = Mapping[str, Notifier]

@@ -44,6 +44,11 @@ class TelegramNotifier:
                 return
             raise ChatUnavailable(f"telegram: {exc.message}") from exc
 
+    async def busy(self, target: Target) -> None:
+        """Shows "sending a photo…" in the chat while the job works (cosmetic: the caller ignores
+        failures)."""
+        await self.bot.send_chat_action(target.delivery.chat, "upload_photo")
+
     async def notice(self, target: Target, text: str) -> None:
         if target.delivery.message is not None:
             await self.status(target, text)

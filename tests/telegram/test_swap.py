@@ -44,7 +44,9 @@ async def test_a_one_face_photo_swaps_at_once_and_only_the_face_changes(
     assert inside > 10 and outside < 3, (inside, outside)
     said = status_texts(tg, alice)
     assert any(text.startswith("Queued") for text in said) and "Working on it…" in said
-    assert tg.telegram.called("sendChatAction")
+    calls = tg.telegram.called("sendChatAction")
+    actions = [c["action"] for c in calls if str(c["chat_id"]) == str(alice.id)]
+    assert actions and set(actions) == {"upload_photo"}  # shown by the worker while the engine works
 
 
 async def test_the_group_picker_swaps_one_face_or_all_and_refuses_foreign_presses(
