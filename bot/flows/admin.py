@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.people import reset_ban_notice
 from bot.services import Services
 from db import ledger
 from db import stats as db_stats
@@ -105,4 +106,6 @@ async def set_banned(services: Services, target: tuple[str, str] | int, banned: 
         if user.is_banned == banned:
             return Outcome.ALREADY
         await db_users.update_profile(session, user.id, is_banned=banned)
+    if not banned:
+        await reset_ban_notice(services, user.id)  # banned again later, they are told again
     return Outcome.DONE

@@ -167,6 +167,24 @@ async def test_pre_checkout_refusals_carry_a_reason(shop: TelegramHarness) -> No
     assert await tg.balance(carol) == 3
 
 
+async def test_a_payment_that_arrives_after_a_ban_is_still_credited(shop: TelegramHarness) -> None:
+    """The money is taken once Telegram sends successful_payment: a ban between the pre-checkout and the
+    payment must not keep it without crediting (an admin can refund instead)."""
+    tg = shop
+    frank = tg.person("Frank")
+    await tg.feed(frank.text("/start"))
+    payload = (await buy(tg, frank))["payload"]
+    await tg.feed(frank.pre_checkout(payload, 100))
+    assert accepted(last_checkout(tg))
+    async with tg.db.transaction() as session:
+        await session.execute(update(User).where(User.id == (await frank.user()).id).values(is_banned=True))
+    charge = f"stxBanned{uuid.uuid4().hex[:12]}"
+    await tg.feed(frank.paid(payload, 100, charge))
+    assert await tg.balance(frank) == 13
+    async with tg.db.session() as session:
+        assert await db_payments.get_or_none(session, Provider.TELEGRAM_STARS, charge) is not None
+
+
 async def test_admin_refund_reverses_what_is_left_and_records_the_shortfall(shop: TelegramHarness) -> None:
     tg = shop
     admin = Person(tg, ADMIN_ID, "Admin")

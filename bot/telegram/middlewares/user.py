@@ -40,12 +40,22 @@ class UserMiddleware(BaseMiddleware):
         )
         t = translator(services, entry.user.language)
         data["t"] = t
-        if entry.user.is_banned:
+        if entry.user.is_banned and not _pays(event):
             await _refuse(event, data, services, entry.user, t(BANNED))
             return None
         data["user"] = entry.user
         data["new_user"] = entry.created
         return await handler(event, data)
+
+
+def _pays(event: TelegramObject) -> bool:
+    """A successful payment: the money is already taken, so even a user banned since the pre-checkout
+    is credited (an admin can refund); refusing it would keep their money and give nothing."""
+    return (
+        isinstance(event, Update)
+        and event.message is not None
+        and event.message.successful_payment is not None
+    )
 
 
 async def _refuse(
