@@ -27,7 +27,7 @@ from db.jobs import Delivery
 from db.models import Job, JobKind, JobStatus, SavedFace, User
 from jobs.client import Ticket
 from jobs.follow import one_face_swap
-from jobs.request import InputRef, JobRequest, job_id
+from jobs.request import InputRef, JobRequest
 
 # What a file sent as a document may be called or declared as to count as a picture.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
@@ -247,7 +247,9 @@ def _restorer(services: Services, user: User) -> str | None:
 
 
 async def _submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
-    """Submit ``request``; the same request again (a photo sent twice) sends the earlier result again."""
+    """Submit ``request``. The same request again (a photo sent twice, a button pressed twice) is the
+    same job: a finished swap is sent again for free; a finished one-face analysis asks for its swap
+    (sent again if it was made, made now if it was not, e.g. for want of credits then)."""
     try:
         ticket = await services.jobs.submit(request)
     except InsufficientCredits as exc:
@@ -256,18 +258,13 @@ async def _submit(services: Services, request: JobRequest, delivery: Delivery) -
         return Answer(SUBMITTED, ticket=ticket)
     if ticket.status != JobStatus.SUCCEEDED.value:
         return Answer("job_already_running", ticket=ticket, again=True)
+    if JobKind(request.kind) == JobKind.ANALYZE:
+        async with services.db.session() as session:
+            job = await db_jobs.get(session, ticket.job_id)
+            count = await analyses.count(session, ticket.job_id)
+        if count != 1:
+            return Answer("picker_sent_before", {"count": count}, ticket=ticket, again=True)
+        return await _submit(services, one_face_swap(job, faces=[1], delivery=delivery), delivery)
     if await services.jobs.resend(ticket.job_id, delivery):
         return Answer("job_sent_again", ticket=ticket, again=True)
-    follow = await _follow_up_id(services, ticket.job_id)
-    if follow is not None and await services.jobs.resend(follow, delivery):
-        return Answer("job_sent_again", ticket=ticket, again=True)
     return Answer("job_already_done", ticket=ticket, again=True)
-
-
-async def _follow_up_id(services: Services, analysis_id: str) -> str | None:
-    """The swap job a one-face analysis submitted by itself, if it was one."""
-    async with services.db.session() as session:
-        job = await db_jobs.get_or_none(session, analysis_id)
-    if job is None or (job.params or {}).get("purpose") != "swap" or not job.inputs:
-        return None
-    return job_id(one_face_swap(job, faces=[1]))

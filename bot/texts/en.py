@@ -140,6 +140,7 @@ SENTENCES: dict[str, str] = {
     "job_status_opening": "Got it: looking at your photo…",
     "job_already_running": "I am already working on that photo. Please wait for the result.",
     "job_sent_again": "You sent this before: here is the result again, free.",
+    "picker_sent_before": "You sent this photo before: pick a face under its numbered picture above.",
     "job_already_done": "You sent this before and the result is no longer kept. Please send another photo.",
     "result_caption": "Credits left: {balance}.",
     "insufficient_credits": (

@@ -19,7 +19,7 @@ from db import faces as db_faces
 from db import jobs as db_jobs
 from db import ledger
 from db.jobs import Delivery
-from db.models import JobKind, User
+from db.models import JobKind, Reason, User
 from db.session import Database
 from engine.classic.backend import ClassicEngine
 from jobs.params import normalize
@@ -195,12 +195,22 @@ async def test_a_follow_up_without_credits_left_says_so_and_charges_nothing(
     await saved(kit, user, astronaut, "eileen")
     # Both pass the check before work (1 credit each); the first follow-up takes the only credit.
     one = await flow.swap_photo(kit.services, user, photo(kit, bigger(hanks)), Opener(user.id))
-    two = await flow.swap_photo(kit.services, user, photo(kit, astronaut), Opener(user.id))
+    second = photo(kit, astronaut)
+    two = await flow.swap_photo(kit.services, user, second, Opener(user.id))
     assert one.submitted and two.submitted
     await kit.idle()
     assert await balance(kit, user) == 0
     assert len(kit.telegram.sent_to(user.id, "photo")) == 1
     assert any("This needs 1 credit(s) and you have 0" in text for text in kit.telegram.texts_to(user.id))
+
+    # With a credit again, the same photo gets its swap now (the analysis is not run twice).
+    async with kit.db.transaction() as session:
+        await ledger.post(session, user_id=user.id, delta=1, reason=Reason.ADMIN, key=f"test:more:{user.id}")
+    again = await flow.swap_photo(kit.services, user, second, Opener(user.id))
+    assert again.submitted and again.ticket is not None and again.ticket.job_id.startswith("swap:")
+    await kit.idle()
+    assert await balance(kit, user) == 0
+    assert len(kit.telegram.sent_to(user.id, "photo")) == 2
 
 
 async def test_every_picker_press_is_checked(
@@ -209,7 +219,8 @@ async def test_every_picker_press_is_checked(
     alice, mallory = await person(kit, 3), await person(kit, 3)
     await saved(kit, alice, astronaut, "eileen")
     await saved(kit, mallory, astronaut, "mine")
-    await flow.swap_photo(kit.services, alice, photo(kit, group_photo), Opener(alice.id))
+    same_group = photo(kit, group_photo)
+    await flow.swap_photo(kit.services, alice, same_group, Opener(alice.id))
     await kit.idle()
     async with kit.db.session() as session:
         jobs = await db_jobs.for_user(session, alice.id)
@@ -233,6 +244,9 @@ async def test_every_picker_press_is_checked(
     assert (await faces_flow.pick(s, alice, analysis.id, 1)).code == "not_your_analysis"  # a swap picker
     assert opener.calls == 0
     assert await balance(kit, alice) == 3
+
+    again = await flow.swap_photo(s, alice, same_group, Opener(alice.id))
+    assert again == flow.Answer("picker_sent_before", {"count": 6}, ticket=again.ticket, again=True)
 
     chosen = await flow.choose(s, alice, analysis.id, None, alice_face.id, opener)
     assert chosen.submitted and opener.calls == 1
