@@ -70,9 +70,7 @@ async def start_save(
         count = await analyses.count(session, ticket.job_id)
     if count == 1:
         return await pick(services, user, ticket.job_id, 1)
-    if await services.jobs.resend(ticket.job_id, delivery):
-        return Answer("job_sent_again", ticket=ticket, again=True)
-    return Answer("analysis_expired")
+    return Answer("picker_sent_before", {"count": count}, ticket=ticket, again=True)
 
 
 async def pick(services: Services, user: User, analysis_id: str, number: int) -> Answer:

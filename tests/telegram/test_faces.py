@@ -3,11 +3,14 @@ the numbered picker; /faces with make default, rename and delete; foreign presse
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
+from bot.flows import faces as faces_flow
 from db import faces as db_faces
-from tests.telegram.conftest import TelegramHarness
+from tests.telegram.conftest import Person, TelegramHarness
 from tests.telegram.swapkit import blank, button_data, buttons, png, save_face, status_texts
 
 pytestmark = pytest.mark.engine("classic")
@@ -105,3 +108,35 @@ async def test_a_photo_without_a_face_says_so(tg: TelegramHarness) -> None:
     assert any("could not find a face" in text for text in status_texts(tg, alice))
     assert await names_of(tg, (await alice.user()).id) == []
     assert (await alice.user()).balance == 3
+
+
+async def test_the_same_photo_and_name_again_reuses_the_analysis(
+    tg: TelegramHarness, astronaut: np.ndarray, group_photo: np.ndarray
+) -> None:
+    alice = tg.person()
+    await tg.feed(alice.text("/start"))
+    first = alice.photo(png(group_photo), caption="/setface crowd")
+    await tg.feed(first)
+    await tg.idle()
+    await tg.feed(resent(alice, first))  # the same file (file_unique_id) again
+    await tg.idle()
+    assert len(tg.telegram.sent_to(alice.id, "photo")) == 1  # one analysis, one picker
+    assert any("pick a face under its numbered picture above" in text for text in status_texts(tg, alice))
+
+    # A one-face photo saved, deleted, then sent again under its name: saved again without a new analysis.
+    single = alice.photo(png(astronaut), caption="/setface eileen")
+    await tg.feed(single)
+    await tg.idle()
+    user = await alice.user()
+    (eileen,) = [f for f in await faces_flow.list_faces(tg.services, user) if f.name == "eileen"]
+    await faces_flow.delete(tg.services, user, eileen.id)
+    analyses_before = len(tg.telegram.called("getFile"))
+    await tg.feed(resent(alice, single))
+    await tg.idle()
+    assert "eileen" in await names_of(tg, user.id)
+    assert len(tg.telegram.called("getFile")) == analyses_before  # nothing downloaded again
+
+
+def resent(person: Person, update: dict[str, Any]) -> dict[str, Any]:
+    message = update["message"]
+    return person.message(**{key: message[key] for key in ("photo", "caption", "caption_entities")})
