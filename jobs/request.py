@@ -80,9 +80,11 @@ class JobRequest:
     """One unit of paid work.
 
     swap: ``target`` photo, ``source`` photo (face ``params["source_face"]``, default 1) or a
-    ``SavedFaceRef``; params ``faces`` (1-based target face numbers, None = all), ``restorer``
-    (None, "gfpgan", "codeformer"). caricature: ``target``; params ``style``, ``strength``. enhance:
-    ``target``; params ``restorer``, ``blend``. analyze: ``target``, no params, free (``analysis``).
+    ``SavedFaceRef`` (with ``mix``: more saved-face ids averaged with it); params ``faces`` (1-based
+    target face numbers, None = all), ``restorer`` (None, "gfpgan", "codeformer"). caricature:
+    ``target``; params ``style``, ``strength``. enhance: ``target``; params ``restorer``, ``blend``.
+    analyze: ``target``, free; no params (``analysis``), or a ``purpose`` whose one-face case the
+    worker follows up itself (jobs.params, jobs.follow).
     """
 
     user_id: int
