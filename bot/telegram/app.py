@@ -1,7 +1,7 @@
 """The dispatcher built from the services, and the bot's two ways in: long polling and the webhook.
 
-``build_dispatcher`` wires the middlewares (dedupe, user, throttling) and every feature's router;
-handlers get ``services``, ``user``, ``new_user`` and ``t`` (see bot/telegram/middlewares).
+``build_dispatcher`` wires the middlewares (dedupe, user, language, throttling) and every feature's
+router; handlers get ``services``, ``user``, ``new_user`` and ``t`` (see bot/telegram/middlewares).
 ``prepare_bot`` puts Telegram's sending limits on a Bot's session; ``WebhookHandler`` is the aiohttp
 route for ``/telegram/webhook``.
 """
@@ -21,7 +21,9 @@ from aiohttp import web
 
 from bot.services import Services
 from bot.telegram.middlewares import (
+    CatalogueI18n,
     DedupeMiddleware,
+    LanguageMiddleware,
     OutgoingLimits,
     OutgoingMiddleware,
     ThrottlingMiddleware,
@@ -60,6 +62,7 @@ def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> 
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services)
     dispatcher.update.outer_middleware(DedupeMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(LanguageMiddleware(CatalogueI18n(services.texts)))
     throttling = ThrottlingMiddleware()
     dispatcher.message.outer_middleware(throttling)
     dispatcher.callback_query.outer_middleware(throttling)

@@ -2,22 +2,29 @@
 
 engine/ and jobs/ raise or store codes (``no_face``, ``too_small`` with ``{min_side, width, height}``)
 and never write sentences for people; the bots, the worker's status messages and the command line
-all say things through one ``Catalogue``. English is the reference language: every code has an
-English sentence, and a language without a sentence for a code falls back to it. A language is one
-module (``en.py``) holding a ``SENTENCES`` dict; its key rules are in ``en.py``'s docstring.
+all say things through one ``Catalogue``. The sentences live in gettext catalogues, one .po file per
+language under ``bot/texts/locales`` (msgid = the code; see ``po.py``). English is the reference
+language: every code has an English sentence, and a language without a sentence for a code falls
+back to it. Two more kinds of key, both optional in every language: ``<code>_<value>`` is read
+instead of ``<code>`` when a selecting param (``role``, ``hint``) has that value, and
+``<code>_no_<param>`` when a param the sentence uses is missing or None. ``{size:mb}`` writes a byte
+count in megabytes. The Telegram bot's aiogram ``I18n`` reads the same sentences (``translations``).
 """
 
 from __future__ import annotations
 
+import gettext
 import string
 from collections.abc import Mapping
 from typing import Any
 
-from bot.texts import en
+from bot.texts import en, po
 from jobs import texts as codes
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGES: dict[str, Mapping[str, str]] = {"en": en.SENTENCES}
+LANGUAGES: dict[str, Mapping[str, str]] = dict(po.read())
+# While en.py still holds sentences being written, they are read over the English .po, so none is lost.
+LANGUAGES[DEFAULT_LANGUAGE] = {**LANGUAGES.get(DEFAULT_LANGUAGE, {}), **en.SENTENCES}
 
 REFUNDED = "refunded"  # appended to a failure's sentence when the credits came back
 UNKNOWN = "unknown_error"  # a code no language has a sentence for
@@ -47,6 +54,17 @@ class Catalogue:
             or self.languages[DEFAULT_LANGUAGE][UNKNOWN]
         )
         return _FORMATTER.vformat(template, (), params)
+
+    def translations(self) -> dict[str, gettext.GNUTranslations]:
+        """Every language as the GNUTranslations aiogram's ``I18n`` looks messages up in: the same
+        templates ``text`` reads, each language falling back to English as ``text`` does."""
+        english = po.translations(self.languages[DEFAULT_LANGUAGE], DEFAULT_LANGUAGE)
+        found = {DEFAULT_LANGUAGE: english}
+        for language, sentences in self.languages.items():
+            if language != DEFAULT_LANGUAGE:
+                found[language] = po.translations(sentences, language)
+                found[language].add_fallback(english)
+        return found
 
 
 def _language(language: str | None, languages: Mapping[str, Mapping[str, str]]) -> str:
