@@ -90,6 +90,10 @@ async def test_the_group_picker_swaps_one_face_or_all_and_refuses_foreign_presse
     await tg.feed(alice.press(button_data(rows, "Another saved face…"), preview.message_id))
     listed = tg.telegram.called("editMessageReplyMarkup")[-1]["reply_markup"]["inline_keyboard"]
     assert [row[0]["text"] for row in listed] == ["eileen"]
+    await tg.feed(alice.press(listed[0][0]["callback_data"], preview.message_id))
+    numbers = tg.telegram.called("editMessageReplyMarkup")[-1]["reply_markup"]["inline_keyboard"]
+    assert button_data(numbers, "3") == button_data(rows, "3")  # eileen's numbers again
+    assert "Using eileen" in tg.telegram.called("answerCallbackQuery")[-1]["text"]
 
 
 async def test_an_album_swaps_the_first_face_into_the_second_photo(

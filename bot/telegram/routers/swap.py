@@ -125,7 +125,8 @@ async def other_face(
     refused = await flow.picker_refusal(services, user, job)
     faces = await faces_flow.list_faces(services, user)
     if refused is not None or not isinstance(query.message, Message):
-        await query.answer(t(refused.code if refused else "picker_stale"), show_alert=True)
+        text = t(refused.code, **refused.params) if refused else t("picker_stale")
+        await query.answer(text, show_alert=True)
         return
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=swap_faces(job, [(f.id, f.name) for f in faces]))
@@ -138,8 +139,8 @@ async def face_chosen(
     job = analysis_id(callback_data.job)
     chosen = await flow.picker_face(services, user, job, callback_data.face)
     if isinstance(chosen, flow.Answer) or not isinstance(query.message, Message):
-        code = chosen.code if isinstance(chosen, flow.Answer) else "picker_stale"
-        await query.answer(t(code), show_alert=True)
+        text = t(chosen.code, **chosen.params) if isinstance(chosen, flow.Answer) else t("picker_stale")
+        await query.answer(text, show_alert=True)
         return
     name, count = chosen
     await query.answer(t("swap_face_chosen", name=name))
