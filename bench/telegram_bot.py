@@ -6,30 +6,33 @@ The bot is the real one, in its own process: ``swapbot.bots.open_telegram`` (the
 the way Telegram feeds a webhook: an aiohttp POST of each update to ``/telegram/webhook`` with the
 secret header (answered 200 at once, handled after). It talks to a fake Bot API
 (tests/fakes/telegram_server.py) in another process. The engine is tests/jobs/squares.py's
-``SquareEngine`` (microseconds), so every millisecond measured is ours: webhook, middlewares, flows,
-database, queue, worker, Bot API calls.
+``SquareEngine`` (microseconds; see ``SavableSquares``), so every millisecond measured is ours:
+webhook, middlewares, flows, database, queue, worker, Bot API calls.
 
 Simulated users, each in their own private chat, in stages:
 
-- commands at once (``/start`` from new users, then ``/balance``, then ``/help``): updates/s from the
-  first POST to the last reply at the fake, and each update's time to its reply;
+- commands at once, 32 webhook requests in flight (``/start`` from new users, then ``/balance``, then
+  ``/help``): updates/s from the first POST to the last reply at the fake, and each one's time to it;
 - every user saves a face (a photo captioned ``/setface me``; set-up, not timed);
-- photos at once (one per user): photo updates/s (to the status message) and results/s;
-- photos at a steady 30/s (Telegram's own ceiling for one bot), one per user: the median and p99 from
-  the update's POST to the result photo's upload at the fake, which is the goal's figure. A photo is
-  a free analysis job whose one face the worker follows up with the swap itself (bot/flows/swap.py).
+- photos, one per user. A photo is a free analysis job whose one face the worker follows up with the
+  swap itself (bot/flows/swap.py); timed from the POST to the result photo's upload at the fake:
+  - ``--burst`` users at once: photo updates/s (to the status message) and results/s;
+  - ``--steady`` users at ``--rate`` a second (30: Telegram's own ceiling for one bot): the median and
+    p99, the goal's figure;
+  - ``--alone`` users one after another, each once the last result is up: the latency with no queue.
 
-Two set-ups: ARQ on Redis with Postgres and a separate worker process (tests/jobs/worker_process.py,
-as bench/job_queue.py runs it), and the embedded mode (SQLite and the in-process runner in the bot
-process). The fake imposes no limits, so the bot's outgoing pacing for Telegram's limits (1 message
-a second per chat, 30 a second overall: bot/telegram/middlewares/outgoing.py) is lifted unless
-``--telegram-limits``: at 30 jobs/s a job's status message, edits and result are ~4 calls, so the
-overall limit alone would queue them.
+CPU per update of the bot and worker processes (Linux /proc) is printed too: on a shared machine it
+says more than the wall-clock rates. Two set-ups: ARQ on Redis with Postgres and a separate worker
+process (as bench/job_queue.py runs one; ``swapbot.cli.worker_config`` of the bot's settings), and
+the embedded mode (SQLite and the in-process runner in the bot process). The fake imposes no limits,
+so the bot's outgoing pacing for Telegram's limits (1 message a second per chat, 30 a second overall:
+bot/telegram/middlewares/outgoing.py) is lifted unless ``--telegram-limits``: at 30 jobs/s a job's
+status message, edits and result are ~4 calls, so the overall limit alone would queue them.
 
-    .venv/bin/python -m bench.telegram_bot [--users 900] [--burst 300] [--rate 30]
-        [--modes arq,embedded] [--telegram-limits] [--quick]
+    .venv/bin/python -m bench.telegram_bot [--burst 300] [--steady 600] [--alone 30] [--rate 30]
+        [--modes arq,embedded] [--telegram-limits] [--profile PATH] [--quick]
 
-``--quick`` (run by ``make test``): a dozen users per stage, both set-ups, a few seconds each.
+``--quick`` (run by ``make test``): 23 users, both set-ups, about 20 s each.
 """
 
 from __future__ import annotations
@@ -83,7 +86,10 @@ CONCURRENT_POSTS = 32  # webhook requests in flight at once during the bursts (T
 class SavableSquares(SquareEngine):
     """The square engine with a 64 px identity chip: a saved face's chip is decoded like any image, and
     SquareEngine's own 32 px chip is under engine.imageio's MIN_SIDE (the swap would say the saved face
-    cannot be read)."""
+    cannot be read). It says it gives landmarks, so analyses are not joined by the classic (dlib)
+    landmarker: that is engine work, which this benchmark leaves out."""
+
+    gives_landmarks = True
 
     def identity(self, image: np.ndarray, face: Face) -> Identity:
         found = super().identity(image, face)
@@ -281,14 +287,17 @@ class BotProcess:
     webhook: str
 
     @classmethod
-    async def start(cls, settings: dict[str, Any], lift_limits: bool, log: Path) -> BotProcess:
+    async def start(cls, settings: dict[str, Any], options: Options, log: Path) -> BotProcess:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         settings = settings | {
             "telegram_webhook_url": f"{url}/telegram/webhook",
             "telegram_webhook_secret": SECRET,
         }
-        spec = json.dumps({"settings": settings, "port": port, "lift_limits": lift_limits})
+        profile = f"{options.profile}.bot.{os.getpid()}.{port}" if options.profile else None
+        spec = json.dumps(
+            {"settings": settings, "port": port, "lift_limits": options.lift_limits, "profile": profile}
+        )
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bench.telegram_bot", "--bot-process", spec],
@@ -333,8 +342,22 @@ class Row:
     per_s: float  # updates (or results) per second, first POST to last arrival
     p50: float
     p99: float
-    bot_cpu_ms: float  # CPU of the bot process per update
-    kind: str = "command"  # command, photo, result, steady
+    cpu_ms: dict[str, float]  # CPU per update of each process (bot, worker, fake)
+    kind: str = "command"  # command, photo, result, steady, alone
+
+
+@dataclass(frozen=True)
+class Options:
+    burst: int  # users who send a photo at once
+    steady: int  # users who send a photo at ``rate`` a second
+    alone: int  # users who send a photo one after another, each after the last one's result
+    rate: float
+    lift_limits: bool
+    profile: str | None  # the bot process's cProfile stats, written here when it stops
+
+    @property
+    def users(self) -> int:
+        return self.burst + self.steady + self.alone
 
 
 @dataclass
@@ -344,6 +367,7 @@ class Bench:
     http: aiohttp.ClientSession
     arrivals: Arrivals
     database_url: str
+    worker_pid: int | None = None
     people: People = field(default_factory=People)
 
     async def post(self, update: dict[str, Any]) -> float:
@@ -386,21 +410,35 @@ class Bench:
         await asyncio.gather(*tasks)
         return sent
 
+    async def one_by_one(self, updates: dict[int, dict[str, Any]], kind: str) -> dict[int, float]:
+        """POST each update once the one before has its ``kind`` reply: no queue, nothing in parallel."""
+        sent: dict[int, float] = {}
+        for chat, update in updates.items():
+            await self.arrivals.refresh(self.http)
+            want = {chat: self.arrivals.count(chat, kind) + 1}
+            sent[chat] = await self.post(update)
+            await self.arrivals.wait(self.http, want, kind)
+        return sent
+
+    def cpu(self) -> dict[str, float]:
+        pids = {"bot": self.bot.process.pid, "worker": self.worker_pid, "fake": self.fake.process.pid}
+        return {name: _cpu_s(pid) for name, pid in pids.items() if pid is not None}
+
     async def timed(
         self,
         feed: Callable[[], Awaitable[dict[int, float]]],
         kind: str,
         replies: int,
-    ) -> tuple[dict[int, float], dict[int, float], float]:
+    ) -> tuple[dict[int, float], dict[int, float], dict[str, float]]:
         """Run ``feed``; wait for ``replies`` more ``kind`` messages in each chat it posted to. Returns
-        when each update was posted, when its last reply arrived, and the bot's CPU seconds."""
+        when each update was posted, when its last reply arrived, and each process's CPU seconds."""
         await self.arrivals.refresh(self.http)
         before = {key: len(times) for key, times in self.arrivals.at.items()}
-        cpu = _cpu_s(self.bot.process.pid)
+        cpu = self.cpu()
         sent = await feed()
         want = {chat: before.get((str(chat), kind), 0) + replies for chat in sent}
         arrived = await self.arrivals.wait(self.http, want, kind)
-        return sent, arrived, _cpu_s(self.bot.process.pid) - cpu
+        return sent, arrived, {name: s - cpu[name] for name, s in self.cpu().items()}
 
     async def replies_to(self, text: str) -> int:
         """How many messages the bot sends for ``text``: asked by one user who has sent /start before
@@ -421,7 +459,9 @@ class Bench:
         return replies
 
 
-def _row(label: str, sent: dict[int, float], arrived: dict[int, float], cpu_s: float, kind: str) -> Row:
+def _row(
+    label: str, sent: dict[int, float], arrived: dict[int, float], cpu_s: dict[str, float], kind: str
+) -> Row:
     latencies = sorted((arrived[c] - sent[c]) * 1000 for c in sent)
     return Row(
         label,
@@ -429,16 +469,16 @@ def _row(label: str, sent: dict[int, float], arrived: dict[int, float], cpu_s: f
         len(sent) / (max(arrived.values()) - min(sent.values())),
         statistics.median(latencies),
         latencies[int(0.99 * (len(latencies) - 1))],
-        cpu_s * 1000 / len(sent),
+        {name: seconds * 1000 / len(sent) for name, seconds in cpu_s.items()},
         kind,
     )
 
 
-async def _stages(bench: Bench, users: int, burst: int, rate: float) -> list[Row]:
-    """Commands, faces, photos at once, steady photos; ``users`` = ``burst`` + those of the steady run."""
+async def _stages(bench: Bench, options: Options) -> list[Row]:
+    """Commands from every user, a face saved by each, then photos: at once, steady, one by one."""
     people = bench.people
     rows = []
-    everyone = people.new(users)
+    everyone = people.new(options.users)
     for text in ("/start", "/balance", "/help"):
         replies = await bench.replies_to(text)
         updates = {p: people.command(p, text) for p in everyone}
@@ -446,25 +486,31 @@ async def _stages(bench: Bench, users: int, burst: int, rate: float) -> list[Row
         label = f"{text} at once" + (" (new users)" if text == "/start" else "")
         rows.append(_row(label, sent, arrived, cpu, "command"))
 
-    faces = await bench.fake.files(bench.http, FACE, users)
+    faces = await bench.fake.files(bench.http, FACE, len(everyone))
     setface = {p: people.photo(p, f, len(FACE), "/setface me") for p, f in zip(everyone, faces, strict=True)}
     await bench.at_once(setface)
-    await _saved_faces(bench, users)
+    await _saved_faces(bench, len(everyone))
 
-    targets = await bench.fake.files(bench.http, TARGET, users)
-    photos = {p: people.photo(p, f, len(TARGET)) for p, f in zip(everyone, targets, strict=True)}
-    at_once = {p: photos[p] for p in everyone[:burst]}
-    steady = {p: photos[p] for p in everyone[burst:]}
+    targets = await bench.fake.files(bench.http, TARGET, len(everyone))
+    photos = iter((p, people.photo(p, f, len(TARGET))) for p, f in zip(everyone, targets, strict=True))
+    at_once = dict(itertools.islice(photos, options.burst))
+    steady = dict(itertools.islice(photos, options.steady))
+    alone = dict(photos)
+
     await bench.arrivals.refresh(bench.http)
-    cpu = _cpu_s(bench.bot.process.pid)
+    cpu = bench.cpu()
     sent, acked, _ = await bench.timed(lambda: bench.at_once(at_once), "message", 1)
     results = await bench.arrivals.wait(bench.http, {p: 1 for p in at_once}, "photo")
-    cpu = _cpu_s(bench.bot.process.pid) - cpu
-    rows.append(_row("photos at once: status message", sent, acked, cpu, "photo"))
-    rows.append(_row("photos at once: result uploaded", sent, results, cpu, "result"))
+    used = {name: seconds - cpu[name] for name, seconds in bench.cpu().items()}
+    rows.append(_row("photos at once: status message", sent, acked, used, "photo"))
+    rows.append(_row("photos at once: result uploaded", sent, results, used, "result"))
 
+    rate = options.rate
     sent, results, cpu = await bench.timed(lambda: bench.steady(steady, rate), "photo", 1)
     rows.append(_row(f"photos at {rate:g}/s: result uploaded", sent, results, cpu, "steady"))
+
+    sent, results, cpu = await bench.timed(lambda: bench.one_by_one(alone, "photo"), "photo", 1)
+    rows.append(_row("photos one by one: result uploaded", sent, results, cpu, "alone"))
     return rows
 
 
@@ -505,19 +551,20 @@ def _settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str,
 
 
 async def _with_bot(
-    fake: Fake, settings: dict[str, Any], lift: bool, users: int, burst: int, rate: float
+    fake: Fake, settings: dict[str, Any], options: Options, worker: subprocess.Popen[bytes] | None = None
 ) -> list[Row]:
     log = Path(tempfile.gettempdir()) / f"bench-telegram-bot-{os.getpid()}.log"
-    bot = await BotProcess.start(settings, lift, log)
+    bot = await BotProcess.start(settings, options, log)
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENT_POSTS * 2)) as http:
-            bench = Bench(fake, bot, http, Arrivals(fake), settings["database_url"])
-            return await _stages(bench, users, burst, rate)
+            worker_pid = worker.pid if worker is not None else None
+            bench = Bench(fake, bot, http, Arrivals(fake), settings["database_url"], worker_pid)
+            return await _stages(bench, options)
     finally:
         bot.stop()
 
 
-async def _arq(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> list[Row]:
+async def _arq(fake: Fake, options: Options) -> list[Row]:
     from db.migrate import upgrade_engine
 
     name = f"swapbot_bench_tg_{os.getpid()}_{secrets.token_hex(4)}"
@@ -531,14 +578,16 @@ async def _arq(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> l
         db = Database(url)
         await upgrade_engine(db.engine)
         await db.dispose()
+        profile = f"{options.profile}.worker.{os.getpid()}" if options.profile else None
+        spec = {"settings": settings, "profile": profile}
         with log.open("wb") as out:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "bench.telegram_bot", "--worker-process", json.dumps(settings)],
+                [sys.executable, "-m", "bench.telegram_bot", "--worker-process", json.dumps(spec)],
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        return await _with_bot(fake, settings, lift, users, burst, rate)
+        return await _with_bot(fake, settings, options, worker)
     finally:
         if worker is not None:
             worker.terminate()
@@ -550,10 +599,10 @@ async def _arq(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> l
         await redis.aclose()
 
 
-async def _embedded(fake: Fake, lift: bool, users: int, burst: int, rate: float) -> list[Row]:
+async def _embedded(fake: Fake, options: Options) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         settings = _settings(fake, f"sqlite+aiosqlite:///{folder}/bench.db", None)
-        return await _with_bot(fake, settings, lift, users, burst, rate)
+        return await _with_bot(fake, settings, options)
 
 
 MODES = {"arq": ("ARQ + Postgres", _arq), "embedded": ("embedded (SQLite)", _embedded)}
@@ -563,31 +612,39 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-async def main(modes: list[str], users: int, burst: int, rate: float, lift: bool) -> None:
+def _print_row(title: str, r: Row) -> None:
+    cpu = "".join(f"{r.cpu_ms[name]:>8.2f}" if name in r.cpu_ms else f"{'':>8}" for name in ("bot", "worker"))
+    unit = "  results/s" if r.kind in ("result", "steady", "alone") else ""
+    label = f"{title}, {r.label}"
+    print(f"{label:<56}{r.updates:>5}{r.per_s:>7.0f}{r.p50:>9.1f}{r.p99:>9.1f}{cpu}{unit}", flush=True)
+
+
+async def main(modes: list[str], options: Options) -> None:
     fake = Fake.start()
     try:
-        pacing = "lifted (the fake has no limits)" if lift else "on"
-        print(f"{users} users, {burst} photos at once, {users - burst} at {rate:g}/s; {os.cpu_count()} CPUs")
-        print(f"the bot's pacing for Telegram's limits: {pacing}")
-        print("updates POSTed to the bot's webhook (aiohttp, secret header); times to the reply at the fake")
-        print(f"{'set-up, stage':<58}{'n':>6}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bot CPU ms':>12}")
+        pacing = "lifted (the fake has no limits)" if options.lift_limits else "on"
+        print(
+            f"{options.users} users send /start, /balance, /help and save a face; then photos: "
+            f"{options.burst} at once, {options.steady} at {options.rate:g}/s, {options.alone} one by one"
+        )
+        print(f"{os.cpu_count()} CPUs; the bot's pacing for Telegram's limits: {pacing}")
+        print("updates POSTed to the bot's webhook; times from the POST to the reply or result at the fake;")
+        print("bot, worker: CPU ms per update of the bot process and of the worker process (ARQ)")
+        print(f"{'set-up, stage':<56}{'n':>5}{'per s':>7}{'p50 ms':>9}{'p99 ms':>9}{'bot':>8}{'worker':>8}")
         goals: list[str] = []
         for mode in modes:
             title, run = MODES[mode]
-            rows = await run(fake, lift, users, burst, rate)
-            for r in rows:
-                per = "results/s" if r.kind == "result" else ""
-                print(
-                    f"{title + ', ' + r.label:<58}{r.updates:>6}{r.per_s:>8.0f}{r.p50:>9.1f}{r.p99:>9.1f}"
-                    f"{r.bot_cpu_ms:>12.2f}{'  ' + per if per else ''}",
-                    flush=True,
-                )
+            rows = await run(fake, options)
+            for row in rows:
+                _print_row(title, row)
             commands = min(r.per_s for r in rows if r.kind == "command")
             (steady,) = (r for r in rows if r.kind == "steady")
+            (alone,) = (r for r in rows if r.kind == "alone")
             goals.append(
                 f"{title}: slowest command burst {commands:.0f} updates/s (goal {GOAL_COMMANDS_PER_S:g}: "
-                f"{_verdict(commands >= GOAL_COMMANDS_PER_S)}); p50 update -> result at {rate:g}/s "
-                f"{steady.p50:.0f} ms (goal < {GOAL_P50_MS:g}: {_verdict(steady.p50 < GOAL_P50_MS)})"
+                f"{_verdict(commands >= GOAL_COMMANDS_PER_S)}); p50 update -> result at {options.rate:g}/s "
+                f"{steady.p50:.0f} ms, {steady.per_s:.0f} results/s (goal < {GOAL_P50_MS:g} ms: "
+                f"{_verdict(steady.p50 < GOAL_P50_MS)}); one by one {alone.p50:.0f} ms"
             )
         print("goals: " + "\n       ".join(goals))
     finally:
@@ -598,21 +655,35 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] in ("--bot-process", "--worker-process"):
         quiet_logs()
         spec = json.loads(sys.argv[2])
-        if sys.argv[1] == "--bot-process":
-            asyncio.run(_serve_bot(spec))
+
+        def serve() -> None:
+            if sys.argv[1] == "--bot-process":
+                asyncio.run(_serve_bot(spec))
+            else:
+                _serve_worker(spec)
+
+        if spec.get("profile"):
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                serve()
+            profile.dump_stats(spec["profile"])
         else:
-            _serve_worker({"settings": spec})
+            serve()
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=900, help="simulated users, each in their own chat")
-    parser.add_argument("--burst", type=int, default=300, help="of them, how many send a photo at once")
+    parser.add_argument("--burst", type=int, default=300, help="users who send a photo at once")
+    parser.add_argument("--steady", type=int, default=600, help="users who send a photo at --rate a second")
+    parser.add_argument("--alone", type=int, default=30, help="users who send a photo one after another")
     parser.add_argument("--rate", type=float, default=30.0, help="photos per second of the steady load")
     parser.add_argument("--modes", default="arq,embedded", help="comma-separated: arq, embedded")
     parser.add_argument("--telegram-limits", action="store_true", help="keep the bot's pacing for Telegram")
+    parser.add_argument("--profile", help="write cProfile stats of the bot and worker processes to PROFILE.*")
     parser.add_argument("--quick", action="store_true", help="a dozen users, a few seconds a set-up")
     args = parser.parse_args()
     if args.quick:
-        args.users, args.burst = 24, 12
+        args.burst, args.steady, args.alone = 10, 10, 3
     quiet_logs()
     modes = [m.strip() for m in args.modes.split(",")]
-    asyncio.run(main(modes, args.users, args.burst, args.rate, not args.telegram_limits))
+    options = Options(args.burst, args.steady, args.alone, args.rate, not args.telegram_limits, args.profile)
+    asyncio.run(main(modes, options))
