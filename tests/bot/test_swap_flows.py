@@ -193,20 +193,28 @@ async def test_a_follow_up_without_credits_left_says_so_and_charges_nothing(
 ) -> None:
     user = await person(kit, 1)
     await saved(kit, user, astronaut, "eileen")
-    # Both pass the check before work (1 credit each); the first follow-up takes the only credit.
-    one = await flow.swap_photo(kit.services, user, photo(kit, bigger(hanks)), Opener(user.id))
-    second = photo(kit, astronaut)
+    # Both pass the check before work (1 credit each); whichever follow-up comes first (the analyses
+    # run at once) takes the only credit.
+    first, second = photo(kit, bigger(hanks)), photo(kit, astronaut)
+    one = await flow.swap_photo(kit.services, user, first, Opener(user.id))
     two = await flow.swap_photo(kit.services, user, second, Opener(user.id))
     assert one.submitted and two.submitted
     await kit.idle()
     assert await balance(kit, user) == 0
     assert len(kit.telegram.sent_to(user.id, "photo")) == 1
     assert any("This needs 1 credit(s) and you have 0" in text for text in kit.telegram.texts_to(user.id))
+    async with kit.db.session() as session:
+        swapped = {
+            job.inputs["target"]["identity"]
+            for job in await db_jobs.for_user(session, user.id)
+            if job.kind == JobKind.SWAP.value and job.inputs
+        }
+    (unswapped,) = [p for p in (first, second) if p.ref.identity not in swapped]
 
-    # With a credit again, the same photo gets its swap now (the analysis is not run twice).
+    # With a credit again, that photo gets its swap now (the analysis is not run twice).
     async with kit.db.transaction() as session:
         await ledger.post(session, user_id=user.id, delta=1, reason=Reason.ADMIN, key=f"test:more:{user.id}")
-    again = await flow.swap_photo(kit.services, user, second, Opener(user.id))
+    again = await flow.swap_photo(kit.services, user, unswapped, Opener(user.id))
     assert again.submitted and again.ticket is not None and again.ticket.job_id.startswith("swap:")
     await kit.idle()
     assert await balance(kit, user) == 0
