@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.flows.settings import swap_options
 from bot.services import Services
 from db import analyses, ledger
 from db import faces as db_faces
@@ -119,7 +120,7 @@ async def swap_photo(
             "purpose": "swap",
             "face": faces[0].id,
             "mix": [face.id for face in faces[1:]],
-            "restorer": _restorer(services, user),
+            **swap_options(services, user),
             "cost": services.config.swap_cost,
         },
         cost=0,
@@ -145,7 +146,7 @@ async def swap_album(
         kind=JobKind.SWAP,
         target=target.ref,
         source=source.ref,
-        params={"faces": None, "restorer": _restorer(services, user)},
+        params={"faces": None, **swap_options(services, user)},
         cost=services.config.swap_cost,
         delivery=delivery,
     )
@@ -239,11 +240,6 @@ async def _short_of_credits(services: Services, user: User, cost: int) -> Answer
     if balance < cost:
         return Answer("insufficient_credits", {"balance": balance, "needed": cost})
     return None
-
-
-def _restorer(services: Services, user: User) -> str | None:
-    # Only a restorer the workers offer: a setting made before an operator removed the models is ignored.
-    return user.restorer if user.restorer in services.config.restorers else None
 
 
 async def _submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
