@@ -619,6 +619,30 @@ def _print_row(title: str, r: Row) -> None:
     print(f"{label:<56}{r.updates:>5}{r.per_s:>7.0f}{r.p50:>9.1f}{r.p99:>9.1f}{cpu}{unit}", flush=True)
 
 
+def _goals(title: str, rows: list[Row], rate: float) -> str:
+    """The goal's two figures for one set-up, what one core could do at the CPU measured, and whether
+    the steady load was kept up with (when not, its latency is mostly the queue growing)."""
+    commands = [r for r in rows if r.kind == "command"]
+    slowest = min(r.per_s for r in commands)
+    costliest = max(r.cpu_ms["bot"] for r in commands)
+    (steady,) = (r for r in rows if r.kind == "steady")
+    (alone,) = (r for r in rows if r.kind == "alone")
+    kept_up = steady.per_s >= 0.9 * rate
+    lines = [
+        f"{title}: commands {slowest:.0f} updates/s at the slowest (goal {GOAL_COMMANDS_PER_S:g}: "
+        f"{_verdict(slowest >= GOAL_COMMANDS_PER_S)}); the bot's CPU, up to {costliest:.1f} ms an update, "
+        f"allows {1000 / costliest:.0f}/s on one core",
+        f"  p50 update -> result at {rate:g}/s: {steady.p50:.0f} ms (goal < {GOAL_P50_MS:g} ms: "
+        f"{_verdict(steady.p50 < GOAL_P50_MS)}), with no queue (one by one) {alone.p50:.0f} ms",
+    ]
+    if not kept_up:
+        lines.append(
+            f"  the set-up kept up with {steady.per_s:.0f} of the {rate:g} photos/s asked: the {rate:g}/s "
+            "latency is mostly the queue growing"
+        )
+    return "\n".join(lines)
+
+
 async def main(modes: list[str], options: Options) -> None:
     fake = Fake.start()
     try:
@@ -637,16 +661,8 @@ async def main(modes: list[str], options: Options) -> None:
             rows = await run(fake, options)
             for row in rows:
                 _print_row(title, row)
-            commands = min(r.per_s for r in rows if r.kind == "command")
-            (steady,) = (r for r in rows if r.kind == "steady")
-            (alone,) = (r for r in rows if r.kind == "alone")
-            goals.append(
-                f"{title}: slowest command burst {commands:.0f} updates/s (goal {GOAL_COMMANDS_PER_S:g}: "
-                f"{_verdict(commands >= GOAL_COMMANDS_PER_S)}); p50 update -> result at {options.rate:g}/s "
-                f"{steady.p50:.0f} ms, {steady.per_s:.0f} results/s (goal < {GOAL_P50_MS:g} ms: "
-                f"{_verdict(steady.p50 < GOAL_P50_MS)}); one by one {alone.p50:.0f} ms"
-            )
-        print("goals: " + "\n       ".join(goals))
+            goals.append(_goals(title, rows, options.rate))
+        print("\n".join(goals))
     finally:
         fake.stop()
 
