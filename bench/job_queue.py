@@ -23,7 +23,6 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import multiprocessing
 import os
 import secrets
 import statistics
@@ -31,15 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
-from aiohttp import web
 
+from bench.fake_bot_api import Fake
 from bench.quiet import quiet_logs
 from bot.texts import Catalogue
 from db import ledger
@@ -53,7 +51,6 @@ from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
 from jobs.platforms.telegram import telegram_bot
 from jobs.queue import open_queue
 from jobs.request import InputRef, JobRequest
-from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine, picture, png
 
 ROOT = Path(__file__).resolve().parents[1]  # the worker runs ``python -m tests.jobs...`` from here
@@ -65,47 +62,6 @@ TARGET, SOURCE = png(picture(((0, 0, 255), 20, 20))), png(picture(((255, 0, 0), 
 
 
 # --- the fake Telegram, in its own process so it does not share our GIL -----------------------------
-
-
-def _serve_fake(conn: Any) -> None:
-    fake = FakeTelegram()
-
-    async def sent(request: web.Request) -> web.Response:
-        rows = [[s.chat_id, s.kind, s.at] for s in fake.sent if s.kind == "photo"]
-        return web.json_response(rows)
-
-    async def add_files(request: web.Request) -> web.Response:
-        count = int(request.query["count"])
-        body = await request.read()
-        return web.json_response([fake.add_file(body) for _ in range(count)])
-
-    fake.server.app.router.add_get("/_bench/sent", sent)
-    fake.server.app.router.add_post("/_bench/files", add_files)
-    fake.start()
-    conn.send((fake.url, fake.token))
-    conn.recv()  # until told to stop
-    fake.stop()
-
-
-@dataclass
-class Fake:
-    url: str
-    token: str
-    process: Any
-    conn: Any
-
-    @classmethod
-    def start(cls) -> Fake:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_fake, args=(theirs,), daemon=True)
-        process.start()
-        url, token = ours.recv()
-        return cls(url, token, process, ours)
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.process.join(10)
 
 
 # --- set-up -------------------------------------------------------------------------------------------
@@ -126,10 +82,8 @@ async def _users(db: Database, count: int, credits: int) -> list[int]:
 async def _requests(fake: Fake, bot: Any, user_ids: list[int], jobs: int) -> list[JobRequest]:
     """Distinct requests: every job has its own target photo (so its own id) and status message."""
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{fake.url}/_bench/files?count={jobs}", data=TARGET) as response:
-            targets = await response.json()
-        async with http.post(f"{fake.url}/_bench/files?count=1", data=SOURCE) as response:
-            (source,) = await response.json()
+        targets = await fake.files(http, TARGET, jobs)
+        (source,) = await fake.files(http, SOURCE, 1)
     requests = []
     for number, target in enumerate(targets):
         chat = next(_CHATS)
@@ -153,8 +107,7 @@ async def _delivered(fake: Fake, chats: set[str], timeout_s: float) -> dict[str,
     deadline = time.time() + timeout_s
     async with aiohttp.ClientSession() as http:
         while True:
-            async with http.get(f"{fake.url}/_bench/sent") as response:
-                rows = await response.json()
+            rows = await fake.sent(http, kind="photo")
             arrived = {chat: at for chat, kind, at in rows if chat in chats}
             if len(arrived) == len(chats) or time.time() > deadline:
                 return arrived

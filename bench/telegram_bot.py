@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import multiprocessing
 import os
 import secrets
 import signal
@@ -65,11 +64,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bench.fake_bot_api import Fake
 from bench.quiet import quiet_logs
 from db.models import SavedFace
 from db.session import Database
 from engine.face import Face, Identity
-from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine, picture, png
 
 ROOT = Path(__file__).resolve().parents[1]  # child processes run ``python -m ...`` from here
@@ -97,56 +96,6 @@ class SavableSquares(SquareEngine):
         return Identity(chip=chip, kps=found.kps, embeddings=found.embeddings)
 
 
-# --- the fake Bot API, in its own process so it does not share our GIL ---------------------------------
-
-
-def _serve_fake(conn: Any) -> None:
-    fake = FakeTelegram()
-
-    async def sent(request: web.Request) -> web.Response:
-        since = int(request.query.get("since", 0))
-        rows = [[s.chat_id, s.kind, s.at] for s in fake.sent[since:]]
-        return web.json_response(rows)
-
-    async def add_files(request: web.Request) -> web.Response:
-        count = int(request.query["count"])
-        body = await request.read()
-        return web.json_response([fake.add_file(body) for _ in range(count)])
-
-    fake.server.app.router.add_get("/_bench/sent", sent)
-    fake.server.app.router.add_post("/_bench/files", add_files)
-    fake.start()
-    conn.send((fake.url, fake.token))
-    conn.recv()  # until told to stop
-    fake.stop()
-
-
-@dataclass
-class Fake:
-    url: str
-    token: str
-    process: Any
-    conn: Any
-
-    @classmethod
-    def start(cls) -> Fake:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_fake, args=(theirs,), daemon=True)
-        process.start()
-        url, token = ours.recv()
-        return cls(url, token, process, ours)
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.process.join(10)
-
-    async def files(self, http: aiohttp.ClientSession, data: bytes, count: int) -> list[tuple[str, str]]:
-        """``count`` files with ``data`` as users would send them: (file_id, file_unique_id) each."""
-        async with http.post(f"{self.url}/_bench/files?count={count}", data=data) as response:
-            return [tuple(pair) for pair in await response.json()]
-
-
 class Arrivals:
     """What the bot sent, by chat and kind (message, photo ...), with the time it reached the fake."""
 
@@ -156,8 +105,7 @@ class Arrivals:
         self.at: dict[tuple[str, str], list[float]] = defaultdict(list)
 
     async def refresh(self, http: aiohttp.ClientSession) -> None:
-        async with http.get(f"{self.fake.url}/_bench/sent?since={self.seen}") as response:
-            rows = await response.json()
+        rows = await self.fake.sent(http, since=self.seen)
         self.seen += len(rows)
         for chat, kind, at in rows:
             self.at[(chat, kind)].append(at)
