@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import ledger
@@ -18,6 +18,17 @@ from db.base import utcnow
 from db.errors import UserNotFound
 from db.models import FreeGrant, Platform, Reason, User
 from db.sql import insert_ignore
+
+# ``last_seen_at`` is refreshed when it is older than this, not on every contact: seeing a user is then a
+# read, not a row write per message (a bot's hottest path).
+LAST_SEEN_EVERY = timedelta(minutes=10)
+
+# Built once: constructing the statement costs more CPU than running it (SQLAlchemy caches its SQL).
+_BY_IDENTITY = (
+    select(User)
+    .where(User.platform == bindparam("platform"), User.external_id == bindparam("external_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 def free_grant_key(user_id: int) -> str:
@@ -40,32 +51,41 @@ async def get_or_create(
     free_credits: int = 0,
     grant_secret: bytes | None = None,
     now: datetime | None = None,
+    seen_every: timedelta = LAST_SEEN_EVERY,
 ) -> tuple[User, bool]:
     """The user for this platform identity, and whether it was created now.
 
     A new user gets ``free_credits`` through the ledger (key ``grant:free:<id>``), unless this platform
     identity had them before (a user who used /forget and came back); ``grant_secret`` keys that
     memory and is required with ``free_credits``. Seeing an existing user refreshes ``last_seen_at``
-    and, when given, the display name. Safe under concurrent first messages: exactly one creates the
-    row and decides the grant.
+    when it is ``seen_every`` old or older, and the display name when a new one is given: otherwise
+    nothing is written. Safe under concurrent first messages: exactly one creates the row and decides
+    the grant.
     """
     if free_credits > 0 and not grant_secret:
         raise ValueError("free credits need grant_secret: it keys the memory of who has had them")
     platform = Platform(platform)
     external_id = str(external_id)
     now = now or utcnow()
-    changes: dict[str, object] = {"last_seen_at": now}
-    if display_name is not None:
-        changes["display_name"] = display_name
-    user = await session.scalar(
-        update(User)
-        .where(User.platform == platform.value, User.external_id == external_id)
-        .values(**changes)
-        .returning(User)
-        .execution_options(populate_existing=True)
-    )
+    user = await session.scalar(_BY_IDENTITY, {"platform": platform.value, "external_id": external_id})
     if user is not None:
-        return user, False
+        changes: dict[str, object] = {}
+        if now - user.last_seen_at >= seen_every:
+            changes["last_seen_at"] = now
+        if display_name is not None and display_name != user.display_name:
+            changes["display_name"] = display_name
+        if not changes:
+            return user, False
+        user = await session.scalar(
+            update(User)
+            .where(User.id == user.id)
+            .values(**changes)
+            .returning(User)
+            .execution_options(populate_existing=True)
+        )
+        if user is not None:
+            return user, False
+        # deleted (/forget) between the read and the write: this is a first contact after all
     values = {
         "platform": platform.value,
         "external_id": external_id,

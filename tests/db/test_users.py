@@ -123,6 +123,34 @@ async def test_seeing_a_user_again_refreshes_it(db: Database) -> None:
             await users.update_profile(session, 10**12, is_admin=True)
 
 
+async def test_last_seen_is_refreshed_after_the_interval_not_on_every_contact(db: Database) -> None:
+    t0 = datetime(2020, 6, 1, tzinfo=UTC)
+    external = uuid.uuid4().hex[:12]
+    every = users.LAST_SEEN_EVERY
+
+    async def contact(at: datetime, name: str | None = "Ann") -> User:
+        async with db.transaction() as session:
+            user, created = await users.get_or_create(
+                session, "telegram", external, display_name=name, now=at
+            )
+        async with db.session() as session:  # what the database holds, not what was returned
+            stored = await users.get(session, user.id)
+        assert (created, stored.last_seen_at, stored.display_name) == (
+            at == t0,
+            user.last_seen_at,
+            user.display_name,
+        )
+        return stored
+
+    await contact(t0)
+    assert (await contact(t0 + every - timedelta(seconds=1))).last_seen_at == t0  # within: nothing written
+    renamed = await contact(t0 + every / 2, "Bob")  # a new name is written at once, last_seen_at kept
+    assert (renamed.display_name, renamed.last_seen_at) == ("Bob", t0)
+    assert (await contact(t0 + every, None)).last_seen_at == t0 + every  # due: refreshed
+    later = await contact(t0 + every + timedelta(minutes=1), None)
+    assert (later.last_seen_at, later.display_name) == (t0 + every, "Bob")
+
+
 async def _give_user_everything(db: Database, user_id: int, tag: str) -> str:
     charge = f"ch_{tag}_{user_id}"
     async with db.transaction() as session:
