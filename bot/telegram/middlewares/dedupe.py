@@ -31,11 +31,13 @@ class DedupeMiddleware(BaseMiddleware):
             return await handler(event, data)
         services: Services = data["services"]
         bot: Bot = data["bot"]
-        if not await services.once.first(f"tg:{bot.id}:update:{event.update_id}", self.ttl_s):
-            return None
+        # One key, one round trip: a message's key covers its update's too (the same update again is
+        # the same message again), so only updates without a message are keyed by ``update_id``.
         message = event.message
-        if message is not None and not await services.once.first(
-            f"tg:{bot.id}:message:{message.chat.id}:{message.message_id}", self.ttl_s
-        ):
+        if message is not None:
+            key = f"tg:{bot.id}:message:{message.chat.id}:{message.message_id}"
+        else:
+            key = f"tg:{bot.id}:update:{event.update_id}"
+        if not await services.once.first(key, self.ttl_s):
             return None
         return await handler(event, data)
