@@ -18,8 +18,10 @@ router = Router(name="credits")
 
 
 @router.message(Command("balance"))
-async def balance(message: Message, user: User, services: Services, t: Translate) -> None:
-    await message.answer(t("balance", credits=await flow.balance(services, user)))
+async def balance(message: Message, user: User, t: Translate) -> None:
+    # ``user`` was read from the database by the user middleware for this very update: its balance is
+    # the current one, and reading it again would cost a second transaction per /balance.
+    await message.answer(t("balance", credits=user.balance))
 
 
 @router.message(Command("history"))
