@@ -18,13 +18,11 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from bot.texts import en, po
+from bot.texts import po
 from jobs import texts as codes
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES: dict[str, Mapping[str, str]] = dict(po.read())
-# While en.py still holds sentences being written, they are read over the English .po, so none is lost.
-LANGUAGES[DEFAULT_LANGUAGE] = {**LANGUAGES.get(DEFAULT_LANGUAGE, {}), **en.SENTENCES}
 
 REFUNDED = "refunded"  # appended to a failure's sentence when the credits came back
 UNKNOWN = "unknown_error"  # a code no language has a sentence for
