@@ -58,7 +58,10 @@ def from_stored(stored: StoredIdentity, model: str | None = None) -> Identity:
         if not vector or len(vector) % _FLOAT32_LE.itemsize:
             raise SavedFaceCorrupt(f"the {name} embedding has {len(vector)} bytes")
         embeddings[name] = np.frombuffer(vector, dtype=_FLOAT32_LE).astype(np.float32)
-    points = np.asarray(stored.landmarks, dtype=np.float32).reshape(-1, 2)
+    try:
+        points = np.asarray(stored.landmarks, dtype=np.float32).reshape(-1, 2)
+    except (TypeError, ValueError):  # ragged rows, an odd count, or not numbers
+        raise SavedFaceCorrupt("the landmarks are not pairs of numbers") from None
     if len(points) == 68:
         kps, landmarks = kps_from_landmarks(points), points
     elif len(points) == 5:

@@ -83,6 +83,8 @@ def test_an_engine_gets_only_its_own_embedding(kps_identity: Identity) -> None:
     ("change", "problem"),
     [
         ({"landmarks": [[1.0, 2.0]] * 7}, "7 landmarks"),
+        ({"landmarks": [[1.0, 2.0], [3.0]]}, "not pairs of numbers"),
+        ({"landmarks": [["x", "y"]] * 5}, "not pairs of numbers"),
         ({"chip": b"not a jpeg at all"}, "chip"),
         ({"embeddings": {"other": b"\x00" * 6}}, "6 bytes"),
     ],
