@@ -39,12 +39,12 @@ class BadTarget(ValueError):
 def parse_target(text: str, own_platform: str) -> tuple[str, str] | int:
     """``(platform, external id)`` or our user number (``@17``)."""
     text = text.strip()
-    if text.startswith("@") and text[1:].isdigit():
+    if text.startswith("@") and text[1:].isdecimal():
         return int(text[1:])
     platform, sep, external = text.rpartition(":")
     if not sep:
         platform, external = own_platform, text
-    if platform not in {p.value for p in Platform} or not external.isdigit():
+    if platform not in {p.value for p in Platform} or not external.isdecimal():
         raise BadTarget(text)
     return platform, external
 

@@ -92,7 +92,7 @@ def read_payload(secret: bytes, payload: str) -> tuple[int, int] | None:
     body, _, signature = payload.rpartition(":")
     prefix, _, rest = body.partition(":")
     credits, _, user_id = rest.partition(":")
-    if prefix != _PREFIX or not (credits.isdigit() and user_id.isdigit()):
+    if prefix != _PREFIX or not (credits.isdecimal() and user_id.isdecimal()):
         return None
     if not hmac.compare_digest(signature, _signature(secret, body)):
         return None

@@ -205,7 +205,7 @@ def test_parse_target() -> None:
     assert admin.parse_target("telegram:123", "discord") == ("telegram", "123")
     assert admin.parse_target("456", "telegram") == ("telegram", "456")
     assert admin.parse_target("@17", "telegram") == 17
-    for bad in ("", "@", "@x", "mastodon:1", "telegram:abc", "telegram:"):
+    for bad in ("", "@", "@x", "mastodon:1", "telegram:abc", "telegram:", "@²", "telegram:²"):
         with pytest.raises(admin.BadTarget):
             admin.parse_target(bad, "telegram")
 

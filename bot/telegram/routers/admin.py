@@ -47,7 +47,7 @@ async def stats(message: Message, services: Services, t: Translate) -> None:
 async def grant(message: Message, command: CommandObject, t: Translate, services: Services) -> None:
     parts = (command.args or "").split()
     try:
-        if len(parts) != 2 or not parts[1].isdigit():
+        if len(parts) != 2 or not parts[1].isdecimal():
             raise flow.BadTarget(command.args or "")
         target, credits = flow.parse_target(parts[0], "telegram"), int(parts[1])
         # The command message's identity: the same message handled twice grants once.
