@@ -3,10 +3,9 @@ and a strength, as one paid job over every face of the photo."""
 
 from __future__ import annotations
 
-from bot.flows.swap import SUBMITTED, Answer, OpenStatus, Photo, check_photo
+from bot.flows.swap import Answer, OpenStatus, Photo, check_photo, submit
 from bot.services import Services
-from db.errors import InsufficientCredits
-from db.models import JobKind, JobStatus, User
+from db.models import JobKind, User
 from jobs.request import JobRequest
 
 # The strengths offered as buttons (jobs.params allows 0 to 3): mild, normal, strong.
@@ -36,12 +35,4 @@ async def caricature(
         cost=services.config.caricature_cost,
         delivery=delivery,
     )
-    try:
-        ticket = await services.jobs.submit(request)
-    except InsufficientCredits as exc:
-        return Answer("insufficient_credits", {"balance": exc.balance, "needed": exc.needed})
-    if ticket.created:
-        return Answer(SUBMITTED, ticket=ticket)
-    if ticket.status == JobStatus.SUCCEEDED.value and await services.jobs.resend(ticket.job_id, delivery):
-        return Answer("job_sent_again", ticket=ticket, again=True)
-    return Answer("job_already_running", ticket=ticket, again=True)
+    return await submit(services, request, delivery)

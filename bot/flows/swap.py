@@ -126,7 +126,7 @@ async def swap_photo(
         cost=0,
         delivery=delivery,
     )
-    return await _submit(services, request, delivery)
+    return await submit(services, request, delivery)
 
 
 async def swap_album(
@@ -150,7 +150,7 @@ async def swap_album(
         cost=services.config.swap_cost,
         delivery=delivery,
     )
-    return await _submit(services, request, delivery)
+    return await submit(services, request, delivery)
 
 
 async def choose(
@@ -176,7 +176,7 @@ async def choose(
     delivery = await open_status()
     faces = [number] if number is not None else None
     request = one_face_swap(job, faces=faces, face_id=face_id, delivery=delivery)
-    return await _submit(services, request, delivery)
+    return await submit(services, request, delivery)
 
 
 async def picker_refusal(services: Services, user: User, analysis_id: str) -> Answer | None:
@@ -242,10 +242,10 @@ async def _short_of_credits(services: Services, user: User, cost: int) -> Answer
     return None
 
 
-async def _submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
+async def submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
     """Submit ``request``. The same request again (a photo sent twice, a button pressed twice) is the
-    same job: a finished swap is sent again for free; a finished one-face analysis asks for its swap
-    (sent again if it was made, made now if it was not, e.g. for want of credits then)."""
+    same job: a finished swap or caricature is sent again for free; a finished one-face analysis asks
+    for its swap (sent again if it was made, made now if it was not, e.g. for want of credits then)."""
     try:
         ticket = await services.jobs.submit(request)
     except InsufficientCredits as exc:
@@ -260,7 +260,7 @@ async def _submit(services: Services, request: JobRequest, delivery: Delivery) -
             count = await analyses.count(session, ticket.job_id)
         if count != 1:
             return Answer("picker_sent_before", {"count": count}, ticket=ticket, again=True)
-        return await _submit(services, one_face_swap(job, faces=[1], delivery=delivery), delivery)
+        return await submit(services, one_face_swap(job, faces=[1], delivery=delivery), delivery)
     if await services.jobs.resend(ticket.job_id, delivery):
         return Answer("job_sent_again", ticket=ticket, again=True)
     return Answer("job_already_done", ticket=ticket, again=True)
