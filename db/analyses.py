@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.faces import float32_vectors
 from db.models import AnalysedFace, AnalysedFaceEmbedding
 
 
@@ -77,11 +78,7 @@ async def delete_for_jobs(session: AsyncSession, job_ids: Collection[str]) -> No
 
 
 def _embedding_rows(number: int, embeddings: Mapping[str, bytes]) -> list[AnalysedFaceEmbedding]:
-    if not embeddings:
-        raise ValueError(f"face {number} has no embedding")
-    rows = []
-    for model, vector in sorted(embeddings.items()):
-        if not vector or len(vector) % 4:
-            raise ValueError(f"face {number}: the {model!r} embedding is not float32 bytes")
-        rows.append(AnalysedFaceEmbedding(model=model, dim=len(vector) // 4, vector=bytes(vector)))
-    return rows
+    return [
+        AnalysedFaceEmbedding(model=model, dim=dim, vector=vector)
+        for model, dim, vector in float32_vectors(embeddings, f"face {number}")
+    ]

@@ -36,15 +36,23 @@ def normalize_name(name: str) -> str:
     return folded
 
 
-def _embedding_rows(embeddings: Mapping[str, bytes]) -> list[SavedFaceEmbedding]:
+def float32_vectors(embeddings: Mapping[str, bytes], what: str) -> list[tuple[str, int, bytes]]:
+    """(model, dim, vector) per embedding of ``what``, sorted by model; ValueError unless each is float32."""
     if not embeddings:
-        raise ValueError("a saved face needs at least one embedding")
-    rows = []
+        raise ValueError(f"{what} has no embedding")
+    checked = []
     for model, vector in sorted(embeddings.items()):
         if not vector or len(vector) % 4:
-            raise ValueError(f"embedding for {model!r} is not float32 bytes ({len(vector)} bytes)")
-        rows.append(SavedFaceEmbedding(model=model, dim=len(vector) // 4, vector=bytes(vector)))
-    return rows
+            raise ValueError(f"{what}: the {model!r} embedding is not float32 bytes ({len(vector)} bytes)")
+        checked.append((model, len(vector) // 4, bytes(vector)))
+    return checked
+
+
+def _embedding_rows(embeddings: Mapping[str, bytes]) -> list[SavedFaceEmbedding]:
+    return [
+        SavedFaceEmbedding(model=model, dim=dim, vector=vector)
+        for model, dim, vector in float32_vectors(embeddings, "a saved face")
+    ]
 
 
 async def save(
