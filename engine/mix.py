@@ -6,8 +6,10 @@ landmarks, then averaged, so features line up instead of ghosting. Chips share o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from engine.align import kps_from_landmarks
@@ -23,9 +25,9 @@ def mix_identities(identities: Sequence[Identity]) -> Identity:
         raise ValueError(f"mix 1 to {MAX_MIX} identities, not {len(identities)}")
     if len(identities) == 1:
         return identities[0]
-    height, width = identities[0].chip.shape[:2]
-    if any(identity.chip.shape[:2] != (height, width) for identity in identities):
-        raise ValueError("identities to mix need chips of one size")
+    # Faces saved before the chip grew (256 -> 512 px) come back smaller: bring every chip to the largest.
+    height, width = max(identity.chip.shape[:2] for identity in identities)
+    identities = [_resized(identity, width, height) for identity in identities]
     with_landmarks = all(
         identity.landmarks is not None and len(identity.landmarks) == 68 for identity in identities
     )
@@ -50,6 +52,18 @@ def mix_identities(identities: Sequence[Identity]) -> Identity:
         landmarks=mean if with_landmarks else None,
         embeddings=_mean_embeddings(identities),
     )
+
+
+def _resized(identity: Identity, width: int, height: int) -> Identity:
+    """``identity`` with its chip scaled to ``width`` x ``height`` and its points with it."""
+    h, w = identity.chip.shape[:2]
+    if (h, w) == (height, width):
+        return identity
+    scale = np.array([width / w, height / h], dtype=np.float32)
+    chip = cv2.resize(identity.chip, (width, height), interpolation=cv2.INTER_CUBIC)
+    landmarks = None if identity.landmarks is None else np.asarray(identity.landmarks, np.float32) * scale
+    kps = np.asarray(identity.kps, np.float32) * scale
+    return dataclasses.replace(identity, chip=chip, kps=kps, landmarks=landmarks)
 
 
 def _mean_embeddings(identities: Sequence[Identity]) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ length."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -45,3 +46,18 @@ def test_two_faces_mix_between_them(two: tuple[Identity, Identity]) -> None:
     )
     with pytest.raises(ValueError):
         mix_identities([a, b, a, b])
+
+
+def test_a_face_saved_with_a_smaller_chip_mixes_at_the_larger_size(two: tuple[Identity, Identity]) -> None:
+    a, b = two
+    half = a.chip.shape[0] // 2  # faces saved before the chip grew to 512 px
+    old_b = Identity(
+        chip=cv2.resize(b.chip, (half, half), interpolation=cv2.INTER_AREA),
+        kps=b.kps / 2,
+        landmarks=None if b.landmarks is None else b.landmarks / 2,
+        embeddings=b.embeddings,
+    )
+    mixed = mix_identities([a, old_b])
+    assert mixed.chip.shape == a.chip.shape
+    assert a.landmarks is not None and b.landmarks is not None and mixed.landmarks is not None
+    assert np.allclose(mixed.landmarks, (a.landmarks + b.landmarks) / 2, atol=1e-2)
