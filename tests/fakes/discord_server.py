@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -34,6 +34,26 @@ class Posted:
     message_id: int
     content: str | None
     files: list[bytes]
+    payload: dict[str, Any] = field(default_factory=dict)  # the whole JSON body (flags, components)
+
+
+@dataclass
+class Reply:
+    """An interaction's own answer: ``kind`` "callback" (its ``type``: 4 message, 5 defer, 6 deferred
+    update, 7 update, 8 autocomplete) or "edit" (of the original response); ``payload`` as sent."""
+
+    token: str
+    kind: str
+    type: int | None
+    payload: dict[str, Any]
+
+    @property
+    def content(self) -> str | None:
+        return self.payload.get("content")
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(int(self.payload.get("flags") or 0) & 64)
 
 
 class FakeDiscord:
@@ -48,6 +68,10 @@ class FakeDiscord:
         self.closed_channels: set[str] = set()  # channels the bot may not post in
         self.closed_dms: set[str] = set()  # users who do not accept DMs from the bot
         self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
+        self.replies: list[Reply] = []  # interaction callbacks and edits of original responses
+        self.originals: dict[str, int] = {}  # interaction token -> its original response's message id
+        self.answered: set[str] = set()  # tokens whose interaction was acknowledged (once only)
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or a guild id -> synced commands
         self._attachments: dict[str, bytes] = {}
         self._ids = itertools.count(1_100_000_000_000_000_000)
         self._lock = threading.Lock()
@@ -55,6 +79,14 @@ class FakeDiscord:
         api = "/api/v10"
         app.router.add_get(f"{api}/users/@me", self._me)
         app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
+        # Interactions: the callback, the original response (before the generic message routes, which
+        # would take "@original" for a message id), and command sync.
+        app.router.add_post(f"{api}/interactions/{{id}}/{{token}}/callback", self._callback)
+        original = f"{api}/webhooks/{{app}}/{{token}}/messages/@original"
+        app.router.add_get(original, self._get_original)
+        app.router.add_patch(original, self._edit_original)
+        app.router.add_put(f"{api}/applications/{{app}}/commands", self._sync)
+        app.router.add_put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._sync)
         app.router.add_post(f"{api}/webhooks/{{app}}/{{token}}", self._followup)
         app.router.add_patch(f"{api}/webhooks/{{app}}/{{token}}/messages/{{message}}", self._edit_followup)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
@@ -101,7 +133,12 @@ class FakeDiscord:
         """A fresh interaction token and the id of its original response (the status message)."""
         token = f"aW50ZXJhY3Rpb24-{next(self._ids)}"
         self.valid_tokens.add(token)
-        return token, next(self._ids)
+        original = next(self._ids)
+        self.originals[token] = original
+        return token, original
+
+    def replies_to(self, token: str) -> list[Reply]:
+        return [reply for reply in self.replies if reply.token == token]
 
     def posted_to(self, channel_id: str | int) -> list[Posted]:
         return [p for p in self.posted if p.channel_id == str(channel_id)]
@@ -142,9 +179,85 @@ class FakeDiscord:
             or request.match_info["token"] not in self.valid_tokens
         ):
             return _error(404, "Unknown Webhook", 10015)
-        content, files = await _message_body(request)
+        payload, files = await _message_payload(request)
         channel_id = "followup"
-        return _json(self._post("followup", channel_id, content, files, webhook=True))
+        return _json(
+            self._post("followup", channel_id, payload.get("content"), files, webhook=True, payload=payload)
+        )
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("callback")
+        if failure is not None:
+            return failure
+        token = request.match_info["token"]
+        if token not in self.valid_tokens:
+            return _error(404, "Unknown interaction", 10062)
+        if token in self.answered:
+            return _error(400, "Interaction has already been acknowledged.", 40060)
+        self.answered.add(token)
+        body, _ = await _message_payload(request)
+        kind = int(body.get("type", 0))
+        payload = dict(body.get("data") or {})
+        self.replies.append(Reply(token, "callback", kind, payload))
+        original = self.originals.setdefault(token, next(self._ids))
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": request.match_info["id"],
+                "type": 2,
+                "response_message_id": str(original),
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(int(payload.get("flags") or 0) & 64),
+            }
+        }
+        if kind in (4, 5, 7):
+            content = payload.get("content")
+            answer["resource"] = {
+                "type": kind,
+                "message": _message(original, "followup", content, [], webhook_id=self.application_id),
+            }
+        return _json(answer)
+
+    async def _get_original(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        if token not in self.valid_tokens or token not in self.answered:
+            return _error(404, "Unknown Message", 10008)
+        edits = [r.content for r in self.replies_to(token) if r.content is not None]
+        original = self.originals[token]
+        return _json(
+            _message(original, "followup", edits[-1] if edits else None, [], webhook_id=self.application_id)
+        )
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        failure = await self._scripted("edit")
+        if failure is not None:
+            return failure
+        token = request.match_info["token"]
+        if token not in self.valid_tokens or token not in self.answered:
+            return _error(404, "Unknown Webhook", 10015)
+        payload, _ = await _message_payload(request)
+        self.replies.append(Reply(token, "edit", None, payload))
+        original = self.originals[token]
+        if payload.get("content") is not None:
+            self.edits.append((original, payload["content"]))
+        return _json(
+            _message(original, "followup", payload.get("content"), [], webhook_id=self.application_id)
+        )
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "401: Unauthorized", 0)
+        commands = await request.json()
+        self.commands[request.match_info.get("guild", "global")] = commands
+        answered = [
+            {
+                **command,
+                "id": str(next(self._ids)),
+                "application_id": str(self.application_id),
+                "version": "1",
+            }
+            for command in commands
+        ]
+        return _json(answered)
 
     async def _edit_followup(self, request: web.Request) -> web.Response:
         failure = await self._scripted("edit")
@@ -189,10 +302,17 @@ class FakeDiscord:
         return web.Response(body=data, content_type="image/png")
 
     def _post(
-        self, via: str, channel_id: str, content: str | None, files: list[bytes], *, webhook: bool = False
+        self,
+        via: str,
+        channel_id: str,
+        content: str | None,
+        files: list[bytes],
+        *,
+        webhook: bool = False,
+        payload: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         message_id = next(self._ids)
-        self.posted.append(Posted(via, channel_id, message_id, content, files))
+        self.posted.append(Posted(via, channel_id, message_id, content, files, payload or {}))
         attachments = []
         for number, data in enumerate(files):
             url, attachment_id = self.add_attachment(data, f"result{number}.jpg")
@@ -209,6 +329,21 @@ class FakeDiscord:
         return _message(
             message_id, channel_id, content, attachments, webhook_id=self.application_id if webhook else None
         )
+
+
+async def _message_payload(request: web.Request) -> tuple[dict[str, Any], list[bytes]]:
+    """The JSON body (or multipart ``payload_json``) and the files, for routes that keep all of it."""
+    if request.content_type == "application/json":
+        return await request.json(), []
+    payload: dict[str, Any] = {}
+    files: list[bytes] = []
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "payload_json":
+            payload = json.loads(await part.text())
+        elif part.name and part.name.startswith("files["):
+            files.append(bytes(await part.read()))
+    return payload, files
 
 
 async def _message_body(request: web.Request) -> tuple[str | None, list[bytes]]:
