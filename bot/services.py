@@ -16,6 +16,19 @@ from jobs.client import JobClient
 
 
 @dataclass(frozen=True, slots=True)
+class StripeCheckoutConfig:
+    """Stripe Checkout, configured: the API key and base URL the ``stripe`` library uses, where
+    Checkout sends the buyer back, and whether Telegram users are offered the link too (Telegram wants
+    Stars for digital goods, so operators decide)."""
+
+    secret_key: str
+    success_url: str
+    cancel_url: str
+    api_url: str = "https://api.stripe.com"
+    telegram_checkout: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class BotConfig:
     """The settings the bots act on, as plain values (the composition root maps ``Settings`` onto it).
 
@@ -37,6 +50,9 @@ class BotConfig:
     terms_version: str = "1"
     # Telegram's provider token for fiat invoices (a pack's Stripe price); None: Stars only.
     stripe_provider_token: str | None = None
+    # Stripe Checkout links (Discord's /buy; Telegram's when enabled); None: not configured.
+    stripe: StripeCheckoutConfig | None = None
+
 
     def is_admin(self, platform: str, external_id: str | int) -> bool:
         return (str(platform), str(external_id)) in self.admins

@@ -15,7 +15,7 @@ from aiogram import Bot, Dispatcher
 
 from bot.once import MemoryOnce, Once, RedisOnce
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from bot.services import BotConfig, Services
+from bot.services import BotConfig, Services, StripeCheckoutConfig
 from bot.telegram.app import build_dispatcher, fsm_storage, prepare_bot, set_commands
 from bot.telegram.keyboards import PickerMarkup
 from bot.texts import Catalogue
@@ -63,6 +63,21 @@ def bot_config(settings: Settings) -> BotConfig:
         caricature_styles=caricature_styles(settings),
         restorers=restorers(settings),
         stripe_provider_token=settings.telegram_payment_provider_token or None,
+        stripe=stripe_checkout(settings),
+    )
+
+
+def stripe_checkout(settings: Settings) -> StripeCheckoutConfig | None:
+    """Stripe Checkout when its key and both return URLs are set; None otherwise."""
+    key, success, cancel = settings.stripe_secret_key, settings.stripe_success_url, settings.stripe_cancel_url
+    if not (key and success and cancel):
+        return None
+    return StripeCheckoutConfig(
+        secret_key=key,
+        success_url=success,
+        cancel_url=cancel,
+        api_url=settings.stripe_api_url,
+        telegram_checkout=settings.telegram_stripe_checkout,
     )
 
 

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
     stripe_api_url: str = Field("https://api.stripe.com", alias="STRIPE_API_URL")
+    # Where Stripe Checkout sends the buyer back; Checkout links are offered only when both are set.
+    stripe_success_url: str | None = Field(None, alias="STRIPE_SUCCESS_URL")
+    stripe_cancel_url: str | None = Field(None, alias="STRIPE_CANCEL_URL")
+    # Offer Telegram users the Checkout link too (Telegram requires Stars for digital goods: the
+    # operator decides).
+    telegram_stripe_checkout: bool = Field(False, alias="SWAPBOT_TELEGRAM_STRIPE_CHECKOUT")
 
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
@@ -195,6 +201,9 @@ EXAMPLES: dict[str, str] = {
     "STRIPE_SECRET_KEY": "sk_live_...",
     "STRIPE_WEBHOOK_SECRET": "whsec_...",
     "STRIPE_API_URL": "https://api.stripe.com",
+    "STRIPE_SUCCESS_URL": "https://example.org/thanks",
+    "STRIPE_CANCEL_URL": "https://example.org/cancelled",
+    "SWAPBOT_TELEGRAM_STRIPE_CHECKOUT": "false",
     "OPENAI_API_KEY": "sk-...",
     "OPENAI_BASE_URL": "https://api.openai.com/v1",
     "OPENAI_IMAGE_MODEL": "gpt-image-1",
