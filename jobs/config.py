@@ -60,6 +60,20 @@ class QueueConfig:
         return self.job_timeout_s + self.delivery_timeout_s + self.lease_grace_s
 
 
+# Where Discord serves message attachments (the URLs interactions carry).
+DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicy:
+    """Where URL inputs may be fetched from (``jobs.url_guard`` enforces it): https on these hosts, and
+    only at public addresses. ``allow_private`` (tests: fakes on 127.0.0.1 over plain HTTP) also takes
+    http and loopback/private addresses; the host list holds either way."""
+
+    hosts: frozenset[str] = frozenset(DISCORD_ATTACHMENT_HOSTS)
+    allow_private: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
     token: str
@@ -83,3 +97,4 @@ class WorkerConfig:
     engine: EngineSpec = field(default_factory=EngineSpec)
     telegram: TelegramConfig | None = None
     discord: DiscordConfig | None = None
+    urls: UrlPolicy = field(default_factory=UrlPolicy)

@@ -44,6 +44,16 @@ class InputUnavailable(JobFailure):
         super().__init__(self.code, detail, transient=False)
 
 
+class InputRefused(JobFailure):
+    """The input's URL is not one the worker fetches from: not an attachment host, not https, a
+    private address, or a redirect elsewhere. Permanent: asking again would be refused again."""
+
+    code = "input_refused"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.code, detail, transient=False)
+
+
 class InputTooLarge(JobFailure):
     """The input file is over the size cap: the same code and params as the engine's own file-size
     check, so the person reads one sentence whichever of the two caught it."""

@@ -86,7 +86,9 @@ async def build_resources(
     closers.append(clients.close)
     teller = Teller(db, clients.notifiers, texts)
     queue = config.queue
-    fetcher = InputFetcher(telegram=clients.telegram_bot, max_bytes=queue.max_input_bytes)
+    fetcher = InputFetcher(
+        telegram=clients.telegram_bot, max_bytes=queue.max_input_bytes, url_policy=config.urls
+    )
     closers.append(fetcher.close)
     operations = Operations(EngineBundle(config.engine, engine))
     follow_up = FollowUp(db, JobClient(db, transport, teller=teller), teller)

@@ -399,7 +399,7 @@ def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] 
 
 def worker_config(settings: Settings):
     """Map the settings onto the plain values jobs/ takes (it never imports the settings module)."""
-    from jobs.config import DiscordConfig, QueueConfig, TelegramConfig, WorkerConfig
+    from jobs.config import DiscordConfig, QueueConfig, TelegramConfig, UrlPolicy, WorkerConfig
 
     return WorkerConfig(
         database_url=settings.database_url,
@@ -421,6 +421,7 @@ def worker_config(settings: Settings):
         discord=DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
         if settings.discord_bot_token
         else None,
+        urls=UrlPolicy(frozenset(settings.discord_attachment_hosts), settings.allow_private_fetch),
     )
 
 

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
 
     discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_url: str = Field("https://discord.com/api/v10", alias="DISCORD_API_URL")
+    # URL inputs are fetched only from these hosts (jobs.config.DISCORD_ATTACHMENT_HOSTS, written out
+    # here so reading the settings does not import the engine), and only at public addresses unless
+    # SWAPBOT_ALLOW_PRIVATE_FETCH (tests: fakes on 127.0.0.1) is on.
+    discord_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("cdn.discordapp.com", "media.discordapp.net"), alias="DISCORD_ATTACHMENT_HOSTS"
+    )
+    allow_private_fetch: bool = Field(False, alias="SWAPBOT_ALLOW_PRIVATE_FETCH")
 
     stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
@@ -106,6 +113,13 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("discord_attachment_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower().rstrip(".") for host in value.split(",") if host.strip())
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -198,6 +212,8 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_DAILY_CAP": "100",
     "DISCORD_BOT_TOKEN": "the bot token from the Discord developer portal",
     "DISCORD_API_URL": "https://discord.com/api/v10",
+    "DISCORD_ATTACHMENT_HOSTS": "cdn.discordapp.com,media.discordapp.net",
+    "SWAPBOT_ALLOW_PRIVATE_FETCH": "false",
     "STRIPE_SECRET_KEY": "sk_live_...",
     "STRIPE_WEBHOOK_SECRET": "whsec_...",
     "STRIPE_API_URL": "https://api.stripe.com",

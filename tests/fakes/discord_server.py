@@ -5,6 +5,11 @@ answer 404 "Unknown Webhook" (code 10015) after, as Discord does after 15 minute
 edited with ``PATCH /webhooks/<application>/<token>/messages/<id>``. Channel messages, DM channel
 creation and attachment downloads (``/attachments/<id>/<name>``) are served; a channel can refuse the
 bot (403 Missing Access, 50001) and a user can refuse DMs (403, 50007). Scripts per route give 5xx/429.
+``/redirect/<id>`` answers 302 to a URL a test chose (a CDN link that points elsewhere).
+
+The attachments live on 127.0.0.1 over plain HTTP: a fetcher takes them only with ``url_policy()``
+(the host list holding 127.0.0.1, private addresses allowed), as ``SWAPBOT_ALLOW_PRIVATE_FETCH`` and
+``DISCORD_ATTACHMENT_HOSTS=127.0.0.1`` do for a process (``env()``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from jobs.config import UrlPolicy
 from tests.fakes import Script, ServerThread
 
 TOKEN = "ODk0NTY3ODkwMTIzNDU2Nzg5.FAKE.discord-bot-token"
@@ -73,6 +79,8 @@ class FakeDiscord:
         self.answered: set[str] = set()  # tokens whose interaction was acknowledged (once only)
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or a guild id -> synced commands
         self._attachments: dict[str, bytes] = {}
+        self._streamed: set[str] = set()  # attachments sent chunked, without a Content-Length
+        self._redirects: dict[str, str] = {}
         self._ids = itertools.count(1_100_000_000_000_000_000)
         self._lock = threading.Lock()
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -92,6 +100,7 @@ class FakeDiscord:
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
         app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        app.router.add_get("/redirect/{id}", self._redirect)
         self.server = ServerThread(app)
 
     # --- test side ------------------------------------------------------------------------------
@@ -123,11 +132,30 @@ class FakeDiscord:
         with self._lock:
             return self.scripts.setdefault(route, Script())
 
-    def add_attachment(self, data: bytes, name: str = "photo.png") -> tuple[str, int]:
-        """A file a user attached: returns (url, attachment id)."""
+    def add_attachment(
+        self, data: bytes, name: str = "photo.png", *, streamed: bool = False
+    ) -> tuple[str, int]:
+        """A file a user attached: returns (url, attachment id). ``streamed``: served chunked, so its
+        size is known only by reading it."""
         attachment_id = next(self._ids)
         self._attachments[str(attachment_id)] = data
+        if streamed:
+            self._streamed.add(str(attachment_id))
         return f"{self.url}/attachments/{attachment_id}/{name}", attachment_id
+
+    def add_redirect(self, location: str) -> str:
+        """A URL on this server that answers 302 to ``location``."""
+        redirect_id = str(next(self._ids))
+        self._redirects[redirect_id] = location
+        return f"{self.url}/redirect/{redirect_id}"
+
+    def url_policy(self) -> UrlPolicy:
+        """What a fetcher needs to take this fake's attachments (127.0.0.1, plain HTTP)."""
+        return UrlPolicy(frozenset({self.server.host}), allow_private=True)
+
+    def env(self) -> dict[str, str]:
+        """The same for a ``swapbot`` process, as environment variables."""
+        return {"DISCORD_ATTACHMENT_HOSTS": self.server.host, "SWAPBOT_ALLOW_PRIVATE_FETCH": "true"}
 
     def interaction(self) -> tuple[str, int]:
         """A fresh interaction token and the id of its original response (the status message)."""
@@ -292,14 +320,29 @@ class FakeDiscord:
         channel_id = self.dm_channels.setdefault(user_id, str(next(self._ids)))
         return _json({"id": channel_id, "type": 1, "recipients": [_user(int(user_id), "someone")]})
 
-    async def _attachment(self, request: web.Request) -> web.Response:
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
         failure = await self._scripted("attachment")
         if failure is not None:
             return web.Response(status=failure.status)
         data = self._attachments.get(request.match_info["id"])
         if data is None:
             return web.Response(status=404, text="Not Found")
-        return web.Response(body=data, content_type="image/png")
+        if request.match_info["id"] not in self._streamed:
+            return web.Response(body=data, content_type="image/png")
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(data), 4096):
+            await response.write(data[start : start + 4096])
+        await response.write_eof()
+        return response
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self.calls.append("redirect")
+        location = self._redirects.get(request.match_info["id"])
+        if location is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(status=302, headers={"Location": location})
 
     def _post(
         self,

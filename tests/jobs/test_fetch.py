@@ -74,8 +74,9 @@ async def test_a_proxys_html_502_on_get_file_is_a_transient_fetch_failure(
     assert await fetcher.fetch(ref) == DATA
 
 
-async def test_urls_are_downloaded_with_a_size_cap(fetcher: InputFetcher) -> None:
+async def test_urls_are_downloaded_with_a_size_cap() -> None:
     with FakeDiscord() as discord:
+        fetcher = InputFetcher(max_bytes=len(DATA), url_policy=discord.url_policy())
         url, attachment = discord.add_attachment(DATA)
         assert await fetcher.fetch(InputRef.discord(url, attachment)) == DATA
         big, big_id = discord.add_attachment(DATA * 3)
@@ -87,6 +88,7 @@ async def test_urls_are_downloaded_with_a_size_cap(fetcher: InputFetcher) -> Non
         with pytest.raises(JobFailure) as flaky:
             await fetcher.fetch(InputRef.discord(url, attachment))
         assert flaky.value.transient
+        await fetcher.close()
 
 
 async def test_local_files(fetcher: InputFetcher, tmp_path: Path) -> None:

@@ -230,7 +230,11 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     engine = SquareEngine()
     teller = Teller(sqlite, {"discord": dc}, Catalogue())
     executor = Executor(
-        sqlite, Operations(EngineBundle(EngineSpec(), engine)), InputFetcher(), teller, config
+        sqlite,
+        Operations(EngineBundle(EngineSpec(), engine)),
+        InputFetcher(url_policy=discord_fake.url_policy()),
+        teller,
+        config,
     )
     runner = LocalRunner(concurrency=2)
     client = JobClient(sqlite, runner, teller=teller)
