@@ -53,7 +53,6 @@ class BotConfig:
     # Stripe Checkout links (Discord's /buy; Telegram's when enabled); None: not configured.
     stripe: StripeCheckoutConfig | None = None
 
-
     def is_admin(self, platform: str, external_id: str | int) -> bool:
         return (str(platform), str(external_id)) in self.admins
 
