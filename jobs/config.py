@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.factory import EngineSpec
 from engine.imageio import MAX_FILE_BYTES
+from jobs.results import DISCORD_UPLOAD_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class DiscordConfig:
     token: str
     api_url: str = "https://discord.com/api/v10"
     application_id: int | None = None  # None: asked from the API at start-up
+    upload_limit_bytes: int = DISCORD_UPLOAD_LIMIT  # results over it are re-encoded to fit
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
 """A finished picture, encoded once for every platform: a photo when Telegram's photo limits allow it
 (it shows inline), otherwise the full-size file as a document, so nothing is shrunk or padded away.
-Telegram's sendPhoto limits live here, on the delivery side: the engine's encoder takes limits as
-arguments and knows no platform."""
+Telegram's sendPhoto limits and Discord's upload limit live here, on the delivery side: the engine's
+encoder takes limits as arguments and knows no platform."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from engine.imageio import encode_jpeg
@@ -16,6 +17,8 @@ TELEGRAM_MAX_SIDES_SUM = 10_000
 TELEGRAM_MAX_ASPECT = 20
 TELEGRAM_MAX_PHOTO_BYTES = 10_000_000
 DOCUMENT_QUALITY = 95
+# Discord's upload limit for a bot's message without server boosts (10 MiB, the file's own bytes).
+DISCORD_UPLOAD_LIMIT = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +64,15 @@ def encode_result(image: np.ndarray, *, face_count: int | None = None) -> Result
     if fits_photo_limits(width, height):
         return Result(encode_photo(image), None, width, height, face_count)
     return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height, face_count)
+
+
+def fit_upload(data: bytes, max_bytes: int) -> bytes:
+    """``data`` (one of our JPEGs) as it is when it fits ``max_bytes``, else re-encoded to fit: lower
+    quality first, then smaller (a full-size document can pass Discord's limit). CPU work: call it off
+    the event loop."""
+    if len(data) <= max_bytes:
+        return data
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("a stored result is not a decodable JPEG")
+    return encode_jpeg(image, DOCUMENT_QUALITY, max_bytes=max_bytes)

@@ -22,7 +22,7 @@ from jobs.config import DiscordConfig
 from jobs.errors import ChatUnavailable
 from jobs.notify import Target
 from jobs.platforms.discord import call
-from jobs.results import Result
+from jobs.results import Result, fit_upload
 
 RESULT_NAME = "result.jpg"
 # A followup needs the token for the whole upload: do not start one this close to its expiry.
@@ -57,7 +57,9 @@ class DiscordNotifier:
         await self._post(target, text, None)
 
     async def deliver(self, target: Target, result: Result, caption: str) -> str:
-        return await self._post(target, caption, result.data)
+        # A full-size document can pass Discord's upload limit: such a result is re-encoded to fit.
+        data = await asyncio.to_thread(fit_upload, result.data, self.config.upload_limit_bytes)
+        return await self._post(target, caption, data)
 
     async def resend(self, target: Target, ref: str, caption: str) -> str:
         http = await self._client()
