@@ -10,6 +10,8 @@ bot (403 Missing Access, 50001) and a user can refuse DMs (403, 50007). Scripts 
 The attachments live on 127.0.0.1 over plain HTTP: a fetcher takes them only with ``url_policy()``
 (the host list holding 127.0.0.1, private addresses allowed), as ``SWAPBOT_ALLOW_PRIVATE_FETCH`` and
 ``DISCORD_ATTACHMENT_HOSTS=127.0.0.1`` do for a process (``env()``).
+
+``gateway`` is the websocket gateway (tests/fakes/discord_gateway.py) on the same server.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aiohttp import web
 
 from jobs.config import UrlPolicy
 from tests.fakes import Script, ServerThread
+from tests.fakes.discord_gateway import FakeGateway
 
 TOKEN = "ODk0NTY3ODkwMTIzNDU2Nzg5.FAKE.discord-bot-token"
 APPLICATION_ID = 894567890123456789
@@ -101,6 +104,8 @@ class FakeDiscord:
         app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_get("/attachments/{id}/{name}", self._attachment)
         app.router.add_get("/redirect/{id}", self._redirect)
+        self.gateway = FakeGateway(self)  # the websocket, and GET /gateway and /gateway/bot naming it
+        self.gateway.install(app)
         self.server = ServerThread(app)
 
     # --- test side ------------------------------------------------------------------------------
@@ -194,8 +199,19 @@ class FakeDiscord:
     async def _application(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return _error(401, "401: Unauthorized", 0)
+        # Every field discord.py's AppInfo requires (Client.login reads it before connecting).
         return _json(
-            {"id": str(self.application_id), "name": "SwapBot", "bot_public": True, "verify_key": "0" * 64}
+            {
+                "id": str(self.application_id),
+                "name": "SwapBot",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": _user(1, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
         )
 
     async def _followup(self, request: web.Request) -> web.Response:
