@@ -212,6 +212,17 @@ class Payment(Base):
     credits_reversed: Mapped[int | None] = mapped_column(Integer)
 
 
+class StripeEvent(Base):
+    """A Stripe webhook event whose effect is committed (inserted in the same transaction as the effect):
+    the same event delivered again, or concurrently, changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (

@@ -1,5 +1,6 @@
 """The web process (``swapbot web``, aiohttp): ``/healthz`` always, the Telegram webhook at
-``/telegram/webhook`` when TELEGRAM_WEBHOOK_URL is set. Other platforms add their routes here."""
+``/telegram/webhook`` when TELEGRAM_WEBHOOK_URL is set, the Stripe webhook at ``/stripe/webhook`` when
+STRIPE_WEBHOOK_SECRET is set. Other platforms add their routes here."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from db.session import Database
 from jobs.worker import EngineFactory, default_engine
 from swapbot.bots import open_telegram, webhook_secret
 from swapbot.settings import Settings
+from swapbot.stripe_webhook import StripeWebhook
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,50 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def web_app(database: Database, webhook: WebhookHandler | None = None) -> web.Application:
-    """The routes; with ``webhook`` the Telegram webhook at /telegram/webhook."""
+def web_app(
+    database: Database, webhook: WebhookHandler | None = None, stripe: StripeWebhook | None = None
+) -> web.Application:
+    """The routes; with ``webhook`` the Telegram webhook at /telegram/webhook, with ``stripe`` the
+    Stripe webhook at /stripe/webhook."""
     app = web.Application()
     app[DATABASE] = database
     app.router.add_get("/healthz", healthz)
     if webhook is not None:
         webhook.register(app, WEBHOOK_PATH)
+    if stripe is not None:
+        stripe.register(app)
     return app
+
+
+def stripe_webhook(settings: Settings, database: Database, stack: AsyncExitStack) -> StripeWebhook | None:
+    """The Stripe webhook when STRIPE_WEBHOOK_SECRET is set; buyers are told on the platforms this
+    process has tokens for (the clients close with ``stack``)."""
+    if not settings.stripe_webhook_secret:
+        return None
+    from bot.texts import Catalogue
+    from jobs.config import DiscordConfig, TelegramConfig
+    from jobs.notify.direct import DirectMessages
+
+    telegram = (
+        TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
+        if settings.telegram_bot_token
+        else None
+    )
+    discord = (
+        DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
+        if settings.discord_bot_token
+        else None
+    )
+    messages = DirectMessages(telegram, discord) if telegram or discord else None
+    if messages is not None:
+        stack.push_async_callback(messages.close)
+    return StripeWebhook(
+        database,
+        settings.resolved_secret_key.get_secret_value(),
+        settings.stripe_webhook_secret,
+        Catalogue(),
+        messages,
+    )
 
 
 @asynccontextmanager
@@ -56,12 +94,13 @@ async def open_web(
             )
             secret = webhook_secret(settings)
             handler = WebhookHandler(telegram.dispatcher, telegram.bot, secret)
-            app = web_app(telegram.services.db, handler)
+            database = telegram.services.db
+            app = web_app(database, handler, stripe_webhook(settings, database, stack))
             await set_webhook(telegram.dispatcher, telegram.bot, settings.telegram_webhook_url, secret)
         else:
             database = Database(settings.database_url)
             stack.push_async_callback(database.dispose)
-            app = web_app(database)
+            app = web_app(database, stripe=stripe_webhook(settings, database, stack))
         yield app
 
 

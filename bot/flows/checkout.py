@@ -63,6 +63,12 @@ def checkout_packs(services: Services) -> list[Pack]:
     return [pack for pack in services.config.packs if pack.stripe is not None]
 
 
+def telegram_checkout_packs(services: Services) -> list[Pack]:
+    """``checkout_packs`` when the operator offers Checkout links on Telegram too; none otherwise."""
+    config = services.config.stripe
+    return checkout_packs(services) if config is not None and config.telegram_checkout else []
+
+
 async def checkout(services: Services, user: User, credits: int) -> CheckoutLink | None:
     """A Checkout link for the pack of ``credits`` credits, bought by ``user``. None when that pack is
     not sold through Stripe (or no longer for sale) or Checkout is not configured; raises

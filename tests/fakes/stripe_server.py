@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class FakeStripe:
         self.script = Script()
         self._by_key: dict[str, str] = {}  # idempotency key -> session id
         self._ids = itertools.count(1)
+        # Unique across fakes: tests sharing one database never meet another test's session id.
+        self._prefix = secrets.token_hex(6)
         self._lock = threading.Lock()
         app = web.Application()
         app.router.add_post("/v1/checkout/sessions", self._create_session)
@@ -95,7 +98,7 @@ class FakeStripe:
         with self._lock:
             if key is not None and key in self._by_key:
                 return web.json_response(self.sessions[self._by_key[key]])
-            session = _session(f"cs_test_{next(self._ids):06d}", form)
+            session = _session(f"cs_test_{self._prefix}{next(self._ids):04d}", form)
             self.sessions[session["id"]] = session
             if key is not None:
                 self._by_key[key] = session["id"]
@@ -153,7 +156,7 @@ def event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) 
     """An event as Stripe posts it (JSON text), ``obj`` as its ``data.object``."""
     return json.dumps(
         {
-            "id": event_id or f"evt_test_{next(_event_ids):08d}",
+            "id": event_id or f"evt_test_{_EVENT_PREFIX}{next(_event_ids):06d}",
             "object": "event",
             "api_version": "2025-03-31.basil",
             "created": int(time.time()),
@@ -166,6 +169,7 @@ def event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) 
 
 
 _event_ids = itertools.count(1)
+_EVENT_PREFIX = secrets.token_hex(4)  # unique across test runs on a kept database
 
 
 def completed_session(

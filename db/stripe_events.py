@@ -1,0 +1,42 @@
+"""Stripe webhook events: claiming an event id once, and finding a Stripe payment by its payment intent
+(refunds and disputes name the intent, not the Checkout Session the payment is keyed by)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import Payment, Provider, StripeEvent
+from db.sql import insert_ignore
+
+INTENT_KEY = "payment_intent"  # where a Stripe payment's payload keeps its payment intent id
+
+
+async def claim(
+    session: AsyncSession, event_id: str, event_type: str, *, now: datetime | None = None
+) -> bool:
+    """True when this transaction is the first to handle ``event_id``. Its effect must be written in the
+    same transaction: on Postgres a concurrent claim waits for this one's commit and then gets False (or
+    True again, when this one rolled back and left nothing done)."""
+    values = {"event_id": event_id, "type": event_type[:64], "received_at": now or utcnow()}
+    inserted = await session.scalar(
+        insert_ignore(session, StripeEvent, values, ["event_id"]).returning(StripeEvent.event_id)
+    )
+    return inserted is not None
+
+
+async def payment_of_intent(session: AsyncSession, payment_intent: str) -> Payment | None:
+    """The Stripe payment whose payload names ``payment_intent`` (one Checkout Session, one intent)."""
+    return await session.scalar(
+        select(Payment)
+        .where(
+            Payment.provider == Provider.STRIPE.value,
+            Payment.payload[INTENT_KEY].as_string() == payment_intent,
+        )
+        .order_by(Payment.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
