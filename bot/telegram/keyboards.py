@@ -27,6 +27,13 @@ class BuyPack(CallbackData, prefix="buy"):
     fiat: bool = False
 
 
+class CheckoutPack(CallbackData, prefix="card"):
+    """A "by card" button under /buy (Stripe Checkout, when the operator offers it on Telegram): pressing
+    it makes the presser's Checkout link for the pack, looked up among those on sale."""
+
+    credits: int
+
+
 # --- swap, saved faces, caricature (routers/swap.py, faces.py, caricature.py) ------------------------
 # Job ids go without their "analyze:" prefix (":" separates CallbackData fields). Every press is
 # re-checked by its flow: the analysis and the saved face must be the presser's.

@@ -18,10 +18,11 @@ from aiogram.types import (
     PreCheckoutQuery,
 )
 
+from bot.flows import checkout as card
 from bot.flows import payments as flow
 from bot.people import Translate
 from bot.services import Services
-from bot.telegram.keyboards import BuyPack
+from bot.telegram.keyboards import BuyPack, CheckoutPack
 from db.models import User
 
 router = Router(name="payments")
@@ -36,10 +37,15 @@ async def buy(message: Message, user: User, services: Services, t: Translate) ->
     if not offers:
         await message.answer(t("buy_nothing_for_sale"))
         return
-    await message.answer(t("buy_choose", balance=user.balance), reply_markup=packs_keyboard(offers, t))
+    cards = {pack.credits for pack in card.telegram_checkout_packs(services)}
+    await message.answer(t("buy_choose", balance=user.balance), reply_markup=packs_keyboard(offers, t, cards))
 
 
-def packs_keyboard(offers: list[flow.Offer], t: Translate) -> InlineKeyboardMarkup:
+def packs_keyboard(
+    offers: list[flow.Offer], t: Translate, cards: set[int] | frozenset[int] = frozenset()
+) -> InlineKeyboardMarkup:
+    """A row per pack: Stars, a fiat invoice when offered, and a Stripe Checkout link for the pack
+    sizes in ``cards``."""
     rows = []
     for offer in offers:
         pack = offer.pack
@@ -54,6 +60,13 @@ def packs_keyboard(offers: list[flow.Offer], t: Translate) -> InlineKeyboardMark
                 InlineKeyboardButton(
                     text=t("buy_fiat_button", credits=pack.credits, price=flow.price_text(pack.stripe)),
                     callback_data=BuyPack(credits=pack.credits, fiat=True).pack(),
+                )
+            )
+        if pack.credits in cards and pack.stripe is not None:
+            row.append(
+                InlineKeyboardButton(
+                    text=t("buy_checkout_button", credits=pack.credits, price=flow.price_text(pack.stripe)),
+                    callback_data=CheckoutPack(credits=pack.credits).pack(),
                 )
             )
         rows.append(row)
@@ -80,6 +93,32 @@ async def chose_pack(
         currency=invoice.currency,
         prices=[LabeledPrice(label=t("invoice_price_label", credits=credits), amount=invoice.amount)],
         provider_token=invoice.provider_token,
+    )
+
+
+@router.callback_query(CheckoutPack.filter())
+async def chose_card(
+    query: CallbackQuery, callback_data: CheckoutPack, user: User, services: Services, t: Translate, bot: Bot
+) -> None:
+    # The link is made for the presser; the credits come with Stripe's signed webhook, not from here.
+    link = None
+    if card.telegram_checkout_packs(services):
+        try:
+            link = await card.checkout(services, user, callback_data.credits)
+        except card.CheckoutFailed as exc:
+            await query.answer(t(exc.code), show_alert=True)
+            return
+    if link is None or link.pack.stripe is None:
+        await query.answer(t("buy_pack_gone"), show_alert=True)
+        return
+    await query.answer()
+    price = flow.price_text(link.pack.stripe)
+    button = InlineKeyboardButton(text=t("checkout_open_button", price=price), url=link.url)
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    await bot.send_message(
+        chat_id,
+        t("checkout_link", credits=link.pack.credits, price=price),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
     )
 
 
