@@ -1,5 +1,5 @@
-"""Discord plumbing: where discord.py sends its REST calls (set once, when a process is built), and its
-failures sorted by ``call``."""
+"""Discord plumbing: where discord.py sends its REST calls (set once, when a process is built), where a
+bot opens its gateway websocket, and REST failures sorted by ``call``."""
 
 from __future__ import annotations
 
@@ -8,17 +8,31 @@ from typing import TypeVar
 
 import aiohttp
 import discord
-from discord.http import Route
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import HTTPClient, Route
 
 from jobs.errors import ChatUnavailable, DeliveryError
 
 T = TypeVar("T")
+
+DISCORD_HOSTS = frozenset({"discord.com", "discordapp.com"})
 
 
 def set_api_base(api_url: str) -> None:
     """discord.py builds every REST URL from one class attribute, for the whole process: a proxy or a
     test server moves it here, once, at start-up."""
     Route.BASE = api_url.rstrip("/")
+
+
+async def point_gateway(http: HTTPClient) -> None:
+    """discord.py opens its websocket at Discord's fixed gateway address without asking. An API that
+    is not Discord's (a proxy, the tests' fake) is asked, as Discord's own API answers it, where its
+    gateway is (GET /gateway/bot, logged in); a bot calls this once, after login, before connecting."""
+    if yarl.URL(Route.BASE).host in DISCORD_HOSTS:
+        return
+    _, url, _ = await http.get_bot_gateway()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
 
 async def call(request: Awaitable[T]) -> T:

@@ -123,13 +123,13 @@ class FakeGateway:
             self._changed.notify_all()
 
     async def _gateway_url(self, request: web.Request) -> web.Response:
-        return web.json_response({"url": self.url})
+        return _json({"url": self.url})
 
     async def _gateway_bot(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bot {self.discord.token}":
-            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return web.json_response({"url": self.url, "shards": 1, "session_start_limit": limit})
+        return _json({"url": self.url, "shards": 1, "session_start_limit": limit})
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
@@ -201,6 +201,13 @@ class FakeGateway:
             "session_type": "normal",
             "shard": [0, 1],
         }
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    # Exactly "application/json" (no charset), as Discord sends it: discord.py parses nothing else.
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 def command_interaction(
