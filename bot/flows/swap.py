@@ -28,7 +28,7 @@ from db.jobs import Delivery
 from db.models import Job, JobKind, JobStatus, SavedFace, User
 from jobs.client import Ticket
 from jobs.follow import one_face_swap
-from jobs.request import InputRef, JobRequest
+from jobs.request import InputRef, JobRequest, SavedFaceRef
 
 # What a file sent as a document may be called or declared as to count as a picture.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
@@ -92,14 +92,36 @@ def parse_face_names(text: str | None) -> list[str]:
     return [name.strip() for name in text.replace(",", "+").split("+") if name.strip()]
 
 
-async def swap_photo(
-    services: Services, user: User, photo: Photo, open_status: OpenStatus, *, names: Sequence[str] = ()
-) -> Answer:
-    """The default saved face (or the one named, or up to ``MAX_MIX`` named ones averaged: the worker
-    mixes them) onto the face in ``photo``."""
-    refused = check_photo(services, photo)
-    if refused is not None:
-        return refused
+def parse_face_numbers(text: str | None) -> list[int] | None:
+    """``1,3`` -> [1, 3]; ``all`` or nothing -> None (every face). Raises ValueError for anything else."""
+    if text is None or text.strip().casefold() in ("", "all"):
+        return None
+    numbers = [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
+    if not numbers or not all(n.isdecimal() and 0 < int(n) <= MAX_FACE_NUMBER for n in numbers):
+        raise ValueError(text)
+    return sorted({int(n) for n in numbers})
+
+
+MAX_FACE_NUMBER = 99  # no photo has more faces than a picker can number
+
+
+def restorer_choice(services: Services, user: User, enhance: bool | None) -> Mapping[str, Any] | Answer:
+    """The swap options with an explicit "restore the faces" switch: None keeps the user's setting,
+    False turns restoration off, True uses their restorer or else the first the workers offer."""
+    options = swap_options(services, user)
+    if enhance is None:
+        return options
+    if not enhance:
+        return {**options, "restorer": None}
+    if options["restorer"] is not None:
+        return options
+    if not services.config.restorers:
+        return Answer("enhance_unavailable")
+    return {**options, "restorer": services.config.restorers[0]}
+
+
+async def _saved_faces(services: Services, user: User, names: Sequence[str]) -> list[SavedFace] | Answer:
+    """The default saved face, or the ones named (at most ``MAX_MIX``, each once)."""
     if len(names) > MAX_MIX or len({name.casefold() for name in names}) != len(names):
         return Answer("mix_too_many", {"max": MAX_MIX})
     faces = []
@@ -108,6 +130,27 @@ async def swap_photo(
         if isinstance(face, Answer):
             return face
         faces.append(face)
+    return faces
+
+
+async def swap_photo(
+    services: Services,
+    user: User,
+    photo: Photo,
+    open_status: OpenStatus,
+    *,
+    names: Sequence[str] = (),
+    options: Mapping[str, Any] | None = None,
+) -> Answer:
+    """The default saved face (or the one named, or up to ``MAX_MIX`` named ones averaged: the worker
+    mixes them) onto the face in ``photo``. ``options``: the swap options when not the user's
+    settings (``restorer_choice``)."""
+    refused = check_photo(services, photo)
+    if refused is not None:
+        return refused
+    faces = await _saved_faces(services, user, names)
+    if isinstance(faces, Answer):
+        return faces
     short = await _short_of_credits(services, user, services.config.swap_cost)
     if short is not None:
         return short
@@ -120,7 +163,7 @@ async def swap_photo(
             "purpose": "swap",
             "face": faces[0].id,
             "mix": [face.id for face in faces[1:]],
-            **swap_options(services, user),
+            **(options if options is not None else swap_options(services, user)),
             "cost": services.config.swap_cost,
         },
         cost=0,
@@ -129,10 +172,57 @@ async def swap_photo(
     return await submit(services, request, delivery)
 
 
-async def swap_album(
-    services: Services, user: User, source: Photo, target: Photo, open_status: OpenStatus
+async def swap_numbered(
+    services: Services,
+    user: User,
+    photo: Photo,
+    faces: list[int],
+    open_status: OpenStatus,
+    *,
+    names: Sequence[str] = (),
+    options: Mapping[str, Any] | None = None,
 ) -> Answer:
-    """The first photo's face onto every face of the second, as one swap job."""
+    """The saved face(s) onto the faces numbered ``faces`` of ``photo``, as one paid swap job at once:
+    the person already said which faces, so no analysis or picker comes first (a number the photo
+    does not have fails the job with bad_face_index, refunded)."""
+    refused = check_photo(services, photo)
+    if refused is not None:
+        return refused
+    saved = await _saved_faces(services, user, names)
+    if isinstance(saved, Answer):
+        return saved
+    short = await _short_of_credits(services, user, services.config.swap_cost)
+    if short is not None:
+        return short
+    delivery = await open_status()
+    request = JobRequest(
+        user_id=user.id,
+        kind=JobKind.SWAP,
+        target=photo.ref,
+        source=SavedFaceRef(saved[0].id),
+        params={
+            "faces": faces,
+            "mix": [face.id for face in saved[1:]] or None,
+            **(options if options is not None else swap_options(services, user)),
+        },
+        cost=services.config.swap_cost,
+        delivery=delivery,
+    )
+    return await submit(services, request, delivery)
+
+
+async def swap_album(
+    services: Services,
+    user: User,
+    source: Photo,
+    target: Photo,
+    open_status: OpenStatus,
+    *,
+    faces: list[int] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Answer:
+    """The first photo's face onto every face of the second (or the faces numbered ``faces``), as one
+    swap job."""
     for photo in (source, target):
         refused = check_photo(services, photo)
         if refused is not None:
@@ -146,7 +236,7 @@ async def swap_album(
         kind=JobKind.SWAP,
         target=target.ref,
         source=source.ref,
-        params={"faces": None, **swap_options(services, user)},
+        params={"faces": faces, **(options if options is not None else swap_options(services, user))},
         cost=services.config.swap_cost,
         delivery=delivery,
     )

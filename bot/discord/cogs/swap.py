@@ -1,0 +1,89 @@
+"""/swap target:<image> [source:<image>] [face:<name or a+b>] [faces:<1,3|all>] [enhance]."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.cogs import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.faces import face_names
+from bot.discord.context import Refused, Status, asker, check_attachment, say
+from bot.discord.describe import describe
+from bot.discord.picker import ANALYSIS_PREFIX, offer
+from bot.flows import swap as flow
+
+if TYPE_CHECKING:
+    from bot.discord.client import SwapBot
+
+
+class SwapCog(commands.Cog):
+    def __init__(self, bot: SwapBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="swap", description=describe("command_swap"))
+    @app_commands.describe(
+        target=describe("discord_option_target"),
+        source=describe("discord_option_source"),
+        face=describe("discord_option_face"),
+        faces=describe("discord_option_faces"),
+        enhance=describe("discord_option_enhance"),
+    )
+    @app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)
+    async def swap(
+        self,
+        interaction: discord.Interaction[SwapBot],
+        target: discord.Attachment,
+        source: discord.Attachment | None = None,
+        face: str | None = None,
+        faces: str | None = None,
+        enhance: bool | None = None,
+    ) -> None:
+        me = asker(interaction)
+        target_photo = check_attachment(interaction, target)
+        source_photo = check_attachment(interaction, source) if source is not None else None
+        try:
+            numbers = flow.parse_face_numbers(faces)
+        except ValueError:
+            raise Refused("faces_invalid", {"faces": faces}) from None
+        names = flow.parse_face_names(face)
+        if source_photo is not None and names:
+            raise Refused("source_and_face")
+        options = flow.restorer_choice(me.services, me.user, enhance)
+        if isinstance(options, flow.Answer):
+            await say(interaction, options)
+            return
+        status = Status(interaction)
+        await status.defer()
+        if source_photo is not None:
+            answer = await flow.swap_album(
+                me.services, me.user, source_photo, target_photo, status.open, faces=numbers, options=options
+            )
+        elif numbers is not None:
+            answer = await flow.swap_numbered(
+                me.services, me.user, target_photo, numbers, status.open, names=names, options=options
+            )
+        else:
+            answer = await flow.swap_photo(
+                me.services, me.user, target_photo, status.open, names=names, options=options
+            )
+            offer_picker(self.bot, interaction, answer)
+        await status.show(answer)
+
+    @swap.autocomplete("face")
+    async def face_autocomplete(
+        self, interaction: discord.Interaction[SwapBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await face_names(interaction, current, mix=True)
+
+
+def offer_picker(bot: SwapBot, interaction: discord.Interaction[SwapBot], answer: flow.Answer) -> None:
+    """An analysis was asked for (now, or the same photo before): its buttons follow when it found
+    several faces."""
+    ticket = answer.ticket
+    if ticket is None or not ticket.job_id.startswith(ANALYSIS_PREFIX):
+        return
+    if answer.submitted and (not answer.again or answer.code == "picker_sent_before"):
+        bot.spawn(offer(interaction, ticket.job_id, poll_s=bot.picker_poll_s))

@@ -1,0 +1,45 @@
+"""The message context menu "Swap my face in": the asker's default saved face onto the first picture
+attached to the message. discord.py requires context menus to be defined outside a cog."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.discord.context import Refused, Status, asker, check_attachment
+from bot.flows import swap as flow
+
+if TYPE_CHECKING:
+    from bot.discord.client import SwapBot
+
+MENU_NAME = "Swap my face in"
+
+
+def first_image(message: discord.Message) -> discord.Attachment | None:
+    """The first attachment that says it is an image (a file without a type counts by its name)."""
+    for attachment in message.attachments:
+        if flow.is_image_file(attachment.content_type, attachment.filename):
+            return attachment
+    return None
+
+
+def swap_in_message() -> app_commands.ContextMenu:
+    async def swap_in(interaction: discord.Interaction[SwapBot], message: discord.Message) -> None:
+        from bot.discord.cogs.swap import offer_picker
+
+        me = asker(interaction)
+        attachment = first_image(message)
+        if attachment is None:
+            if message.attachments:  # files, but none a picture: say which
+                check_attachment(interaction, message.attachments[0])
+            raise Refused("no_image_in_message")
+        photo = check_attachment(interaction, attachment)
+        status = Status(interaction)
+        await status.defer()
+        answer = await flow.swap_photo(me.services, me.user, photo, status.open)
+        offer_picker(interaction.client, interaction, answer)
+        await status.show(answer)
+
+    return app_commands.ContextMenu(name=MENU_NAME, callback=swap_in)

@@ -1,0 +1,398 @@
+"""The Discord harness: the real ``SwapBot`` (cogs, tree, context menu, buttons) logged in over
+discord.py's own HTTP layer against the fake Discord API (tests/fakes/discord_server.py), Services on
+Postgres, and the real queue: the in-process runner with the real executor and the worker's Discord
+notifier (the classic engine where a job runs a face; ``@pytest.mark.engine("squares")`` for the
+instant one). Interactions are raw INTERACTION_CREATE payloads handed to the client's connection
+state, exactly as the gateway would; ``dc.dispatch`` waits for what they started.
+
+    async def test_x(dc: DiscordHarness) -> None:
+        alice = dc.person()
+        token = await dc.dispatch(alice.command("balance"))
+        assert "3 credits" in dc.reply(token).content
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import pytest
+
+from bot.discord.client import SwapBot
+from bot.once import MemoryOnce
+from bot.ratelimit import Limits, MemoryRateLimiter
+from bot.services import BotConfig, Services
+from bot.texts import Catalogue
+from db import users
+from db.models import User
+from db.session import Database
+from engine.factory import EngineSpec
+from jobs.config import DiscordConfig, QueueConfig, WorkerConfig
+from jobs.platforms.discord import set_api_base
+from jobs.queue import Queue, open_queue
+from tests.db.conftest import fresh_postgres
+from tests.fakes.discord_server import FakeDiscord, Posted, Reply
+from tests.jobs.squares import SquareEngine
+
+SECRET = b"discord-tests-secret-key-0123456789"
+EASY_LIMITS = Limits(burst=1000, per_minute=60_000, daily_cap=0)
+UPLOAD_LIMIT = 10 * 1024 * 1024  # the interaction's attachment_size_limit in these payloads
+# The tasks discord.py starts for an interaction: the tree's invoker, a view's or dynamic item's dispatch.
+INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-")
+_ids = itertools.count()
+
+
+def snowflake() -> str:
+    """An id made now (discord.py reads an interaction's time from its id: the token's 15 minutes)."""
+    return str(discord.utils.time_snowflake(datetime.now(UTC)) + next(_ids) % 4096)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "engine(name): the engine the dc harness runs (classic, squares)")
+
+
+@pytest.fixture(scope="session")
+async def dc_postgres() -> AsyncIterator[Database]:
+    async with fresh_postgres("swapbot_discord", pool=20) as db:
+        yield db
+
+
+@pytest.fixture
+def discord_fake() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@dataclass
+class Attachment:
+    id: str
+    url: str
+    filename: str
+    size: int
+    content_type: str | None
+
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "filename": self.filename,
+            "size": self.size,
+            "url": self.url,
+            "proxy_url": self.url,
+        }
+        if self.content_type is not None:
+            data["content_type"] = self.content_type
+        return data
+
+
+@dataclass
+class Person:
+    """A Discord user in a guild channel, who builds the interactions they would cause."""
+
+    harness: DiscordHarness
+    id: int
+    name: str = "alice"
+    locale: str = "en-US"
+    channel_id: str = "5550001"
+
+    @property
+    def user_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "discriminator": "0",
+            "global_name": self.name,
+            "avatar": None,
+        }
+
+    def attach(
+        self,
+        data: bytes,
+        filename: str = "photo.png",
+        content_type: str | None = "image/png",
+        size: int | None = None,
+    ) -> Attachment:
+        """A file this person attached (served by the fake); ``size`` as Discord reports it."""
+        url, attachment_id = self.harness.fake.add_attachment(data, filename)
+        return Attachment(
+            str(attachment_id), url, filename, size if size is not None else len(data), content_type
+        )
+
+    def _base(self, kind: int, data: dict[str, Any]) -> dict[str, Any]:
+        token, _ = self.harness.fake.interaction()
+        return {
+            "id": snowflake(),
+            "application_id": str(self.harness.fake.application_id),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "locale": self.locale,
+            "guild_id": self.harness.guild_id,
+            "guild_locale": "en-US",
+            "channel_id": self.channel_id,
+            "channel": {
+                "id": self.channel_id,
+                "type": 0,
+                "guild_id": self.harness.guild_id,
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+            },
+            "member": {
+                "user": self.user_json,
+                "roles": [],
+                "joined_at": datetime.now(UTC).isoformat(),
+                "deaf": False,
+                "mute": False,
+                "permissions": "2147483647",
+                "flags": 0,
+            },
+            "app_permissions": "2147483647",
+            "attachment_size_limit": UPLOAD_LIMIT,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": self.harness.guild_id},
+            "context": 0,
+            "data": data,
+        }
+
+    def command(self, name: str, /, *path: str, **options: Any) -> dict[str, Any]:
+        """``/name [path...] option:value``: attachments become resolved attachments."""
+        resolved: dict[str, Any] = {}
+        values = []
+        for key, value in options.items():
+            if isinstance(value, Attachment):
+                resolved[value.id] = value.json()
+                values.append({"name": key, "type": 11, "value": value.id})
+            elif isinstance(value, bool):
+                values.append({"name": key, "type": 5, "value": value})
+            elif isinstance(value, int):
+                values.append({"name": key, "type": 4, "value": value})
+            elif isinstance(value, float):
+                values.append({"name": key, "type": 10, "value": value})
+            else:
+                values.append({"name": key, "type": 3, "value": value})
+        for sub in reversed(path):
+            values = [{"name": sub, "type": 1, "options": values}]
+        data: dict[str, Any] = {"id": snowflake(), "name": name, "type": 1, "options": values}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
+        return self._base(2, data)
+
+    def autocomplete(
+        self, name: str, /, *path: str, focused: str, value: str, **options: Any
+    ) -> dict[str, Any]:
+        values: list[dict[str, Any]] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        values.append({"name": focused, "type": 3, "value": value, "focused": True})
+        for sub in reversed(path):
+            values = [{"name": sub, "type": 1, "options": values}]
+        return self._base(4, {"id": snowflake(), "name": name, "type": 1, "options": values})
+
+    def menu(
+        self, name: str, *attachments: Attachment, author: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The message context menu ``name`` on a message carrying ``attachments``."""
+        message_id = snowflake()
+        message = {
+            "id": message_id,
+            "channel_id": self.channel_id,
+            "type": 0,
+            "content": "look",
+            "author": author or {"id": "4242", "username": "bob", "discriminator": "0", "avatar": None},
+            "attachments": [a.json() for a in attachments],
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "flags": 0,
+            "components": [],
+        }
+        data = {
+            "id": snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": message_id,
+            "resolved": {"messages": {message_id: message}},
+        }
+        return self._base(2, data)
+
+    def press(self, custom_id: str) -> dict[str, Any]:
+        """A button press on a bot message (type 3, component 2)."""
+        payload = self._base(3, {"custom_id": custom_id, "component_type": 2})
+        payload["message"] = {
+            "id": snowflake(),
+            "channel_id": self.channel_id,
+            "type": 0,
+            "content": "…",
+            "author": {
+                "id": str(self.harness.fake.application_id),
+                "username": "SwapBot",
+                "discriminator": "0",
+                "avatar": None,
+                "bot": True,
+            },
+            "attachments": [],
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "flags": 64,
+            # The message carries the button pressed (discord.py finds the item there).
+            "components": [
+                {"type": 1, "components": [{"type": 2, "style": 1, "label": "·", "custom_id": custom_id}]}
+            ],
+        }
+        return payload
+
+    async def user(self) -> User:
+        async with self.harness.db.session() as session:
+            found = await users.find(session, "discord", self.id)
+        assert found is not None, f"discord user {self.id} has no row"
+        return found
+
+
+@dataclass
+class DiscordHarness:
+    fake: FakeDiscord
+    bot: SwapBot
+    db: Database
+    queue: Queue
+    services: Services
+    engine: Any
+    guild_id: str = field(default_factory=snowflake)
+
+    def person(self, name: str = "alice", locale: str = "en-US") -> Person:
+        return Person(self, random.randint(10**17, 10**18), name, locale)
+
+    async def dispatch(self, payload: dict[str, Any]) -> str:
+        """Hand ``payload`` to discord.py as the gateway's INTERACTION_CREATE and wait for the tasks it
+        started (the tree's invoker, a button's callback); returns the interaction token."""
+        before = asyncio.all_tasks()
+        self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        started = [
+            task
+            for task in asyncio.all_tasks() - before
+            if task.get_name().startswith(INTERACTION_TASKS) and not task.done()
+        ]
+        if started:
+            await asyncio.gather(*started)
+        return str(payload["token"])
+
+    async def idle(self) -> None:
+        """Until no job waits or runs, and every picker offer has been made."""
+        for _ in range(5):
+            await self.queue.transport.wait_idle()  # type: ignore[attr-defined]
+            await self.bot.settle()
+
+    def replies(self, token: str) -> list[Reply]:
+        return self.fake.replies_to(token)
+
+    def said(self, token: str) -> list[str]:
+        """Everything the asker was shown for this interaction: the response, its edits, and the
+        followups made with its token, in order."""
+        texts = [r.content for r in self.fake.replies_to(token) if r.content]
+        original = self.fake.originals.get(token)
+        texts += [
+            text for message_id, text in self.fake.edits if message_id == original and text not in texts
+        ]
+        return texts
+
+    def last(self, token: str) -> Reply:
+        replies = self.fake.replies_to(token)
+        assert replies, f"no answer to interaction {token}"
+        return replies[-1]
+
+    def followups(self) -> list[Posted]:
+        return [p for p in self.fake.posted if p.via == "followup"]
+
+
+def worker_config(db: Database, fake: FakeDiscord) -> WorkerConfig:
+    return WorkerConfig(
+        database_url=str(db.url),
+        queue=QueueConfig(
+            redis_url=None,
+            concurrency=2,
+            engine_slots=1,
+            job_timeout_s=60.0,
+            delivery_timeout_s=20.0,
+            retry_base_s=0.05,
+            retry_max_s=0.2,
+            poll_delay_s=0.01,
+            lease_grace_s=1.0,
+            sweep_interval_s=3600.0,
+        ),
+        engine=EngineSpec(),
+        discord=DiscordConfig(fake.token, fake.api_url, fake.application_id),
+        urls=fake.url_policy(),
+    )
+
+
+def engine_for(request: pytest.FixtureRequest) -> Any:
+    marker = request.node.get_closest_marker("engine")
+    name = marker.args[0] if marker else "classic"
+    if name == "squares":
+        return SquareEngine()
+    from engine.factory import build_engine
+
+    return build_engine(EngineSpec(name=name))
+
+
+async def open_dc(
+    db: Database,
+    fake: FakeDiscord,
+    engine: Any,
+    *,
+    config: BotConfig | None = None,
+    limiter: Any = None,
+) -> DiscordHarness:
+    set_api_base(fake.api_url)  # what a process built with Discord settings does at start-up
+    texts = Catalogue()
+    queue = await open_queue(worker_config(db, fake), db=db, texts=texts, engine_factory=lambda spec: engine)
+    services = Services(
+        db=db,
+        jobs=queue.client,
+        texts=texts,
+        config=config or BotConfig(secret_key=SECRET),
+        limiter=limiter or MemoryRateLimiter(EASY_LIMITS),
+        once=MemoryOnce(),
+    )
+    bot = SwapBot(services, picker_poll_s=0.05)
+    await bot.login(fake.token)  # static login, application info, setup_hook (cogs, sync)
+    return DiscordHarness(fake, bot, db, queue, services, engine)
+
+
+async def close_dc(harness: DiscordHarness) -> None:
+    await harness.bot.close()
+    await harness.queue.close()
+    await harness.services.limiter.close()
+    await harness.services.once.close()
+
+
+@pytest.fixture
+async def dc(
+    request: pytest.FixtureRequest, discord_fake: FakeDiscord, dc_postgres: Database
+) -> AsyncIterator[DiscordHarness]:
+    harness = await open_dc(dc_postgres, discord_fake, engine_for(request))
+    try:
+        yield harness
+    finally:
+        await close_dc(harness)
