@@ -294,6 +294,7 @@ class FakeDiscord:
         self.commands[request.match_info.get("guild", "global")] = commands
         answered = [
             {
+                "description": "",  # context menus have none; Discord answers an empty one
                 **command,
                 "id": str(next(self._ids)),
                 "application_id": str(self.application_id),
