@@ -94,3 +94,25 @@ async def test_stripe_refusing_raises_checkout_failed(shop: Shop, reply: object)
     assert caught.value.code == "checkout_failed"
     assert shop.fake_stripe.sessions == {}
     assert shop.services.texts.text(caught.value.code, "en").startswith("The card payment page")
+
+
+def test_settings_turn_checkout_on_only_when_complete() -> None:
+    from swapbot.bots import bot_config
+    from swapbot.settings import Settings
+
+    base = {"SWAPBOT_SECRET_KEY": SECRET, "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_SUCCESS_URL": SUCCESS_URL}
+    assert bot_config(Settings(**base, _env_file=None)).stripe is None  # no cancel URL
+    full = Settings(
+        **base,
+        STRIPE_CANCEL_URL=CANCEL_URL,
+        STRIPE_API_URL="http://127.0.0.1:1",
+        SWAPBOT_TELEGRAM_STRIPE_CHECKOUT="true",
+        _env_file=None,
+    )
+    stripe = bot_config(full).stripe
+    assert stripe is not None
+    assert (stripe.secret_key, stripe.success_url, stripe.cancel_url) == (SECRET_KEY, SUCCESS_URL, CANCEL_URL)
+    assert stripe.api_url == "http://127.0.0.1:1" and stripe.telegram_checkout
+    assert not bot_config(
+        Settings(**base, STRIPE_CANCEL_URL=CANCEL_URL, _env_file=None)
+    ).stripe.telegram_checkout

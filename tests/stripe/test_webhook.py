@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from sqlalchemy import func, select
 
 from bot.flows.stripe_events import ASYNC_SUCCEEDED, COMPLETED, DISPUTED, REFUNDED
@@ -231,3 +232,24 @@ async def test_a_buyer_gone_after_paying_is_recorded_not_retried(shop: Shop) -> 
     status, body = await shop.post(event(COMPLETED, session))
     assert (status, body["outcome"]) == (200, "rejected")
     assert await _payment(shop, session["id"]) is None
+
+
+async def test_no_webhook_secret_means_no_route(stripe_pg_url: str) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from swapbot.settings import Settings
+    from swapbot.web import open_web
+    from tests.stripe.conftest import SECRET
+
+    settings = Settings(DATABASE_URL=stripe_pg_url, SWAPBOT_SECRET_KEY=SECRET, _env_file=None)
+    async with open_web(settings) as app:
+        server = TestServer(app)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(server.make_url("/stripe/webhook"), data="{}") as response:
+                    assert response.status in (404, 405)
+                async with http.get(server.make_url("/healthz")) as response:
+                    assert response.status == 200
+        finally:
+            await server.close()
