@@ -1,6 +1,6 @@
 """The bots' composition: ``Services`` from ``Settings`` (database, queue, catalogue, limits), the
-Telegram bot and its dispatcher, and their shutdown in order. The command line (swapbot/cli.py) runs
-them; tests open them the same way."""
+Telegram bot and its dispatcher, the Discord bot, and their shutdown in order. The command line
+(swapbot/cli.py) runs them; tests open them the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 
@@ -26,6 +27,9 @@ from jobs.platforms.telegram import telegram_bot
 from jobs.queue import Queue, open_queue
 from jobs.worker import EngineFactory, default_engine
 from swapbot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.discord.client import SwapBot
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +163,71 @@ async def open_telegram(
         except Exception as exc:  # the menu is a nicety: a bot that cannot set it still serves
             log.warning("could not set the command menu: %s", type(exc).__name__)
         yield TelegramBot(settings, services, bot, dispatcher, queue)
+
+
+# --- Discord -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class DiscordBot:
+    settings: Settings
+    services: Services
+    bot: SwapBot
+    queue: Queue | None  # None when the services (and their queue) belong to another bot of this process
+
+    @property
+    def token(self) -> str:
+        assert self.settings.discord_bot_token
+        return self.settings.discord_bot_token
+
+
+@asynccontextmanager
+async def open_discord(
+    settings: Settings,
+    *,
+    engine_factory: EngineFactory = default_engine,
+    migrate: bool = False,
+    services: Services | None = None,
+) -> AsyncIterator[DiscordBot]:
+    """The Discord bot on ``settings`` (not yet logged in: ``bot.discord.app.run_gateway`` does that).
+    Jobs go to ARQ with REDIS_URL, else run in this process. ``services``: share another bot's (``swapbot
+    run`` with both tokens: one database, one queue, one set of limits). On exit: the bot closes first,
+    then the queue, the limits and the database."""
+    from bot.discord.client import SwapBot
+    from jobs.platforms.discord import set_api_base
+    from swapbot.cli import worker_config
+
+    if not settings.discord_bot_token:
+        raise ValueError("DISCORD_BOT_TOKEN is not set: there is no Discord bot to run")
+    set_api_base(settings.discord_api_url)  # discord.py's REST base, for the whole process
+    async with AsyncExitStack() as stack:
+        queue: Queue | None = None
+        if services is None:
+            db = Database(settings.database_url)
+            stack.push_async_callback(db.dispose)
+            if migrate or is_sqlite(settings.database_url):
+                from db.migrate import upgrade_engine
+
+                await upgrade_engine(db.engine)
+            limiter: RateLimiter
+            once: Once
+            if settings.redis_url:
+                limiter = RedisRateLimiter.from_url(settings.redis_url, limits(settings))
+                once = RedisOnce.from_url(settings.redis_url)
+            else:
+                limiter, once = MemoryRateLimiter(limits(settings)), MemoryOnce()
+            stack.push_async_callback(limiter.close)
+            stack.push_async_callback(once.close)
+            texts = Catalogue()
+            queue = await open_queue(
+                worker_config(settings), db=db, texts=texts, engine_factory=engine_factory
+            )
+            stack.push_async_callback(queue.close)
+            services = Services(db, queue.client, texts, bot_config(settings), limiter, once)
+        bot = SwapBot(
+            services,
+            dev_guild_id=settings.discord_dev_guild_id,
+            sync_commands=settings.discord_sync_commands,
+        )
+        stack.push_async_callback(bot.close)
+        yield DiscordBot(settings, services, bot, queue)

@@ -225,9 +225,10 @@ def run(
 ) -> None:
     """With TELEGRAM_BOT_TOKEN: the Telegram bot and its jobs in this one process (the database
     migrated first; SQLite, the classic engine and no Redis by default), by long polling, or behind
-    the webhook on SWAPBOT_WEB_HOST/PORT when TELEGRAM_WEBHOOK_URL is set. Without: the demo swap, the
-    astronaut's face onto all six faces of insightface's group photo t1.jpg (photos shipped by
-    scikit-image and insightface), with the default engine, written to OUTPUT."""
+    the webhook on SWAPBOT_WEB_HOST/PORT when TELEGRAM_WEBHOOK_URL is set. With DISCORD_BOT_TOKEN: the
+    Discord bot the same way (beside the polling Telegram bot when both are set, sharing its jobs).
+    Without: the demo swap, the astronaut's face onto all six faces of insightface's group photo t1.jpg
+    (photos shipped by scikit-image and insightface), with the default engine, written to OUTPUT."""
     settings = _settings(ctx)
     if settings.telegram_bot_token and settings.telegram_webhook_url:  # webhook mode: the web process
         import asyncio
@@ -237,8 +238,14 @@ def run(
         with cli_errors():
             asyncio.run(serve(settings, settings.web_host, settings.web_port, migrate=True))
         return
+    if settings.telegram_bot_token and settings.discord_bot_token:
+        _run_both(settings)
+        return
     if settings.telegram_bot_token:
         _run_telegram(settings, migrate=True)
+        return
+    if settings.discord_bot_token:
+        _run_discord(settings, migrate=True)
         return
     from engine import pipeline
 
@@ -280,6 +287,64 @@ def web(
         if settings.telegram_webhook_url and not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not")
         asyncio.run(serve(settings, host or settings.web_host, port or settings.web_port))
+
+
+@app.command("discord")
+def discord_bot(ctx: typer.Context) -> None:
+    """Run the Discord bot over the gateway (jobs go to ARQ with REDIS_URL, else run in this process);
+    its commands are synced at start (to DISCORD_DEV_GUILD_ID when set)."""
+    settings = _settings(ctx)
+    with cli_errors():
+        _run_discord(settings, migrate=False)
+
+
+def _run_discord(settings: Settings, *, migrate: bool) -> None:
+    import asyncio
+
+    from bot.discord.app import run_gateway
+    from swapbot.bots import open_discord
+
+    async def main() -> None:
+        async with open_discord(settings, migrate=migrate) as discord:
+            typer.echo(f"discord bot running ({settings.discord_api_url})", err=True)
+            await run_gateway(discord.bot, discord.token)
+
+    with cli_errors():
+        asyncio.run(main())
+
+
+def _run_both(settings: Settings) -> None:
+    """``swapbot run`` with both tokens: one process, one database, one queue; SIGINT stops both."""
+    import asyncio
+    from contextlib import suppress
+
+    from bot.discord.app import run_gateway, stop_on_signals
+    from bot.telegram.app import run_polling
+    from swapbot.bots import open_discord, open_telegram
+
+    async def main() -> None:
+        async with (
+            open_telegram(settings, migrate=True) as telegram,
+            open_discord(settings, services=telegram.services) as discord,
+        ):
+            typer.echo("telegram (long polling) and discord bots running", err=True)
+            stop = asyncio.Event()
+            stop_on_signals(stop)
+            polling = asyncio.create_task(
+                run_polling(telegram.dispatcher, telegram.bot, handle_signals=False)
+            )
+            gateway = asyncio.create_task(run_gateway(discord.bot, discord.token, stop=stop))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            with suppress(RuntimeError):  # polling already ended
+                await telegram.dispatcher.stop_polling()
+            stopped.cancel()
+            for task in (polling, gateway):
+                await task  # the first to fail says why
+
+    with cli_errors():
+        asyncio.run(main())
 
 
 def _run_telegram(settings: Settings, *, migrate: bool) -> None:

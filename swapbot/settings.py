@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN")
     discord_api_url: str = Field("https://discord.com/api/v10", alias="DISCORD_API_URL")
+    # Commands are published to this guild at once (development), else globally (Discord spreads global
+    # commands within the hour); DISCORD_SYNC_COMMANDS=false leaves the published ones as they are.
+    discord_dev_guild_id: int | None = Field(None, gt=0, alias="DISCORD_DEV_GUILD_ID")
+    discord_sync_commands: bool = Field(True, alias="DISCORD_SYNC_COMMANDS")
     # URL inputs are fetched only from these hosts (jobs.config.DISCORD_ATTACHMENT_HOSTS, written out
     # here so reading the settings does not import the engine), and only at public addresses unless
     # SWAPBOT_ALLOW_PRIVATE_FETCH (tests: fakes on 127.0.0.1) is on.
@@ -212,6 +216,8 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_DAILY_CAP": "100",
     "DISCORD_BOT_TOKEN": "the bot token from the Discord developer portal",
     "DISCORD_API_URL": "https://discord.com/api/v10",
+    "DISCORD_DEV_GUILD_ID": "the id of your test server, e.g. 1012345678901234567",
+    "DISCORD_SYNC_COMMANDS": "true",
     "DISCORD_ATTACHMENT_HOSTS": "cdn.discordapp.com,media.discordapp.net",
     "SWAPBOT_ALLOW_PRIVATE_FETCH": "false",
     "STRIPE_SECRET_KEY": "sk_live_...",
