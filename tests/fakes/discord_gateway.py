@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from tests.fakes.discord_server import FakeDiscord
 
 HELLO, IDENTIFY, DISPATCH, HEARTBEAT, RESUME, HEARTBEAT_ACK = 10, 2, 0, 1, 6, 11
+DISCORD_EPOCH_MS = 1_420_070_400_000
+_increments = itertools.count()
 AUTHENTICATION_FAILED = 4004
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 
@@ -210,11 +213,17 @@ def _json(body: Any, status: int = 200) -> web.Response:
     )
 
 
+def snowflake() -> int:
+    """A Discord id made now: its top bits are the time it was made (discord.py reads an interaction's
+    age, and so its token's expiry, from it)."""
+    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_increments) % 4096)
+
+
 def command_interaction(
     name: str,
     *,
     token: str,
-    interaction_id: int,
+    interaction_id: int | None = None,
     application_id: int,
     user_id: int,
     channel_id: int,
@@ -225,7 +234,9 @@ def command_interaction(
 ) -> dict[str, Any]:
     """INTERACTION_CREATE's payload for ``/name`` typed in a DM with the bot. ``options``: the command's
     options as Discord sends them (an attachment option's value is the attachment id); ``attachments``:
-    their resolved objects (``attachment(...)``)."""
+    their resolved objects (``attachment(...)``). ``interaction_id``: made now unless given (an id from
+    the past is an interaction whose token has expired)."""
+    interaction_id = interaction_id if interaction_id is not None else snowflake()
     user = {
         "id": str(user_id),
         "username": f"user{user_id}",
