@@ -78,14 +78,14 @@ class SwapBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         from bot.discord.cogs import all_cogs
-        from bot.discord.cogs.credits import BuyButton
+        from bot.discord.cogs.credits import BuyButton, ResendButton
         from bot.discord.cogs.privacy import ForgetButton
         from bot.discord.menu import swap_in_message
 
         for cog in all_cogs(self):
             await self.add_cog(cog)
         self.tree.add_command(swap_in_message())  # context menus cannot live in a cog
-        self.add_dynamic_items(SwapPickButton, SavePickButton, ForgetButton, BuyButton)
+        self.add_dynamic_items(SwapPickButton, SavePickButton, ForgetButton, BuyButton, ResendButton)
         await self.tree.set_translator(CatalogueTranslator(self.services.texts))
         if self.sync_commands:
             await self.sync()

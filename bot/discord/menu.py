@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, Status, asker, check_attachment
 from bot.flows import swap as flow
 
@@ -42,4 +43,7 @@ def swap_in_message() -> app_commands.ContextMenu:
         offer_picker(interaction.client, interaction, answer)
         await status.show(answer)
 
-    return app_commands.ContextMenu(name=MENU_NAME, callback=swap_in)
+    # The same cooldown as the heavy slash commands (a check set on the callback before it is wrapped).
+    return app_commands.ContextMenu(
+        name=MENU_NAME, callback=app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)(swap_in)
+    )

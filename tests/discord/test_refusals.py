@@ -50,7 +50,8 @@ async def test_an_attachment_over_the_upload_limit_is_refused_before_any_work(dc
 
 
 async def test_the_heavy_commands_have_a_cooldown(dc: DiscordHarness) -> None:
-    """Five /swap a minute per user (discord.py's cooldown), whatever each one asked."""
+    """Five /swap a minute per user (discord.py's cooldown), whatever each one asked; the same for the
+    message menu."""
     alice, bob = dc.person(), dc.person("bob")
     text = alice.attach(b"words", "a.txt", "text/plain")
     for _ in range(5):
@@ -61,6 +62,11 @@ async def test_the_heavy_commands_have_a_cooldown(dc: DiscordHarness) -> None:
     # Per user: someone else is not slowed down, and light commands still answer.
     assert "not a picture" in (dc.last(await dc.dispatch(bob.command("swap", target=text))).content or "")
     assert dc.last(await dc.dispatch(alice.command("balance"))).content == "You have 3 credits."
+    # The message menu has the same cooldown.
+    for _ in range(5):
+        assert "no picture" in (dc.last(await dc.dispatch(bob.menu("Swap my face in"))).content or "")
+    menu = dc.last(await dc.dispatch(bob.menu("Swap my face in")))
+    assert (menu.content or "").startswith("You are going a bit fast. Please wait ")
 
 
 async def test_the_shared_bucket_and_the_daily_cap(dc_postgres: Database, discord_fake: FakeDiscord) -> None:

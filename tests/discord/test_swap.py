@@ -42,6 +42,19 @@ async def test_swap_with_a_source_photo_defers_then_queues_then_answers_with_a_f
     assert job.deliver_message == str(dc.fake.originals[token])  # the status message is the original
     assert (await alice.user()).balance == 2
 
+    # /history lists it with a button that sends the result again, free, as a followup of the press.
+    history = dc.last(await dc.dispatch(alice.command("history")))
+    assert (history.content or "").splitlines()[1].startswith("1. face swap: done")
+    (button,) = history.payload["components"][0]["components"]
+    assert dc.last(await dc.dispatch(dc.person("bob").press(button["custom_id"]))).content == (
+        "This button is not for you."
+    )
+    pressed = await dc.dispatch(alice.press(button["custom_id"]))
+    assert dc.said(pressed)[-1] == "Sent again."
+    again = dc.followups()[-1]
+    assert again is not result and again.files[0] == result.files[0]
+    assert (await alice.user()).balance == 2 and len(await jobs_of(dc, alice)) == 1
+
 
 async def test_a_group_photo_gets_the_numbered_preview_and_ephemeral_buttons_that_swap_one_face(
     dc: DiscordHarness, astronaut: np.ndarray, group_photo: np.ndarray

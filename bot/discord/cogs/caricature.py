@@ -32,7 +32,8 @@ def caricature_command(styles: tuple[str, ...]) -> app_commands.Command:  # type
         style=describe("discord_option_style"),
         strength=describe("discord_option_strength"),
     )
-    @app_commands.choices(style=style_choices, strength=strength_choices)
+    @app_commands.choices(style=style_choices)
+    @app_commands.choices(strength=strength_choices)
     @app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)
     async def caricature(
         interaction: discord.Interaction[SwapBot],

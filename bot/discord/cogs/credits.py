@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.context import asker, enter, reply, services_of
+from bot.discord.context import Status, asker, delivery_for, enter, reply, services_of
 from bot.discord.describe import describe
 from bot.discord.errors import on_error
 from bot.discord.signing import sign, verify
@@ -39,10 +39,17 @@ class CreditsCog(commands.Cog):
             await reply(interaction, me.t("history_empty"))
             return
         text = [me.t("history_title")]
+        view = discord.ui.View(timeout=None)
+        secret = me.services.config.secret_key
         for number, line in enumerate(lines, 1):
             kind, status = me.t(f"kind_{line.kind}"), me.t(f"status_{line.status}")
             text.append(me.t("history_line", number=number, kind=kind, status=status, when=line.created_at))
-        await reply(interaction, "\n".join(text))
+            if line.resendable:  # a numbered button sends that result again, free
+                signature = sign(secret, interaction.user.id, f"rs:{line.job_id}")
+                view.add_item(ResendButton(line.job_id, signature, str(number)))
+        if view.children:
+            text.append(me.t("history_resend_hint"))
+        await reply(interaction, "\n".join(text), view=view if view.children else None)
 
     @app_commands.command(name="cancel", description=describe("command_cancel"))
     async def cancel(self, interaction: discord.Interaction[SwapBot]) -> None:
@@ -114,5 +121,43 @@ class BuyButton(
             view.add_item(discord.ui.Button(label=me.t("checkout_open_button", price=price), url=link.url))
             text = me.t("checkout_link", credits=link.pack.credits, price=price)
             await reply(interaction, text, view=view)
+        except Exception as exc:
+            await on_error(interaction, exc)
+
+
+class ResendButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=re.compile(r"rs:(?P<job>[a-z]{4,12}:[0-9a-f]{8,64}(?:\.\d+)?):(?P<sig>[A-Za-z0-9_-]{4,16})"),
+):
+    """Send the finished job ``job`` again (no new job, no charge), as a followup of this press."""
+
+    def __init__(self, job_id: str, signature: str, label: str = "…") -> None:
+        self.job_id, self.signature = job_id, signature
+        super().__init__(
+            discord.ui.Button(
+                label=label, custom_id=f"rs:{job_id}:{signature}", style=discord.ButtonStyle.secondary
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ResendButton:
+        return cls(match["job"], match["sig"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            me = await enter(interaction)
+            secret = services_of(interaction).config.secret_key
+            if not verify(secret, interaction.user.id, f"rs:{self.job_id}", self.signature):
+                await reply(interaction, me.t("not_your_button"))
+                return
+            status = Status(interaction)
+            await status.defer()
+            original = await interaction.original_response()
+            outcome = await flow.resend(
+                me.services, me.user, self.job_id, delivery_for(interaction, original.id)
+            )
+            await reply(interaction, me.t(outcome.value))
         except Exception as exc:
             await on_error(interaction, exc)
