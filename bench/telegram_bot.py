@@ -30,7 +30,7 @@ bot/telegram/middlewares/outgoing.py) is lifted unless ``--telegram-limits``: at
 status message, edits and result are ~4 calls, so the overall limit alone would queue them.
 
     .venv/bin/python -m bench.telegram_bot [--burst 300] [--steady 600] [--alone 30] [--rate 30]
-        [--modes arq,embedded] [--telegram-limits] [--profile PATH] [--quick]
+        [--modes arq,embedded] [--telegram-limits] [--profile PREFIX] [--quick]
 
 ``--quick`` (run by ``make test``): 23 users, both set-ups, about 20 s each.
 """
@@ -223,6 +223,32 @@ def _serve_worker(spec: dict[str, Any]) -> None:
     asyncio.run(serve(config, engine_factory=lambda _: SavableSquares(), texts=texts, telegram_markup=markup))
 
 
+PROFILED_STAGES = ("commands", "photos")  # what the parent profiles, in order: PROFILE.<process>.<stage>
+
+
+def _profile_on_signals(path: str) -> None:
+    """SIGUSR1 starts a cProfile of this process's main thread, SIGUSR2 writes it to ``path.<stage>``
+    (the stages of PROFILED_STAGES in turn): the stages alone, not the start-up's imports and schema
+    building. Timed by the main thread's CPU: waiting on sockets counts nothing, and threads (SQLite's,
+    the engine's) are not charged to whatever the loop was doing."""
+    import cProfile
+
+    stages = iter(PROFILED_STAGES)
+    held: list[cProfile.Profile] = []
+
+    def start(*_: object) -> None:
+        held.append(cProfile.Profile(time.thread_time))
+        held[-1].enable()
+
+    def stop(*_: object) -> None:
+        profile = held.pop()
+        profile.disable()
+        profile.dump_stats(f"{path}.{next(stages)}")
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -242,7 +268,8 @@ class BotProcess:
             "telegram_webhook_url": f"{url}/telegram/webhook",
             "telegram_webhook_secret": SECRET,
         }
-        profile = f"{options.profile}.bot.{os.getpid()}.{port}" if options.profile else None
+        mode = "arq" if settings["redis_url"] else "embedded"
+        profile = f"{options.profile}.{mode}.bot" if options.profile else None
         spec = json.dumps(
             {"settings": settings, "port": port, "lift_limits": options.lift_limits, "profile": profile}
         )
@@ -301,7 +328,7 @@ class Options:
     alone: int  # users who send a photo one after another, each after the last one's result
     rate: float
     lift_limits: bool
-    profile: str | None  # the bot process's cProfile stats, written here when it stops
+    profile: str | None  # cProfile stats of the bot and worker: PROFILE.<mode>.<process>.<stage>
 
     @property
     def users(self) -> int:
@@ -316,7 +343,15 @@ class Bench:
     arrivals: Arrivals
     database_url: str
     worker_pid: int | None = None
+    profiling: bool = False
     people: People = field(default_factory=People)
+
+    def profile(self, on: bool) -> None:
+        """Start (or stop and write) the bot's and worker's profiles of a stage (``_profile_on_signals``)."""
+        if self.profiling:
+            for pid in (self.bot.process.pid, self.worker_pid):
+                if pid is not None:
+                    os.kill(pid, signal.SIGUSR1 if on else signal.SIGUSR2)
 
     async def post(self, update: dict[str, Any]) -> float:
         """POST ``update`` to the webhook as Telegram does; returns when it was sent."""
@@ -427,12 +462,14 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     people = bench.people
     rows = []
     everyone = people.new(options.users)
+    bench.profile(True)
     for text in ("/start", "/balance", "/help"):
         replies = await bench.replies_to(text)
         updates = {p: people.command(p, text) for p in everyone}
         sent, arrived, cpu = await bench.timed(lambda u=updates: bench.at_once(u), "message", replies)
         label = f"{text} at once" + (" (new users)" if text == "/start" else "")
         rows.append(_row(label, sent, arrived, cpu, "command"))
+    bench.profile(False)
 
     faces = await bench.fake.files(bench.http, FACE, len(everyone))
     setface = {p: people.photo(p, f, len(FACE), "/setface me") for p, f in zip(everyone, faces, strict=True)}
@@ -446,6 +483,7 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     alone = dict(photos)
 
     await bench.arrivals.refresh(bench.http)
+    bench.profile(True)
     cpu = bench.cpu()
     sent, acked, _ = await bench.timed(lambda: bench.at_once(at_once), "message", 1)
     results = await bench.arrivals.wait(bench.http, {p: 1 for p in at_once}, "photo")
@@ -459,6 +497,7 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
 
     sent, results, cpu = await bench.timed(lambda: bench.one_by_one(alone, "photo"), "photo", 1)
     rows.append(_row("photos one by one: result uploaded", sent, results, cpu, "alone"))
+    bench.profile(False)
     return rows
 
 
@@ -506,7 +545,15 @@ async def _with_bot(
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENT_POSTS * 2)) as http:
             worker_pid = worker.pid if worker is not None else None
-            bench = Bench(fake, bot, http, Arrivals(fake), settings["database_url"], worker_pid)
+            bench = Bench(
+                fake,
+                bot,
+                http,
+                Arrivals(fake),
+                settings["database_url"],
+                worker_pid,
+                options.profile is not None,
+            )
             return await _stages(bench, options)
     finally:
         bot.stop()
@@ -526,7 +573,7 @@ async def _arq(fake: Fake, options: Options) -> list[Row]:
         db = Database(url)
         await upgrade_engine(db.engine)
         await db.dispose()
-        profile = f"{options.profile}.worker.{os.getpid()}" if options.profile else None
+        profile = f"{options.profile}.arq.worker" if options.profile else None
         spec = {"settings": settings, "profile": profile}
         with log.open("wb") as out:
             worker = subprocess.Popen(
@@ -627,13 +674,8 @@ if __name__ == "__main__":
                 _serve_worker(spec)
 
         if spec.get("profile"):
-            import cProfile
-
-            with cProfile.Profile() as profile:
-                serve()
-            profile.dump_stats(spec["profile"])
-        else:
-            serve()
+            _profile_on_signals(spec["profile"])
+        serve()
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", type=int, default=300, help="users who send a photo at once")
@@ -642,7 +684,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=30.0, help="photos per second of the steady load")
     parser.add_argument("--modes", default="arq,embedded", help="comma-separated: arq, embedded")
     parser.add_argument("--telegram-limits", action="store_true", help="keep the bot's pacing for Telegram")
-    parser.add_argument("--profile", help="write cProfile stats of the bot and worker processes to PROFILE.*")
+    parser.add_argument(
+        "--profile",
+        help="cProfile the bot and worker over the commands, then photos: PREFIX.<mode>.<process>.<stage>",
+    )
     parser.add_argument("--quick", action="store_true", help="a dozen users, a few seconds a set-up")
     args = parser.parse_args()
     if args.quick:
