@@ -2,8 +2,9 @@
 discord.py's own HTTP layer against the fake Discord API (tests/fakes/discord_server.py), Services on
 Postgres, and the real queue: the in-process runner with the real executor and the worker's Discord
 notifier (the classic engine where a job runs a face; ``@pytest.mark.engine("squares")`` for the
-instant one). Interactions are raw INTERACTION_CREATE payloads handed to the client's connection
-state, exactly as the gateway would; ``dc.dispatch`` waits for what they started.
+instant one); ``dc_both`` runs a test again on ARQ (Redis) with a worker of its own. Interactions are
+raw INTERACTION_CREATE payloads handed to the client's connection state, exactly as the gateway would;
+``dc.dispatch`` waits for what they started.
 
     async def test_x(dc: DiscordHarness) -> None:
         alice = dc.person()
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +43,7 @@ from tests.fakes.discord_server import FakeDiscord, Posted, Reply
 from tests.jobs.squares import SquareEngine
 
 SECRET = b"discord-tests-secret-key-0123456789"
+REDIS_URL = "redis://localhost:6379/14"  # our own database number
 EASY_LIMITS = Limits(burst=1000, per_minute=60_000, daily_cap=0)
 UPLOAD_LIMIT = 10 * 1024 * 1024  # the interaction's attachment_size_limit in these payloads
 # The tasks discord.py starts for an interaction: the tree's invoker, a view's or dynamic item's dispatch.
@@ -278,6 +281,10 @@ class DiscordHarness:
     services: Services
     engine: Any
     guild_id: str = field(default_factory=snowflake)
+    # ARQ on Redis only: the worker's executor and resources (``idle`` runs a burst worker)
+    _executor: Any = None
+    _config: WorkerConfig | None = None
+    _resources: Any = None
 
     def person(self, name: str = "alice", locale: str = "en-US") -> Person:
         return Person(self, random.randint(10**17, 10**18), name, locale)
@@ -298,10 +305,29 @@ class DiscordHarness:
         return str(payload["token"])
 
     async def idle(self) -> None:
-        """Until no job waits or runs, and every picker offer has been made."""
-        for _ in range(5):
-            await self.queue.transport.wait_idle()  # type: ignore[attr-defined]
+        """Until no job waits or runs (and its follow-ups: a one-face analysis submits its swap), and
+        every picker offer has been made."""
+        for _ in range(3):
+            await self._drain()
             await self.bot.settle()
+
+    async def _drain(self) -> None:
+        if self._executor is None:
+            await self.queue.transport.wait_idle()  # type: ignore[attr-defined]
+            return
+        from jobs.worker import create_worker
+
+        executor = self._executor
+
+        async def startup(ctx: dict[str, Any]) -> Any:
+            return executor
+
+        assert self._config is not None
+        worker = create_worker(self._config.queue, startup=startup, burst=True, handle_signals=False)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
 
     def replies(self, token: str) -> list[Reply]:
         return self.fake.replies_to(token)
@@ -325,11 +351,12 @@ class DiscordHarness:
         return [p for p in self.fake.posted if p.via == "followup"]
 
 
-def worker_config(db: Database, fake: FakeDiscord) -> WorkerConfig:
+def worker_config(db: Database, fake: FakeDiscord, *, redis_url: str | None = None) -> WorkerConfig:
     return WorkerConfig(
         database_url=str(db.url),
         queue=QueueConfig(
-            redis_url=None,
+            redis_url=redis_url,
+            queue_name=f"swapbot:test:discord:{uuid.uuid4().hex[:10]}",
             concurrency=2,
             engine_slots=1,
             job_timeout_s=60.0,
@@ -363,10 +390,12 @@ async def open_dc(
     *,
     config: BotConfig | None = None,
     limiter: Any = None,
+    redis_url: str | None = None,
 ) -> DiscordHarness:
     set_api_base(fake.api_url)  # what a process built with Discord settings does at start-up
     texts = Catalogue()
-    queue = await open_queue(worker_config(db, fake), db=db, texts=texts, engine_factory=lambda spec: engine)
+    wcfg = worker_config(db, fake, redis_url=redis_url)
+    queue = await open_queue(wcfg, db=db, texts=texts, engine_factory=lambda spec: engine)
     services = Services(
         db=db,
         jobs=queue.client,
@@ -377,14 +406,37 @@ async def open_dc(
     )
     bot = SwapBot(services, picker_poll_s=0.05)
     await bot.login(fake.token)  # static login, application info, setup_hook (cogs, sync)
-    return DiscordHarness(fake, bot, db, queue, services, engine)
+    harness = DiscordHarness(fake, bot, db, queue, services, engine)
+    if redis_url:  # a worker of its own, as `swapbot worker` builds it, run in bursts by ``idle``
+        from jobs.worker import build_resources
+
+        resources = await build_resources(
+            wcfg, queue.transport, engine_factory=lambda spec: engine, texts=texts, crons=False, db=db
+        )
+        harness._executor, harness._config, harness._resources = resources.executor, wcfg, resources
+    return harness
 
 
 async def close_dc(harness: DiscordHarness) -> None:
     await harness.bot.close()
     await harness.queue.close()
+    if harness._resources is not None:
+        await harness._resources.close()
     await harness.services.limiter.close()
     await harness.services.once.close()
+
+
+@pytest.fixture(params=["local", "arq"])
+async def dc_both(
+    request: pytest.FixtureRequest, discord_fake: FakeDiscord, dc_postgres: Database
+) -> AsyncIterator[DiscordHarness]:
+    """A test run twice: jobs in the bot's process, and on ARQ with a worker of their own."""
+    redis_url = REDIS_URL if request.param == "arq" else None
+    harness = await open_dc(dc_postgres, discord_fake, engine_for(request), redis_url=redis_url)
+    try:
+        yield harness
+    finally:
+        await close_dc(harness)
 
 
 @pytest.fixture

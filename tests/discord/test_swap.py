@@ -17,6 +17,12 @@ from tests.discord.kit import button_id, buttons, decoded, enlarged, jobs_of, pn
 pytestmark = pytest.mark.engine("classic")
 
 
+@pytest.fixture
+def dc(dc_both: DiscordHarness) -> DiscordHarness:
+    """Each swap test twice: jobs in the bot's process, and on ARQ with a worker."""
+    return dc_both
+
+
 async def test_swap_with_a_source_photo_defers_then_queues_then_answers_with_a_followup(
     dc: DiscordHarness, astronaut: np.ndarray, hanks: np.ndarray
 ) -> None:
