@@ -37,7 +37,7 @@ from tests.fakes.discord_server import FakeDiscord
 
 REDIS_URL = "redis://localhost:6379/9"  # a database of its own: the worker's queue keys are the defaults
 SECRET_KEY = "discord-process-test-secret-key-0123456789"
-ATTACHMENT_OPTION = 11
+SUBCOMMAND_OPTION, STRING_OPTION, ATTACHMENT_OPTION = 1, 3, 11
 USER_ID = 731_000_000_000_000_001
 CHANNEL_ID = 731_000_000_000_000_002
 
@@ -130,7 +130,7 @@ async def test_swapbot_discord_with_a_worker_swaps_a_photo_end_to_end(
             "SWAPBOT_SECRET_KEY": SECRET_KEY,
         }
         with _process(["worker"], env, tmp_path) as worker, _process(["discord"], env, tmp_path) as bot:
-            await _swap_scenario(fake, astronaut, hanks, [worker, bot])
+            await _swap_scenario(fake, astronaut, hanks, [worker, bot], saved_face=True)
     finally:
         await drop_pg_database(name)
 
@@ -140,32 +140,46 @@ async def test_swapbot_run_serves_discord_embedded(
 ) -> None:
     """``swapbot run`` with only a Discord token: its own SQLite, jobs in its own process."""
     with _process(["run"], _env(fake), tmp_path) as bot:
-        await _swap_scenario(fake, astronaut, hanks, [bot])
+        await _swap_scenario(fake, astronaut, hanks, [bot], saved_face=False)
     assert (tmp_path / "swapbot.db").is_file()
 
 
 async def _swap_scenario(
-    fake: FakeDiscord, astronaut: np.ndarray, hanks: np.ndarray, processes: list[_process]
+    fake: FakeDiscord,
+    astronaut: np.ndarray,
+    hanks: np.ndarray,
+    processes: list[_process],
+    *,
+    saved_face: bool,
 ) -> None:
+    """``saved_face``: Tom Hanks's face saved first with ``/face save`` (an analysis job), then
+    ``/swap target:`` alone uses it; otherwise ``/swap target: source:`` with both photos."""
     await _until(processes, lambda: bool(fake.gateway.identifies), "the bot to identify on the gateway")
     await _until(processes, lambda: "global" in fake.commands, "the bot to sync its commands")
-    assert "swap" in {command["name"] for command in fake.commands["global"]}
+    assert {"swap", "face"} <= {command["name"] for command in fake.commands["global"]}
     assert fake.gateway.identifies[0]["token"] == fake.token
 
     target = encode(astronaut)
     source = encode(hanks)
     target_url, target_id = fake.add_attachment(target, "astronaut.png")
     source_url, source_id = fake.add_attachment(source, "hanks.png")
+    photos = [(target_url, target_id, len(target))]
+    if saved_face:
+        save_token, _ = fake.interaction()
+        save = _face_save(fake, save_token, source_url, source_id, len(source))
+        assert await asyncio.to_thread(fake.gateway.interaction, save) == 1
+        await _until(processes, lambda: _told(fake, "Saved the face as tom"), "the face to be saved")
+    else:
+        photos.append((source_url, source_id, len(source)))
     token, _ = fake.interaction()
-    payload = _swap(fake, token, [(target_url, target_id, len(target)), (source_url, source_id, len(source))])
-    assert await asyncio.to_thread(fake.gateway.interaction, payload) == 1
+    assert await asyncio.to_thread(fake.gateway.interaction, _swap(fake, token, photos)) == 1
 
     await _until(processes, lambda: any(p.files for p in fake.posted), "the swapped photo as a followup")
     replies = fake.replies_to(token)
     assert replies and replies[0].kind == "callback" and replies[0].type == 5  # deferred at once
     (posted,) = [p for p in fake.posted if p.files]
     assert posted.via == "followup"
-    assert fake.calls.count("attachment") >= 2  # both photos were fetched from the fake's CDN route
+    assert fake.calls.count("attachment") >= 2  # the photos came from the fake's CDN route
     result = cv2.imdecode(np.frombuffer(posted.files[0], np.uint8), cv2.IMREAD_COLOR)
     assert result is not None and result.shape == astronaut.shape
     difference = np.abs(result.astype(np.int16) - astronaut.astype(np.int16)).mean(axis=2)
@@ -202,6 +216,30 @@ def _swap(fake: FakeDiscord, token: str, photos: list[tuple[str, int, int]]) -> 
         options=options,
         attachments=attachments,
     )
+
+
+def _face_save(fake: FakeDiscord, token: str, url: str, attachment_id: int, size: int) -> dict[str, object]:
+    """``/face save name:tom image:<photo>`` (a subcommand: its options nest under ``save``)."""
+    options = [
+        {"name": "name", "type": STRING_OPTION, "value": "tom"},
+        {"name": "image", "type": ATTACHMENT_OPTION, "value": str(attachment_id)},
+    ]
+    return command_interaction(
+        "face",
+        token=token,
+        application_id=fake.application_id,
+        user_id=USER_ID,
+        channel_id=CHANNEL_ID,
+        options=[{"name": "save", "type": SUBCOMMAND_OPTION, "options": options}],
+        attachments=[attachment(attachment_id, url, size, filename="hanks.png")],
+    )
+
+
+def _told(fake: FakeDiscord, words: str) -> bool:
+    """Whether any message, edit or interaction reply so far says ``words``."""
+    texts = [p.content or "" for p in fake.posted] + [text for _, text in fake.edits]
+    texts += [reply.content or "" for reply in fake.replies]
+    return any(words in text for text in texts)
 
 
 def _env(fake: FakeDiscord) -> dict[str, str]:
