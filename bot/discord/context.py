@@ -133,12 +133,13 @@ async def enter(interaction: discord.Interaction[Any], *, work: bool = False) ->
 async def reply(
     interaction: discord.Interaction[Any], text: str, *, view: discord.ui.View | None = None
 ) -> None:
-    """An ephemeral answer: the response, or, once acknowledged, the deferred message (or a followup)."""
+    """An ephemeral answer: the response; once deferred, the deferred message (the status message, when
+    one was opened: a flow that opened it and then did not submit says why there, as Telegram's
+    status message does); else an ephemeral followup."""
     extra: dict[str, Any] = {} if view is None else {"view": view}
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, **extra)
-    elif interaction.extras.get("deferred") and not interaction.extras.get("opened"):
-        interaction.extras["opened"] = True
+    elif interaction.extras.get("deferred"):
         await interaction.edit_original_response(content=text, **extra)
     else:
         await interaction.followup.send(text, ephemeral=True, **extra)
@@ -165,7 +166,6 @@ class Status:
         await self.defer()
         t = translator(interaction)
         message = await interaction.edit_original_response(content=t("job_status_opening"))
-        interaction.extras["opened"] = True
         return delivery_for(interaction, message.id)
 
     async def show(self, answer: Answer) -> None:

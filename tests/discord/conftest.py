@@ -102,6 +102,7 @@ class Person:
     name: str = "alice"
     locale: str = "en-US"
     channel_id: str = "5550001"
+    dm: bool = False  # in a direct message with the bot rather than a guild channel
 
     @property
     def user_json(self) -> dict[str, Any]:
@@ -128,6 +129,24 @@ class Person:
 
     def _base(self, kind: int, data: dict[str, Any]) -> dict[str, Any]:
         token, _ = self.harness.fake.interaction()
+        if self.dm:
+            return {
+                "id": snowflake(),
+                "application_id": str(self.harness.fake.application_id),
+                "type": kind,
+                "token": token,
+                "version": 1,
+                "locale": self.locale,
+                "channel_id": self.channel_id,
+                "channel": {"id": self.channel_id, "type": 1, "recipients": [self.user_json]},
+                "user": self.user_json,
+                "app_permissions": "2147483647",
+                "attachment_size_limit": UPLOAD_LIMIT,
+                "entitlements": [],
+                "authorizing_integration_owners": {"1": str(self.id)},
+                "context": 1,
+                "data": data,
+            }
         return {
             "id": snowflake(),
             "application_id": str(self.harness.fake.application_id),

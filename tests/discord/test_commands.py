@@ -5,6 +5,8 @@ with their translated descriptions, and answers in the user's Discord language."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.discord.context import PLATFORM
@@ -46,6 +48,15 @@ async def test_balance_history_and_privacy_answer_ephemeral(dc: DiscordHarness) 
     assert history.content == "You have no jobs yet. Send a photo to start one."
     privacy = dc.last(await dc.dispatch(alice.command("privacy")))
     assert privacy.ephemeral and "Saved faces" in (privacy.content or "")
+
+
+async def test_commands_work_in_direct_messages_too(dc: DiscordHarness) -> None:
+    alice = dc.person()
+    alice.dm = True
+    alice.channel_id = "5559999"
+    answer = dc.last(await dc.dispatch(alice.command("balance")))
+    assert answer.ephemeral and answer.content == "You have 3 credits."
+    assert (await alice.user()).external_id == str(alice.id)
 
 
 async def test_answers_follow_the_discord_language(dc: DiscordHarness) -> None:
@@ -171,9 +182,9 @@ async def test_buy_offers_the_card_packs_and_a_press_gives_an_ephemeral_checkout
             assert "10 credits" in (link.content or "")
             user = await alice.user()
             assert session["client_reference_id"] == str(user.id)
-            # A double tap: the same session (one idempotency key).
-            await dc.dispatch(alice.press(pack))
-            assert len(stripe_fake.sessions) == 1 and len(stripe_fake.requests) == 2
+            # A double tap, both presses at once: the same session (one idempotency key).
+            await asyncio.gather(dc.dispatch(alice.press(pack)), dc.dispatch(alice.press(pack)))
+            assert len(stripe_fake.sessions) == 1 and len(stripe_fake.requests) == 3
             # Credits come only with the signed webhook, never from the press.
             assert (await alice.user()).balance == 3
             async with dc.db.session() as session_:

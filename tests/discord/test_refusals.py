@@ -5,6 +5,8 @@ photo without a face (the job fails, refunded, and the status says what to do), 
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,21 @@ async def test_a_source_and_a_face_name_together_are_refused(dc: DiscordHarness)
     )
     assert enhance.content == "Face restoration is not set up on this server. Please swap without enhance."
     assert await jobs_of(dc, alice) == []
+
+
+async def test_the_same_swap_asked_twice_at_once_is_one_job_charged_once(dc: DiscordHarness) -> None:
+    """A double tap: two interactions with the same photos, handled concurrently."""
+    alice = dc.person()
+    target, source = alice.attach(_photo()), alice.attach(png(picture((BLUE, 50, 30))))
+    first, second = (
+        alice.command("swap", target=target, source=source),
+        alice.command("swap", target=target, source=source),
+    )
+    await asyncio.gather(dc.dispatch(first), dc.dispatch(second))
+    await dc.idle()
+    (job,) = await jobs_of(dc, alice)
+    assert job.status == "succeeded" and (await alice.user()).balance == 2
+    told = dc.said(first["token"]) + dc.said(second["token"])
+    assert any(
+        text.startswith(("I am already working on that photo", "You sent this before")) for text in told
+    ), told
