@@ -38,17 +38,28 @@ async def enter(
     *,
     display_name: str | None = None,
     language: str | None = None,
+    maybe_new: bool = False,
 ) -> Entry:
     """The user for this identity, created with the free credits on first contact; the platform's
-    language becomes theirs while they have none (an explicit choice in /settings is never replaced)."""
+    language becomes theirs while they have none (an explicit choice in /settings is never replaced).
+    ``maybe_new``: the update is what a first contact sends (Telegram's /start), so the read that
+    finds a known user would most often find nobody: go straight to the write."""
     config = services.config
     language = language_code(language)
+    display_name = display_name[:128] if display_name else None
+    if not maybe_new:
+        # Nearly every update is from someone known, seen minutes ago, with nothing to write: one
+        # read, outside any transaction. The write transaction is for first contacts and due changes.
+        async with services.db.read() as session:
+            seen = await users.seen_unchanged(session, platform, external_id, display_name=display_name)
+        if seen is not None and not (seen.language is None and language is not None):
+            return Entry(seen, False)
     async with services.db.transaction() as session:
         user, created = await users.get_or_create(
             session,
             platform,
             external_id,
-            display_name=display_name[:128] if display_name else None,
+            display_name=display_name,
             language=language,
             free_credits=config.free_credits,
             grant_secret=config.secret_key,

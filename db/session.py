@@ -3,20 +3,33 @@
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: it takes the single write lock up front
 (waiting up to the busy timeout), so a transaction that reads and then writes can never fail with
 "database is locked" half-way, and read-check-write sequences (debits, face limits) are serialised.
+
+``Database.read()`` is for reads alone, on the hot path (who is talking, for every update): no
+transaction round trips on Postgres (autocommit: one statement, one round trip), no write lock on
+SQLite (each statement reads a consistent snapshot of its own).
+
+A pooled Postgres connection is pinged before use only when it sat idle for ``PING_IDLE_S`` (a server
+restart or an idle timeout drops connections while the bot is quiet); SQLAlchemy's ``pool_pre_ping``
+pinged on every checkout, three round trips (BEGIN, SELECT, ROLLBACK on asyncpg) before each
+transaction. A connection that breaks in use invalidates the whole pool (SQLAlchemy's disconnect
+handling), so a restart under load fails the statements in flight, not every later one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 DEFAULT_URL = "sqlite+aiosqlite:///./swapbot.db"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+PING_IDLE_S = 10.0  # a connection back from the pool after this long idle is pinged first
+READ_ONLY = "swapbot_read_only"  # execution option of the engine behind ``Database.read``
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -31,9 +44,11 @@ def create_engine(
     if parsed.get_backend_name() != "sqlite":
         if "poolclass" not in kwargs:
             kwargs |= {"pool_size": pool_size, "max_overflow": max_overflow}
-            # One round trip per checkout buys surviving Postgres restarts and dropped idle connections.
-            kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(parsed, **kwargs)
+        kwargs.setdefault("pool_recycle", 1800)  # under any server or proxy idle timeout
+        engine = create_async_engine(parsed, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
     # SQLite: the driver's own pool choice (a queue pool for files, one shared connection in memory).
     engine = create_async_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
     _configure_sqlite(engine)
@@ -53,7 +68,29 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(READ_ONLY):  # reads run in autocommit
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection on checkout when it sat in the pool ``PING_IDLE_S`` or more (SQLAlchemy's
+    "pessimistic" disconnect handling, once per idle spell rather than once per transaction)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_S:
+            return  # new, or busy a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # whatever the driver raises, the connection is no good
+            raise exc.DisconnectionError() from error  # the pool drops it and checks out another
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -68,6 +105,11 @@ class Database:
         self.url = make_url(url)
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = create_sessionmaker(self.engine)
+        # The same pool; Postgres connections in autocommit, SQLite's without BEGIN IMMEDIATE.
+        reader = self.engine.execution_options(**{READ_ONLY: True})
+        if not is_sqlite(self.url):
+            reader = reader.execution_options(isolation_level="AUTOCOMMIT")
+        self.readers = create_sessionmaker(reader)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -76,6 +118,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any exception."""
         async with self.sessions.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads alone, each statement on its own (autocommit): no BEGIN and COMMIT round
+        trips, no SQLite write lock. Nothing written through it is rolled back on an exception: write
+        in ``transaction``. Two reads may see different moments."""
+        async with self.readers() as session:
             yield session
 
     async def dispose(self) -> None:

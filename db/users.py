@@ -69,11 +69,7 @@ async def get_or_create(
     now = now or utcnow()
     user = await session.scalar(_BY_IDENTITY, {"platform": platform.value, "external_id": external_id})
     if user is not None:
-        changes: dict[str, object] = {}
-        if now - user.last_seen_at >= seen_every:
-            changes["last_seen_at"] = now
-        if display_name is not None and display_name != user.display_name:
-            changes["display_name"] = display_name
+        changes = _seen_changes(user, display_name, now, seen_every)
         if not changes:
             return user, False
         user = await session.scalar(
@@ -110,6 +106,38 @@ async def get_or_create(
         digest = grant_digest(grant_secret, platform, external_id)
         await _grant_once(session, user_id, digest, free_credits, now)
     return await get(session, user_id), True
+
+
+async def seen_unchanged(
+    session: AsyncSession,
+    platform: Platform | str,
+    external_id: str | int,
+    *,
+    display_name: str | None = None,
+    now: datetime | None = None,
+    seen_every: timedelta = LAST_SEEN_EVERY,
+) -> User | None:
+    """The user, when ``get_or_create`` would write nothing for this contact (the row exists and neither
+    ``last_seen_at`` nor the display name is due): one read, fit for a read-only session. None means
+    call ``get_or_create`` in a transaction."""
+    user = await session.scalar(
+        _BY_IDENTITY, {"platform": Platform(platform).value, "external_id": str(external_id)}
+    )
+    if user is None or _seen_changes(user, display_name, now or utcnow(), seen_every):
+        return None
+    return user
+
+
+def _seen_changes(
+    user: User, display_name: str | None, now: datetime, seen_every: timedelta
+) -> dict[str, object]:
+    """What seeing ``user`` now writes: ``last_seen_at`` when due, the display name when it changed."""
+    changes: dict[str, object] = {}
+    if now - user.last_seen_at >= seen_every:
+        changes["last_seen_at"] = now
+    if display_name is not None and display_name != user.display_name:
+        changes["display_name"] = display_name
+    return changes
 
 
 async def _grant_once(

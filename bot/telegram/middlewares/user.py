@@ -37,6 +37,7 @@ class UserMiddleware(BaseMiddleware):
             sender.id,
             display_name=sender.full_name,
             language=sender.language_code,
+            maybe_new=_starts(event),
         )
         t = translator(services, entry.user.language)
         data["t"] = t
@@ -46,6 +47,14 @@ class UserMiddleware(BaseMiddleware):
         data["user"] = entry.user
         data["new_user"] = entry.created
         return await handler(event, data)
+
+
+def _starts(event: TelegramObject) -> bool:
+    """/start: what Telegram sends for a person's first contact (its Start button)."""
+    if not isinstance(event, Update) or event.message is None or not event.message.text:
+        return False
+    command = event.message.text.split(maxsplit=1)[0]
+    return command == "/start" or command.startswith("/start@")
 
 
 def _pays(event: TelegramObject) -> bool:
