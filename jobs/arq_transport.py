@@ -20,6 +20,12 @@ from jobs.transport import PROCESS_JOB
 RUNNING_SCAN = 512
 
 
+def wake_channel(queue_name: str) -> str:
+    """The pub/sub channel whose messages wake the queue's idle workers (jobs/worker.WakeableWorker):
+    published to after each enqueue and abort, so workers need not poll every few milliseconds."""
+    return f"{queue_name}:wake"
+
+
 async def connect(url: str, *, retries: int = 5) -> ArqRedis:
     settings = RedisSettings.from_dsn(url)
     settings.conn_retries = retries
@@ -40,6 +46,8 @@ class ArqTransport:
         job = await self.redis.enqueue_job(
             PROCESS_JOB, job_id, _job_id=job_id, _queue_name=self.queue_name, _defer_by=defer_s or None
         )
+        if job is not None and not defer_s:
+            await self.redis.publish(wake_channel(self.queue_name), b"")
         return job is not None
 
     async def ensure(self, job_ids: Sequence[str]) -> list[str]:
@@ -85,6 +93,7 @@ class ArqTransport:
 
     async def abort(self, job_id: str) -> None:
         await self.redis.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
+        await self.redis.publish(wake_channel(self.queue_name), b"")
 
     async def release(self, job_id: str) -> None:
         await self.redis.delete(in_progress_key_prefix + job_id)
