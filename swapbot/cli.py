@@ -92,6 +92,8 @@ def main_callback(ctx: typer.Context) -> None:
     from swapbot.logging import configure_logging
     from swapbot.settings import error_lines
 
+    if ctx.invoked_subcommand == "doctor":  # it loads them itself: malformed values are rows of its table
+        return
     try:
         settings = Settings()
     except ValidationError as exc:  # one line per malformed variable, with an example of a good value
@@ -514,6 +516,31 @@ def worker(
 
         texts = Catalogue()
         run_worker(config, texts=texts, telegram_markup=PickerMarkup(texts))
+
+
+@app.command("doctor")
+def doctor_command(
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="checks to run, comma-separated: settings,database,redis,models,providers,"
+            "telegram,discord,stripe,webhooks (default: all)"
+        ),
+    ] = None,
+    verify: Annotated[bool, typer.Option(help="hash the model files (slow for the ONNX ones)")] = True,
+    require_gpu: Annotated[
+        bool, typer.Option(help="fail unless the first GPU provider in SWAPBOT_PROVIDERS really runs")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="seconds for each network call")] = 5.0,
+) -> None:
+    """Check the settings, database, Redis, model files, onnxruntime providers, bot tokens, Stripe and
+    webhook URLs; print what to fix; exit 1 when something needed is missing or broken."""
+    from swapbot.doctor import Options, doctor
+
+    with cli_errors():
+        table, healthy = doctor(only, Options(verify=verify, require_gpu=require_gpu, timeout_s=timeout))
+    typer.echo(table)
+    raise typer.Exit(0 if healthy else 1)
 
 
 def demo_photos():
