@@ -208,7 +208,8 @@ def check_attachment(interaction: discord.Interaction[Any], attachment: discord.
     photo = photo_of(attachment)
     refused = check_photo(services, photo)
     if refused is not None:
-        what = attachment.content_type or attachment.filename.rpartition(".")[2] or None
+        suffix = attachment.filename.rpartition(".")[2] if "." in attachment.filename else None
+        what = attachment.content_type or (f".{suffix}" if suffix else None)
         params = dict(refused.params)
         if refused.code == "not_an_image":
             params["what"] = what
