@@ -340,3 +340,40 @@ def test_grafana_and_prometheus_are_wired_to_each_other():
     }
     assert ("web", 8080) in targets and ("worker", 9100) in targets and ("worker-cpu", 9100) in targets
     assert Path(REPO / "docker/prometheus.yml").name in " ".join(SERVICES["prometheus"]["volumes"])
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, from ``env``."""
+
+    def one(match: re.Match[str]) -> str:
+        name, how, rest = match[1], match[2] or "", match[3] or ""
+        if env.get(name):
+            return env[name]
+        assert how != ":?", f"{name} must be set in .env: {rest}"
+        return rest
+
+    return re.sub(r"\$\{(\w+)(:[-?])?([^}]*)\}", one, value)
+
+
+@pytest.mark.parametrize("name", [name for name, service in SERVICES.items() if ours(service)])
+def test_each_service_environment_loads_as_settings(name, tmp_path, monkeypatch):
+    """.env.example as the operator copies it, plus what the service adds: valid settings, with the
+    database and Redis of the compose network."""
+    example = {}
+    for line in (REPO / ".env.example").read_text().splitlines():
+        if re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", line):
+            key, _, value = line.partition("=")
+            example[key] = value
+    example["SWAPBOT_SECRET_KEY"] = "an-operator-chosen-key-of-at-least-32-chars"
+    for alias in ALIASES:
+        monkeypatch.delenv(alias, raising=False)
+    monkeypatch.chdir(tmp_path)
+    for key, value in {**example, **SERVICES[name].get("environment", {})}.items():
+        monkeypatch.setenv(key, interpolate(str(value), example))
+    settings = Settings()
+    assert (
+        settings.database_url
+        == "postgresql+asyncpg://swapbot:change-me-to-a-long-random-hex-string@postgres:5432/swapbot"
+    )
+    assert settings.redis_url == "redis://redis:6379/0"
+    assert str(settings.models_dir) == "/models"
