@@ -25,6 +25,8 @@ from jobs.platforms.discord import call
 from jobs.results import Result, fit_upload
 
 RESULT_NAME = "result.jpg"
+# The numbered preview of an analysis shows every face of someone's photo: only its asker sees it.
+PRIVATE_KINDS = frozenset({"analyze"})
 # A followup needs the token for the whole upload: do not start one this close to its expiry.
 TOKEN_MARGIN = timedelta(seconds=30)
 
@@ -59,7 +61,7 @@ class DiscordNotifier:
     async def deliver(self, target: Target, result: Result, caption: str) -> str:
         # A full-size document can pass Discord's upload limit: such a result is re-encoded to fit.
         data = await asyncio.to_thread(fit_upload, result.data, self.config.upload_limit_bytes)
-        return await self._post(target, caption, data)
+        return await self._post(target, caption, data, private=target.kind in PRIVATE_KINDS)
 
     async def resend(self, target: Target, ref: str, caption: str) -> str:
         http = await self._client()
@@ -81,28 +83,33 @@ class DiscordNotifier:
         token, expires = target.delivery.token, target.delivery.token_expires_at
         return token is not None and expires is not None and expires - utcnow() > TOKEN_MARGIN
 
-    async def _post(self, target: Target, content: str, image: bytes | None) -> str:
-        """Followup, else the channel, else a DM. Returns the attachment URL (or the message id)."""
+    async def _post(self, target: Target, content: str, image: bytes | None, *, private: bool = False) -> str:
+        """Followup (ephemeral when ``private``), else the channel, else a DM (a private one goes
+        straight to the DM: the channel would show it to everyone). Returns the attachment URL (or the
+        message id)."""
         if self._followup_open(target):
             webhook = await self._webhook(target)
+            file = discord.File(io.BytesIO(image), filename=RESULT_NAME) if image is not None else None
             try:
-                if image is None:
-                    message = await call(webhook.send(content=content, wait=True))
-                else:
-                    file = discord.File(io.BytesIO(image), filename=RESULT_NAME)
-                    message = await call(
-                        webhook.send(content=content or discord.utils.MISSING, file=file, wait=True)
+                message = await call(
+                    webhook.send(
+                        content=content or discord.utils.MISSING,
+                        file=file or discord.utils.MISSING,
+                        ephemeral=private,
+                        wait=True,
                     )
+                )
             except (discord.Forbidden, discord.NotFound):
                 pass  # the token died early (the interaction was deleted): post as the bot instead
             else:
                 return message.attachments[0].url if message.attachments else str(message.id)
         http = await self._client()
-        try:
-            return _reference(await self._send(http, target.delivery.chat, content, image))
-        except (discord.Forbidden, discord.NotFound) as exc:
-            if target.user_external_id is None:
-                raise ChatUnavailable(f"discord: cannot post in channel {target.delivery.chat}") from exc
+        if not private or target.user_external_id is None:
+            try:
+                return _reference(await self._send(http, target.delivery.chat, content, image))
+            except (discord.Forbidden, discord.NotFound) as exc:
+                if target.user_external_id is None:
+                    raise ChatUnavailable(f"discord: cannot post in channel {target.delivery.chat}") from exc
         try:
             channel = await call(http.start_private_message(int(target.user_external_id)))
             return _reference(await self._send(http, channel["id"], content, image))
@@ -141,7 +148,9 @@ class DiscordNotifier:
         assert self._application_id is not None and token is not None
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        return discord.Webhook.partial(self._application_id, token, session=self._session)
+        # The interaction's own (application) webhook: discord.py sends ephemeral followups only on those.
+        data: Any = {"id": self._application_id, "type": 3, "token": token}
+        return discord.Webhook(data, self._session)
 
 
 def _reference(message: Any) -> str:

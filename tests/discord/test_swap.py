@@ -72,7 +72,8 @@ async def test_a_group_photo_gets_the_numbered_preview_and_ephemeral_buttons_tha
 
     preview, picker = dc.followups()
     assert preview.content == "Faces found: 6. Pick one by its number." and preview.files
-    assert picker.payload["flags"] & 64  # only the asker sees the buttons
+    # Only the asker sees the numbered faces of their photo, and the buttons.
+    assert preview.payload["flags"] & 64 and picker.payload["flags"] & 64
     assert [b["label"] for b in buttons(picker)] == ["1", "2", "3", "4", "5", "6", "All"]
     assert "Faces found: 6" in (picker.content or "")
     assert (await alice.user()).balance == 3  # the analysis is free
