@@ -181,6 +181,14 @@ async def heartbeat(
     return moved is not None
 
 
+def result_message_of(ref: str | None) -> str | None:
+    """The message id a result reference carries after its ``#`` (``photo:<file id>#<message id>``)."""
+    if ref is None:
+        return None
+    _, sep, message = ref.rpartition("#")
+    return message if sep and message.isdecimal() else None
+
+
 async def succeed(
     session: AsyncSession,
     job_id: str,
@@ -189,7 +197,9 @@ async def succeed(
     worker_id: str | None = None,
     now: datetime | None = None,
 ) -> Job:
-    """running -> succeeded. With ``worker_id``, only the worker holding the job may finish it."""
+    """running -> succeeded. With ``worker_id``, only the worker holding the job may finish it. A
+    ``result_ref`` ending in ``#<message id>`` names the message that carried the result: kept in
+    ``result_message`` (a report on that message finds the job) after the ref itself is purged."""
     now = now or utcnow()
     return await _move(
         session,
@@ -199,6 +209,7 @@ async def succeed(
         now,
         expected_worker=worker_id,
         result_ref=result_ref,
+        result_message=result_message_of(result_ref),
         finished_at=now,
         locked_until=None,
     )

@@ -94,6 +94,10 @@ class User(Base):
     free_credits: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the user agreed to the terms, and to which version (BotConfig.terms_version): a swap needs
+    # the current version; None: never agreed.
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    terms_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -253,6 +257,9 @@ class Job(Base):
     deliver_token: Mapped[str | None] = mapped_column(Text)  # Discord interaction token
     deliver_token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     result_ref: Mapped[str | None] = mapped_column(Text)  # e.g. the Telegram file_id of the result
+    # The platform's id of the message that carried the result (a report names the job by it); kept
+    # after the retention purge: it holds nothing of the picture.
+    result_message: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -262,6 +269,35 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # params/inputs/result dropped
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class Report(Base):
+    """A person's report of a delivered result. ``owner_id``: whose job it was (a confirmed report
+    counts against them; enough of them ban automatically). A reporter reports a job once."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("job_id", "reporter_id"),
+        _one_of("status", ReportStatus, "status"),
+        Index("ix_reports_status_created_at", "status", "created_at"),
+        Index("ix_reports_owner_id_status", "owner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(128), ForeignKey("jobs.id", ondelete="SET NULL"))
+    reporter_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # platform:id of the admin
 
 
 class AnalysedFace(Base):

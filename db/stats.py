@@ -1,4 +1,5 @@
-"""Figures for the admins' /stats: users, today's jobs by outcome, the queue, Stars taken."""
+"""Figures for the admins' /stats: users, today's jobs by outcome, the queue, Stars taken, jobs the
+content guard refused and reports."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reports
 from db.models import Job, JobKind, JobStatus, Payment, PaymentStatus, Provider, User
+
+# The error code of a job the content guard refused (jobs/: the worker's nudity guard).
+CONTENT_BLOCKED = "content_blocked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +25,8 @@ class Stats:
     running: int
     stars_since: int  # Stars paid since the cut-off and not refunded
     stars_total: int
+    blocked_since: int  # jobs the content guard refused since the cut-off (analyses included)
+    reports: reports.ReportCounts
 
 
 async def collect(session: AsyncSession, since: datetime) -> Stats:
@@ -45,6 +52,15 @@ async def collect(session: AsyncSession, since: datetime) -> Stats:
     )
     stars_total = await session.scalar(paid) or 0
     stars_since = await session.scalar(paid.where(Payment.created_at >= since)) or 0
+    blocked = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.created_at >= since,
+            Job.status == JobStatus.FAILED.value,
+            Job.error_code == CONTENT_BLOCKED,
+        )
+    )
     return Stats(
         users=users,
         banned=banned,
@@ -53,4 +69,6 @@ async def collect(session: AsyncSession, since: datetime) -> Stats:
         running=int(active.get(JobStatus.RUNNING.value, 0)),
         stars_since=int(stars_since),
         stars_total=int(stars_total),
+        blocked_since=int(blocked or 0),
+        reports=await reports.counts(session, since),
     )

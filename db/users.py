@@ -211,3 +211,19 @@ async def set_restorer(session: AsyncSession, user_id: int, restorer: str | None
     if user is None:
         raise UserNotFound(user_id)
     return user
+
+
+async def accept_terms(
+    session: AsyncSession, user_id: int, version: str, *, now: datetime | None = None
+) -> User:
+    """Record that the user agreed to terms ``version`` now (agreeing again refreshes the time)."""
+    user = await session.scalar(
+        update(User)
+        .where(User.id == user_id)
+        .values(terms_accepted_at=now or utcnow(), terms_version=version)
+        .returning(User)
+        .execution_options(populate_existing=True)
+    )
+    if user is None:
+        raise UserNotFound(user_id)
+    return user

@@ -1,7 +1,8 @@
 """Telegram delivery through aiogram's ``Bot``, against the configured Bot API server.
 
 Results go out with sendPhoto, or sendDocument when the picture exceeds the photo limits (or Telegram
-refuses it as a photo). The reference kept for re-sending is the file_id Telegram gives back.
+refuses it as a photo). The reference kept for re-sending is the file_id Telegram gives back, with the
+sent message's id after a ``#`` (db.jobs.result_message_of: a /report replying to it finds the job).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class TelegramNotifier:
                     raise ChatUnavailable(f"telegram: {exc.message}") from exc
             else:
                 assert sent.photo, "sendPhoto answered without a photo"
-                return f"photo:{sent.photo[-1].file_id}"
+                return f"photo:{sent.photo[-1].file_id}#{sent.message_id}"
         try:
             sent = await call(
                 self.bot.send_document(
@@ -95,10 +96,10 @@ class TelegramNotifier:
         except TelegramBadRequest as exc:
             raise ChatUnavailable(f"telegram: {exc.message}") from exc
         assert sent.document is not None, "sendDocument answered without a document"
-        return f"document:{sent.document.file_id}"
+        return f"document:{sent.document.file_id}#{sent.message_id}"
 
     async def resend(self, target: Target, ref: str, caption: str) -> str:
-        kind, _, file_id = ref.partition(":")
+        kind, _, file_id = ref.partition("#")[0].partition(":")
         chat = target.delivery.chat
         try:
             if kind == "photo":

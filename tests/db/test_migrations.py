@@ -29,9 +29,10 @@ TABLES = {
     "analysed_faces",
     "analysed_face_embeddings",
     "stripe_events",
+    "reports",
 }
 ANALYSED = {"analysed_faces", "analysed_face_embeddings"}
-LATER = {"stripe_events"}  # tables of revisions after 0003
+LATER = {"stripe_events", "reports"}  # tables of revisions after 0003
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -96,8 +97,10 @@ async def test_each_revision_downgrades_on_its_own(empty_engine: AsyncEngine) ->
     """0003 down takes only the analysed faces away, 0002 down only the free-grant memory; up again,
     the schema equals the models."""
     await upgrade_engine(empty_engine)
+    await downgrade_engine(empty_engine, "0006")
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - {"reports"}
     await downgrade_engine(empty_engine, "0005")
-    assert (await _state(empty_engine))[0] & TABLES == TABLES - {"stripe_events"}
+    assert (await _state(empty_engine))[0] & TABLES == TABLES - {"stripe_events", "reports"}
     await downgrade_engine(empty_engine, "0002")
     assert (await _state(empty_engine))[0] & TABLES == TABLES - ANALYSED - LATER
     await downgrade_engine(empty_engine, "0001")

@@ -93,7 +93,8 @@ async def test_the_group_photo_gives_six_faces_a_numbered_preview_and_costs_noth
 
     (sent,) = real.telegram.sent_to(real.chat, "photo")
     assert sent.caption == Catalogue().text("faces_found", None, count=6)
-    assert job.result_ref == f"photo:{sent.file_id}"
+    assert job.result_ref == f"photo:{sent.file_id}#{sent.message_id}"
+    assert job.result_message == str(sent.message_id)
     assert sent.data is not None
     preview = decode_image(sent.data)
     assert preview.shape == group_photo.shape

@@ -49,7 +49,8 @@ async def test_duplicate_submits_make_one_job_one_charge_one_delivery(harness: H
     assert job.delivered_at is not None
     photos = harness.telegram.sent_to(harness.chat, "photo")
     assert len(photos) == 1
-    assert job.result_ref == f"photo:{photos[0].file_id}"
+    assert job.result_ref == f"photo:{photos[0].file_id}#{photos[0].message_id}"
+    assert job.result_message == str(photos[0].message_id)
     assert photos[0].reply_to == int(request.delivery.message)  # answers the status message
     result = _decode(photos[0].data)
     assert _near(colour_at(result, 30, 30), BLUE)  # the red target square now has the source's colour
