@@ -81,6 +81,18 @@ class ArqTransport:
         started: int = await self.redis.exists(*(in_progress_key_prefix + _text(other) for other in ahead))
         return rank - started + 1
 
+    async def depth(self) -> int:
+        """Jobs due and not yet started (the metrics' queue depth): ARQ keeps a running job in its
+        sorted set until it ends, so the running ones among the oldest are taken off."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcount(self.queue_name, float("-inf"), timestamp_ms())
+            pipe.zrange(self.queue_name, 0, RUNNING_SCAN - 1)
+            due, oldest = await pipe.execute()
+        if not oldest:
+            return int(due)
+        started: int = await self.redis.exists(*(in_progress_key_prefix + _text(job) for job in oldest))
+        return max(0, int(due) - started)
+
     async def remove(self, job_id: str) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.queue_name, job_id)

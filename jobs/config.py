@@ -41,6 +41,10 @@ class QueueConfig:
     cleanup_interval_s: float = 600.0
     max_input_bytes: int = MAX_FILE_BYTES  # the Bot API's own download limit, as the CLI's
     spool_dir: Path | None = None  # files we own (local inputs, local results): deleted by retention
+    # On SIGTERM a worker takes no new job and waits this long for its running ones (they finish and
+    # are delivered); a job still running then is interrupted and queued again. Below compose's
+    # stop_grace_period (150 s), so the process exits before Docker kills it.
+    shutdown_grace_s: float = 120.0
 
     def backoff_s(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1``; a server's own ``retry_after`` wins when longer."""
@@ -100,3 +104,4 @@ class WorkerConfig:
     telegram: TelegramConfig | None = None
     discord: DiscordConfig | None = None
     urls: UrlPolicy = field(default_factory=UrlPolicy)
+    metrics_port: int = 0  # where /metrics is served (jobs.metrics); 0: not served

@@ -30,6 +30,7 @@ from jobs.config import QueueConfig
 from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
 from jobs.fetch import InputFetcher
 from jobs.follow import FollowUp, applies
+from jobs.metrics import DELIVERIES, DELIVERY_RETRIES, JOBS, QUEUE_WAIT
 from jobs.notify import Notifier, ShowsActivity, Target
 from jobs.notify.teller import Teller
 from jobs.operations import Operations, Output, Work
@@ -53,6 +54,8 @@ class Outcome:
 SKIPPED = Outcome("skipped")
 BUSY_EVERY_S = 4.0  # Telegram shows a chat action for about 5 s
 UNDELIVERED = "undelivered"  # ChatUnavailable's code: there is nobody to tell
+# The metrics' outcome label for each attempt's status (jobs.metrics.JOBS).
+OUTCOME_LABELS: dict[str, str] = {"succeeded": "done", "failed": "failed", "retry": "retry"}
 
 
 def new_worker_id() -> str:
@@ -90,16 +93,25 @@ class Executor:
         if claimed is None:
             return SKIPPED
         job, user = claimed
-        logger = log.bind(job_id=job_id, attempt=job.attempts, worker=self.worker_id)
-        target = Target.of(job, user)
-        try:
-            outcome = await self._attempt(job, target, self.teller.notifier(target))
-        except asyncio.CancelledError:
-            # Aborted (cancel), shut down or timed out by the queue: give the job back unless it ended.
-            await asyncio.shield(self._give_back(job_id, "interrupted"))
-            logger.info("job interrupted")
-            raise
-        logger.info("job attempt ended", status=outcome.status, code=outcome.code, retry_in=outcome.retry_in)
+        if job.started_at is not None and job.queued_at is not None:
+            QUEUE_WAIT.observe(max(0.0, (job.started_at - job.queued_at).total_seconds()))
+        # Every line logged while this attempt runs (ours, the notifiers', the fetcher's) names the job
+        # and its user: the context lives in this task's contextvars, not in one logger.
+        with structlog.contextvars.bound_contextvars(job_id=job_id, user_id=job.user_id):
+            logger = log.bind(attempt=job.attempts, worker=self.worker_id)
+            target = Target.of(job, user)
+            try:
+                outcome = await self._attempt(job, target, self.teller.notifier(target))
+            except asyncio.CancelledError:
+                # Aborted (cancel), shut down or timed out by the queue: give the job back unless it ended.
+                await asyncio.shield(self._give_back(job_id, "interrupted"))
+                JOBS.labels(kind=job.kind, outcome="interrupted").inc()
+                logger.info("job interrupted")
+                raise
+            JOBS.labels(kind=job.kind, outcome=OUTCOME_LABELS.get(outcome.status, outcome.status)).inc()
+            logger.info(
+                "job attempt ended", status=outcome.status, code=outcome.code, retry_in=outcome.retry_in
+            )
         return outcome
 
     # --- the steps --------------------------------------------------------------------------------
@@ -240,21 +252,30 @@ class Executor:
         work would waste a GPU), honouring the platform's retry_after, within the delivery timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.delivery_timeout_s
+        platform = target.delivery.platform
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                    return await notifier.deliver(target, result, caption)
+                    ref = await notifier.deliver(target, result, caption)
             except (DeliveryError, TimeoutError) as exc:
                 failure = classify(exc)
                 wait = self.config.backoff_s(attempt, failure.retry_after)
                 if attempt >= self.config.delivery_attempts or loop.time() + wait >= deadline:
+                    DELIVERIES.labels(platform=platform, outcome="failed").inc()
                     raise DeliveryError(failure.detail, failure.retry_after) from exc
+                DELIVERY_RETRIES.labels(platform=platform).inc()
                 log.info(
                     "delivery failed, trying again", job_id=target.job_id, wait=wait, detail=failure.detail
                 )
                 await asyncio.sleep(wait)
+            except Exception:  # the chat is gone, or it refused the file
+                DELIVERIES.labels(platform=platform, outcome="failed").inc()
+                raise
+            else:
+                DELIVERIES.labels(platform=platform, outcome="delivered").inc()
+                return ref
 
     async def _settle(self, job: Job, target: Target | None, failure: JobFailure) -> Outcome:
         """A failed attempt: queue the job again (transient, tries left) or fail it and refund."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import structlog
 
 from jobs.execute import Executor
+from jobs.metrics import QUEUE_DEPTH
 
 log = structlog.get_logger("jobs.local")
 
@@ -113,6 +114,7 @@ class LocalRunner:
 
     def _push(self, job_id: str) -> None:
         self._waiting.append(job_id)
+        QUEUE_DEPTH.set(len(self._waiting))
         self._idle.clear()
         self._wakeup.set()
 
@@ -125,6 +127,7 @@ class LocalRunner:
         self._idle.clear()
 
     def _update_idle(self) -> None:
+        QUEUE_DEPTH.set(len(self._waiting))
         if not self._waiting and not self._running and not self._deferred:
             self._idle.set()
 
@@ -134,6 +137,7 @@ class LocalRunner:
                 self._wakeup.clear()
                 await self._wakeup.wait()
             job_id = self._waiting.popleft()
+            QUEUE_DEPTH.set(len(self._waiting))
             assert self.executor is not None
             task = asyncio.create_task(self.executor.run(job_id), name=f"job-{job_id}")
             self._running[job_id] = task

@@ -21,7 +21,9 @@ from engine.mix import mix_identities
 from engine.stored import StoredIdentity, from_stored
 from jobs.analysis import analyse
 from jobs.errors import JobFailure
+from jobs.metrics import stage
 from jobs.results import Result, encode_result
+from jobs.timed import TimedRestorer, timed
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +45,20 @@ class Work:
 
 
 class Operations:
-    """Runs a job's engine work with the bundle's engine, restorers, landmarker and stylizers."""
+    """Runs a job's engine work with the bundle's engine, restorers, landmarker and stylizers; each
+    stage's time goes to the metrics (jobs.metrics), the engine wrapped so that engine/ stays pure."""
 
     def __init__(self, engines: EngineBundle) -> None:
-        self.engines = engines
+        self.engines = EngineBundle(engines.spec, timed(engines.engine))
 
     def run(self, work: Work) -> Output:
-        target = decode_image(work.target)  # the photo lives in memory only, for this call
+        with stage("decode"):
+            target = decode_image(work.target)  # the photo lives in memory only, for this call
         if work.kind == JobKind.ANALYZE:
             analysis = analyse(self.engines, target)
-            return Output(encode_result(analysis.preview, face_count=len(analysis.faces)), analysis.faces)
+            with stage("encode"):
+                result = encode_result(analysis.preview, face_count=len(analysis.faces))
+            return Output(result, analysis.faces)
         if work.kind == JobKind.SWAP:
             image = self._swap(work, target)
         elif work.kind == JobKind.CARICATURE:
@@ -66,7 +72,8 @@ class Operations:
                 transient=False,
                 params={"kind": work.kind.value},
             )
-        return Output(encode_result(image))
+        with stage("encode"):
+            return Output(encode_result(image))
 
     def _swap(self, work: Work, target: np.ndarray) -> np.ndarray:
         params = work.params
@@ -75,10 +82,14 @@ class Operations:
             stored = (work.saved, *work.mixed)
             source = mix_identities([from_stored(face, engine.embedding_model) for face in stored])
         elif work.source is not None:
-            source = pipeline.source_identity(engine, decode_image(work.source), params.get("source_face", 1))
+            with stage("decode"):
+                photo = decode_image(work.source)
+            source = pipeline.source_identity(engine, photo, params.get("source_face", 1))
         else:
             raise JobFailure("bad_request", "a swap without a source", transient=False)
-        restorer = self.engines.restorer(params["restorer"]) if params.get("restorer") else None
+        restorer = None
+        if params.get("restorer"):
+            restorer = TimedRestorer(self.engines.restorer(params["restorer"]))
         image, _ = pipeline.swap(engine, source, target, params.get("faces"), restorer)
         return image
 
@@ -86,7 +97,7 @@ class Operations:
         params = work.params
         style = params.get("style", "both")
         return pipeline.caricature(
-            self.engines.landmarker(),
+            timed(self.engines.landmarker()),
             target,
             style,
             params.get("strength", 1.0),
@@ -96,5 +107,5 @@ class Operations:
 
     def _enhance(self, work: Work, target: np.ndarray) -> np.ndarray:
         faces = select_faces(self.engines.engine.detect(target, embed=False), None)
-        restorer = self.engines.restorer(work.params.get("restorer", "gfpgan"))
+        restorer = TimedRestorer(self.engines.restorer(work.params.get("restorer", "gfpgan")))
         return restorer.restore(target, faces, work.params.get("blend", 0.8))

@@ -34,6 +34,7 @@ from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
 from jobs.follow import FollowUp
+from jobs.metrics import QUEUE_DEPTH, WORKER, MetricsServer
 from jobs.notify import ResultMarkup
 from jobs.notify.clients import open_clients
 from jobs.notify.teller import Teller
@@ -44,6 +45,7 @@ from jobs.transport import PROCESS_JOB, Transport
 
 ARQ_MAX_TRIES = 1_000_000
 IDLE_POLL_S = 0.25  # the longest an idle worker goes without looking at the queue
+DEPTH_EVERY_S = 5.0  # how often a worker samples the queue depth for its metrics
 
 
 class WakeableWorker(Worker):
@@ -196,6 +198,8 @@ def create_worker(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         handle_signals=handle_signals,
+        # SIGTERM: no new job, running ones get this long to finish and be delivered (ARQ's own).
+        job_completion_wait=max(1, round(queue.shutdown_grace_s)),
         max_jobs=queue.concurrency,
         job_timeout=queue.task_timeout_s,
         keep_result=0,  # results live in the database; a kept result would block re-enqueueing the id
@@ -215,8 +219,15 @@ async def serve(
     crons: bool = True,
     telegram_markup: ResultMarkup | None = None,
 ) -> None:
-    """Run a worker until it is stopped (SIGINT/SIGTERM) or, with ``burst``, the queue is empty."""
+    """Run a worker until it is stopped (SIGINT/SIGTERM) or, with ``burst``, the queue is empty.
+
+    On SIGTERM it takes no new job and lets running ones finish (``shutdown_grace_s``); with
+    ``config.metrics_port`` it serves /metrics there meanwhile."""
     held: dict[str, Resources] = {}
+    tasks: list[asyncio.Task[None]] = []
+    spec = config.engine
+    WORKER.info({"engine": spec.name, "providers": ",".join(spec.providers) if spec.name == "onnx" else ""})
+    metrics = MetricsServer(config.metrics_port) if config.metrics_port else None
 
     async def startup(ctx: dict[str, Any]) -> Executor:
         transport = ArqTransport(ctx["redis"], config.queue.queue_name)
@@ -228,9 +239,13 @@ async def serve(
             crons=crons,
             telegram_markup=telegram_markup,
         )
+        tasks.append(asyncio.create_task(_sample_depth(transport), name="queue-depth"))
         return held["resources"].executor
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if "resources" in held:
             await held["resources"].close()
 
@@ -242,6 +257,20 @@ async def serve(
             raise  # we were cancelled, not stopped by a signal
     finally:
         await worker.close()
+        if metrics is not None:
+            metrics.close()
+
+
+async def _sample_depth(transport: ArqTransport) -> None:
+    """Keep the queue-depth gauge current (every worker reports it; the dashboard takes the max)."""
+    while True:
+        try:
+            QUEUE_DEPTH.set(await transport.depth())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # Redis is away for a moment: the next sample will tell
+            pass
+        await asyncio.sleep(DEPTH_EVERY_S)
 
 
 def run_worker(

@@ -480,6 +480,7 @@ def worker_config(settings: Settings):
             lost_after_s=settings.lost_after_s,
             sweep_interval_s=settings.sweep_interval_s,
             queued_max_age_s=settings.queued_max_age_s,
+            shutdown_grace_s=settings.shutdown_grace_s,
         ),
         engine=engine_spec(settings),
         telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
@@ -489,6 +490,7 @@ def worker_config(settings: Settings):
         if settings.discord_bot_token
         else None,
         urls=UrlPolicy(frozenset(settings.discord_attachment_hosts), settings.allow_private_fetch),
+        metrics_port=settings.metrics_port,
     )
 
 

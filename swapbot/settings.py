@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     lost_after_s: float = Field(60.0, ge=0, alias="SWAPBOT_LOST_AFTER")
     sweep_interval_s: float = Field(30.0, gt=0, alias="SWAPBOT_SWEEP_INTERVAL")
     queued_max_age_s: float = Field(3600.0, gt=0, alias="SWAPBOT_QUEUED_MAX_AGE")
+    # Workers: /metrics on this port (0: off); seconds running jobs get to finish after SIGTERM.
+    metrics_port: int = Field(9100, ge=0, le=65535, alias="SWAPBOT_METRICS_PORT")
+    shutdown_grace_s: float = Field(120.0, gt=0, alias="SWAPBOT_SHUTDOWN_GRACE")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", alias="SWAPBOT_LOG_LEVEL"

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from bot.telegram.app import WEBHOOK_PATH, WebhookHandler, set_webhook
 from db.session import Database
+from jobs.metrics import exposition
 from jobs.worker import EngineFactory, default_engine
 from swapbot.bots import open_telegram, webhook_secret
 from swapbot.settings import Settings
@@ -35,6 +36,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' scrape: this process's counters (payments, webhook updates' jobs, API errors)."""
+    body, content_type = exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
 def web_app(
     database: Database, webhook: WebhookHandler | None = None, stripe: StripeWebhook | None = None
 ) -> web.Application:
@@ -43,6 +52,7 @@ def web_app(
     app = web.Application()
     app[DATABASE] = database
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     if webhook is not None:
         webhook.register(app, WEBHOOK_PATH)
     if stripe is not None:

@@ -22,6 +22,7 @@ from bot.pricing import Money, Pack, pack_of
 from bot.services import Services
 from db import payments
 from db.models import Payment, PaymentStatus, Provider, User
+from jobs.metrics import record_payment
 
 log = structlog.get_logger("bot.flows.payments")
 
@@ -198,6 +199,7 @@ async def credit(services: Services, payer: User, paid: Paid) -> Credited | None
         )
     balance = recorded.posting.balance_after if recorded.posting is not None else payer.balance
     if not recorded.replayed:
+        record_payment(provider.value, recorded.payment.credits)
         log.info("payment credited", charge_id=paid.charge_id, user_id=payer.id, credits=credits)
     return Credited(recorded.payment.credits, balance, recorded.replayed)
 

@@ -25,6 +25,7 @@ from bot.flows.payments import read_payload
 from db import payments, stripe_events
 from db.models import Provider, User
 from db.session import Database
+from jobs.metrics import record_payment
 
 log = structlog.get_logger("bot.flows.stripe_events")
 
@@ -106,6 +107,7 @@ async def _credit(
     balance = recorded.posting.balance_after if recorded.posting is not None else buyer.balance
     if recorded.replayed:  # the other of completed / async_payment_succeeded came first
         return Handled(Outcome.REPLAYED, buyer, credits, balance, reason=f"session {session_id}")
+    record_payment(Provider.STRIPE.value, credits)
     log.info("stripe payment credited", session_id=session_id, user_id=user_id, credits=credits)
     return Handled(Outcome.CREDITED, buyer, credits, balance)
 

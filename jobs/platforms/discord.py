@@ -13,6 +13,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
 from jobs.errors import ChatUnavailable, DeliveryError
+from jobs.metrics import api_error
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ async def call(request: Awaitable[T]) -> T:
     "never" (ChatUnavailable). Forbidden and NotFound are left to the caller, which falls back
     (followup -> channel -> DM) or gives up."""
     try:
-        return await request
+        return await _counted(request)
     except discord.RateLimited as exc:
         raise DeliveryError("discord rate limit", retry_after=exc.retry_after) from exc
     except (discord.Forbidden, discord.NotFound):
@@ -54,3 +55,23 @@ async def call(request: Awaitable[T]) -> T:
         raise ChatUnavailable(f"discord refused the message: {exc.status} {exc.text}") from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise DeliveryError(f"discord unreachable: {type(exc).__name__}") from exc
+
+
+def error_code(exc: BaseException) -> str:
+    """The metrics' code label: the HTTP status Discord answered with, or "network"."""
+    if isinstance(exc, discord.RateLimited):
+        return "429"
+    if isinstance(exc, discord.HTTPException):
+        return str(exc.status)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return "network"
+    return "other"
+
+
+async def _counted(request: Awaitable[T]) -> T:
+    """The call, each failure counted by code (jobs.metrics) before it is sorted."""
+    try:
+        return await request
+    except Exception as exc:
+        api_error("discord", error_code(exc))
+        raise

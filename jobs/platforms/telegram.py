@@ -15,6 +15,7 @@ from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -28,6 +29,7 @@ from aiogram.methods.base import Response
 
 from jobs.config import TelegramConfig
 from jobs.errors import ChatUnavailable, DeliveryError
+from jobs.metrics import api_error
 
 if TYPE_CHECKING:
     from aiogram.methods.base import TelegramType
@@ -76,7 +78,7 @@ async def call(request: Awaitable[T]) -> T:
     """One Bot API call, its failures sorted into "later" (DeliveryError) and "never" (ChatUnavailable).
     A bad request is left to the caller: a refused photo, a harmless edit, or a dead chat."""
     try:
-        return await request
+        return await _counted(request)
     except TelegramRetryAfter as exc:
         raise DeliveryError(
             f"telegram asked to wait: {exc.message}", retry_after=float(exc.retry_after)
@@ -95,3 +97,33 @@ async def call(request: Awaitable[T]) -> T:
         raise DeliveryError(f"telegram: {exc.message}") from exc
     except (TimeoutError, OSError) as exc:
         raise DeliveryError(f"telegram unreachable: {type(exc).__name__}") from exc
+
+
+# Bot API failures by the HTTP status Telegram answered with (aiogram's exception classes), for the
+# metrics' code label; the first match wins, so subclasses come before their bases.
+_CODES: tuple[tuple[type[BaseException], str], ...] = (
+    (TelegramRetryAfter, "429"),
+    (TelegramUnauthorizedError, "401"),
+    (TelegramForbiddenError, "403"),
+    (TelegramNotFound, "404"),
+    (TelegramConflictError, "409"),
+    (TelegramBadRequest, "400"),
+    (TelegramMigrateToChat, "400"),
+    (TelegramServerError, "5xx"),
+    (TelegramNetworkError, "network"),
+    (TimeoutError, "network"),
+    (OSError, "network"),
+)
+
+
+def error_code(exc: BaseException) -> str:
+    return next((code for kind, code in _CODES if isinstance(exc, kind)), "other")
+
+
+async def _counted(request: Awaitable[T]) -> T:
+    """The call, each failure counted by code (jobs.metrics) before it is sorted."""
+    try:
+        return await request
+    except Exception as exc:
+        api_error("telegram", error_code(exc))
+        raise
