@@ -27,9 +27,11 @@ from engine.choices import (
     check_choice,
 )
 from engine.errors import StylizerUnavailable
+from engine.safety.settings import GuardSpec
 
 if TYPE_CHECKING:
     from engine.base import FaceEngine, FaceRestorer
+    from engine.safety.guard import Guard
     from engine.stylize.base import Stylizer
 
 
@@ -55,6 +57,7 @@ class EngineSpec:
     providers: tuple[str, ...] = DEFAULT_PROVIDERS  # onnxruntime's, in order of preference
     detector: Detector = "hog"  # the classic engine's, the landmarker's included
     stylizers: StylizerSpec = field(default_factory=StylizerSpec)
+    guard: GuardSpec = field(default_factory=GuardSpec)  # the content guard (engine.safety)
 
     def __post_init__(self) -> None:
         check_choice("the engine", self.name, ENGINES)
@@ -123,6 +126,7 @@ class EngineBundle:
         self._landmarker: FaceEngine | None = None
         self._restorers: dict[str, FaceRestorer] = {}
         self._stylizers: dict[str, Stylizer] = {}
+        self._guard: Guard | None = None
         self._lock = threading.RLock()
 
     @property
@@ -131,6 +135,15 @@ class EngineBundle:
             if self._engine is None:
                 self._engine = build_engine(self.spec)
             return self._engine
+
+    def guard(self) -> Guard:
+        """The content guard, loaded on first use (a worker asks at start-up, to log its state)."""
+        with self._lock:
+            if self._guard is None:
+                from engine.safety.guard import load_guard
+
+                self._guard = load_guard(self.spec.guard, self.spec.models_dir, self.spec.providers)
+            return self._guard
 
     def landmarker(self) -> FaceEngine:
         """An engine whose faces have 68 landmarks (caricatures): the swap engine when it gives them,

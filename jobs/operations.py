@@ -1,6 +1,9 @@
 """What each kind of job does with the engine: the CPU/GPU part of a job, run in the engine's threads.
 
 Decoding the inputs and encoding the result happen here too, so the event loop only ever moves bytes.
+The content guard (``engine.safety``) looks at every decoded input before the engine does, and at every
+made picture before it is encoded for delivery; a refusal is ``ContentBlocked`` (permanent, refunded)
+and nothing of the picture outlives this call.
 """
 
 from __future__ import annotations
@@ -50,11 +53,14 @@ class Operations:
 
     def __init__(self, engines: EngineBundle) -> None:
         self.engines = EngineBundle(engines.spec, timed(engines.engine))
+        self.guard_from = engines  # the given bundle: its guard is the one the worker loaded and logged
 
     def run(self, work: Work) -> Output:
         with stage("decode"):
             target = decode_image(work.target)  # the photo lives in memory only, for this call
+        self._guard(work, target, "input")
         if work.kind == JobKind.ANALYZE:
+            # the preview is the checked input with numbers drawn on it: nothing new to look at
             analysis = analyse(self.engines, target)
             with stage("encode"):
                 result = encode_result(analysis.preview, face_count=len(analysis.faces))
@@ -72,8 +78,15 @@ class Operations:
                 transient=False,
                 params={"kind": work.kind.value},
             )
+        self._guard(work, image, "result")
         with stage("encode"):
             return Output(encode_result(image))
+
+    def _guard(self, work: Work, image: np.ndarray, stage_name: str) -> None:
+        # channel_nsfw: set by the Discord bot for a channel marked NSFW (the guard's rule decides)
+        with stage("guard"):
+            nsfw_channel = bool(work.params.get("channel_nsfw"))
+            self.guard_from.guard().check(image, stage_name, nsfw_channel=nsfw_channel)
 
     def _swap(self, work: Work, target: np.ndarray) -> np.ndarray:
         params = work.params
@@ -84,6 +97,7 @@ class Operations:
         elif work.source is not None:
             with stage("decode"):
                 photo = decode_image(work.source)
+            self._guard(work, photo, "input")
             source = pipeline.source_identity(engine, photo, params.get("source_face", 1))
         else:
             raise JobFailure("bad_request", "a swap without a source", transient=False)

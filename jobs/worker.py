@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot
+import structlog
 from arq import Retry
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health, func
@@ -44,6 +45,8 @@ from jobs.texts import Texts
 from jobs.transport import PROCESS_JOB, Transport
 
 ARQ_MAX_TRIES = 1_000_000
+log = structlog.get_logger("jobs")
+
 IDLE_POLL_S = 0.25  # the longest an idle worker goes without looking at the queue
 DEPTH_EVERY_S = 5.0  # how often a worker samples the queue depth for its metrics
 
@@ -148,7 +151,10 @@ async def build_resources(
         telegram=clients.telegram_bot, max_bytes=queue.max_input_bytes, url_policy=config.urls
     )
     closers.append(fetcher.close)
-    operations = Operations(EngineBundle(config.engine, engine))
+    bundle = EngineBundle(config.engine, engine)
+    guard = await asyncio.to_thread(bundle.guard)  # loaded now: its state goes in the start-up line
+    log.info("worker engine loaded", engine=config.engine.name, content_guard=guard.state)
+    operations = Operations(bundle)
     follow_up = FollowUp(db, JobClient(db, transport, teller=teller), teller)
     executor = Executor(db, operations, fetcher, teller, queue, follow_up=follow_up)
     sweeper = Sweeper(db, transport, queue, teller=teller)

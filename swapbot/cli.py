@@ -138,6 +138,7 @@ def parse_faces(value: str) -> list[int] | None:
 def engine_spec(settings: Settings, name: str | None = None):
     """The one mapping from settings to the engine's spec (CLI and workers); ``name`` overrides it."""
     from engine.factory import EngineSpec, StylizerSpec
+    from engine.safety.settings import GuardSpec
 
     return EngineSpec(
         name=name or settings.engine,
@@ -153,6 +154,7 @@ def engine_spec(settings: Settings, name: str | None = None):
             replicate_model=settings.replicate_model,
             timeout=settings.stylizer_timeout_s,
         ),
+        guard=GuardSpec(settings.nsfw_policy, settings.nsfw_threshold, settings.discord_nsfw_channels),
     )
 
 

