@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
 bash scripts/setup.sh --dev
+# uv.lock must match pyproject.toml (after a dependency change, run `make lock`), and the wheel and
+# sdist must build, install into a clean venv and run.
+bash scripts/uv.sh lock --check
+bash scripts/check_build.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 # DESIGN's layer table as import-linter contracts, and mypy strict on engine/, db/ and jobs/ (pyproject).

@@ -279,8 +279,12 @@ def test_dockerfiles_install_the_extras_that_exist():
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     app_file, worker_file = ((REPO / path).read_text() for path in DOCKERFILES)
-    assert 'pip install ".[cpu]"' in app_file and "cpu" in extras
-    assert 'pip install ".[gpu]"' in worker_file and any("onnxruntime-gpu" in d for d in extras["gpu"])
+    # Both install from uv.lock (copied into the build), the app image the cpu extra, the worker the gpu one.
+    for text, extra in ((app_file, "cpu"), (worker_file, "gpu")):
+        syncs = [line for line in text.splitlines() if line.startswith("RUN uv sync ")]
+        assert syncs and all("--frozen --no-dev" in line and f"--extra {extra}" in line for line in syncs)
+        assert re.search(r"^COPY .*\buv\.lock\b", text, re.MULTILINE), extra
+    assert "cpu" in extras and any("onnxruntime-gpu" in d for d in extras["gpu"])
     assert all(image.startswith("python:") for image in dockerfile_stages("docker/Dockerfile")[0])
     assert all(image.startswith("nvidia/cuda:") for image in dockerfile_stages("docker/Dockerfile.worker")[0])
 
