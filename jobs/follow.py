@@ -53,7 +53,13 @@ def one_face_swap(
         kind=JobKind.SWAP,
         target=InputRef.from_json(analysis.inputs["target"]),
         source=SavedFaceRef(face_id if face_id is not None else int(params["face"])),
-        params={"faces": faces, "restorer": params.get("restorer"), "mix": _mix(params, face_id)},
+        params={
+            "faces": faces,
+            "restorer": params.get("restorer"),
+            "mix": _mix(params, face_id),
+            # the content guard's NSFW-channel rule follows the photo into its swap
+            **({"channel_nsfw": True} if params.get("channel_nsfw") else {}),
+        },
         cost=int(params.get("cost", 1)),
         delivery=delivery or delivery_of(analysis),
     )

@@ -48,7 +48,13 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         allowed = set(out) | ({"mix"} if out.get("purpose") == "swap" else set())  # its own keys only
     else:
         raise ValueError(f"{kind.value} jobs are not run by the queue")
-    unknown = sorted(set(params) - allowed)
+    # Any kind: the photo came from a Discord channel marked NSFW (the content guard's rule reads it).
+    # Kept only when true, so the parameters (and the job id) of every other job are as they were.
+    if params.get("channel_nsfw") not in (None, False, True):
+        raise ValueError("channel_nsfw must be true or false")
+    if params.get("channel_nsfw"):
+        out["channel_nsfw"] = True
+    unknown = sorted(set(params) - allowed - {"channel_nsfw"})
     if unknown:
         raise ValueError(f"unknown {kind.value} parameter(s): {', '.join(unknown)}")
     return out

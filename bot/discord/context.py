@@ -9,6 +9,7 @@ response, which the worker edits ("queued (#n)", "working", "done") while the to
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -214,7 +215,13 @@ def check_attachment(interaction: discord.Interaction[Any], attachment: discord.
         if refused.code == "not_an_image":
             params["what"] = what
         raise Refused(refused.code, params)
-    return photo
+    return dataclasses.replace(photo, channel_nsfw=True) if channel_is_nsfw(interaction) else photo
+
+
+def channel_is_nsfw(interaction: discord.Interaction[Any]) -> bool:
+    """The channel (or a thread's parent) is age-restricted; a DM or an unresolved channel is not."""
+    is_nsfw = getattr(interaction.channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
 DEFAULT_UPLOAD_LIMIT = 25 * 1024 * 1024  # Discord's limit without boosts

@@ -3,7 +3,7 @@ and a strength, as one paid job over every face of the photo."""
 
 from __future__ import annotations
 
-from bot.flows.swap import Answer, OpenStatus, Photo, check_photo, submit
+from bot.flows.swap import Answer, OpenStatus, Photo, check_photo, nsfw_param, submit
 from bot.services import Services
 from db.models import JobKind, User
 from jobs.request import JobRequest
@@ -31,7 +31,7 @@ async def caricature(
         user_id=user.id,
         kind=JobKind.CARICATURE,
         target=photo.ref,
-        params={"style": style, "strength": strength, "faces": None},
+        params={"style": style, "strength": strength, "faces": None, **nsfw_param(photo)},
         cost=services.config.caricature_cost,
         delivery=delivery,
     )

@@ -48,6 +48,15 @@ class Photo:
     as_file: bool = False
     mime: str | None = None
     filename: str | None = None
+    # Sent in a Discord channel marked NSFW: the workers' content guard may allow more there
+    # (SWAPBOT_DISCORD_NSFW_CHANNELS); it reaches them as the job parameter ``channel_nsfw``.
+    channel_nsfw: bool = False
+
+
+def nsfw_param(*photos: Photo) -> dict[str, bool]:
+    """``{"channel_nsfw": True}`` for photos from an NSFW channel, else nothing (so every other job,
+    and its id, is as it was)."""
+    return {"channel_nsfw": True} if any(photo.channel_nsfw for photo in photos) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +174,7 @@ async def swap_photo(
             "mix": [face.id for face in faces[1:]],
             **(options if options is not None else swap_options(services, user)),
             "cost": services.config.swap_cost,
+            **nsfw_param(photo),
         },
         cost=0,
         delivery=delivery,
@@ -204,6 +214,7 @@ async def swap_numbered(
             "faces": faces,
             "mix": [face.id for face in saved[1:]] or None,
             **(options if options is not None else swap_options(services, user)),
+            **nsfw_param(photo),
         },
         cost=services.config.swap_cost,
         delivery=delivery,
@@ -236,7 +247,11 @@ async def swap_album(
         kind=JobKind.SWAP,
         target=target.ref,
         source=source.ref,
-        params={"faces": faces, **(options if options is not None else swap_options(services, user))},
+        params={
+            "faces": faces,
+            **(options if options is not None else swap_options(services, user)),
+            **nsfw_param(source, target),
+        },
         cost=services.config.swap_cost,
         delivery=delivery,
     )
