@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram import Bot
 import structlog
+from aiogram import Bot
 from arq import Retry
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health, func
@@ -44,9 +45,9 @@ from jobs.sweeper import Crons, Sweeper
 from jobs.texts import Texts
 from jobs.transport import PROCESS_JOB, Transport
 
-ARQ_MAX_TRIES = 1_000_000
 log = structlog.get_logger("jobs")
 
+ARQ_MAX_TRIES = 1_000_000
 IDLE_POLL_S = 0.25  # the longest an idle worker goes without looking at the queue
 DEPTH_EVERY_S = 5.0  # how often a worker samples the queue depth for its metrics
 
@@ -70,6 +71,17 @@ class WakeableWorker(Worker):
             return  # ARQ's own pace (poll_delay): burst mode as ARQ has it; or more jobs may wait
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._woken.wait(), self.idle_poll_s)
+
+    def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
+        """SIGTERM/SIGINT: ARQ stops taking jobs and gives running ones ``job_completion_wait``; said
+        in our log, with how many are running (ARQ's own line is at its INFO, below our threshold)."""
+        log.info(
+            "worker stopping: no new jobs, running ones may finish",
+            signal=signal.Signals(signum).name,
+            running=len(self.tasks),
+            grace_s=self._job_completion_wait,
+        )
+        super().handle_sig_wait_for_completion(signum)
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()

@@ -89,7 +89,7 @@ def _settings(ctx: typer.Context) -> Settings:
 def main_callback(ctx: typer.Context) -> None:
     from pydantic import ValidationError
 
-    from swapbot.logging import configure_logging
+    from swapbot.logging import configure_logging, settings_secrets
     from swapbot.settings import error_lines
 
     if ctx.invoked_subcommand == "doctor":  # it loads them itself: malformed values are rows of its table
@@ -100,7 +100,7 @@ def main_callback(ctx: typer.Context) -> None:
         for line in error_lines(exc):
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings_secrets(settings))
     ctx.obj = settings
 
 

@@ -24,6 +24,7 @@ from swapbot.stripe_webhook import StripeWebhook
 log = logging.getLogger(__name__)
 
 DATABASE = web.AppKey("database", Database)
+DRAIN_TIMEOUT_S = 60.0  # in-flight requests on SIGTERM; within compose's 150 s stop_grace_period
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -128,7 +129,9 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_web(settings, engine_factory=engine_factory, migrate=migrate) as app:
-        runner = web.AppRunner(app, access_log=None)
+        # On SIGTERM cleanup stops listening, lets in-flight requests finish (up to the timeout), then
+        # runs on_shutdown, where the Telegram webhook's update tasks are awaited: nothing is cut off.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=DRAIN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()

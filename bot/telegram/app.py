@@ -26,6 +26,7 @@ from bot.telegram.middlewares import (
     CatalogueI18n,
     DedupeMiddleware,
     LanguageMiddleware,
+    LogContextMiddleware,
     OutgoingLimits,
     OutgoingMiddleware,
     ThrottlingMiddleware,
@@ -62,8 +63,10 @@ def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> 
     """The dispatcher: ``services`` in its workflow data, FSM ``storage`` (memory when None; see
     ``fsm_storage``), the middlewares in order, then the routers."""
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services)
+    dispatcher.update.outer_middleware(LogContextMiddleware())  # update and sender ids on every line
     dispatcher.update.outer_middleware(DedupeMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(LogContextMiddleware())  # ...and our user id
     dispatcher.update.outer_middleware(LanguageMiddleware(CatalogueI18n(services.texts)))
     throttling = ThrottlingMiddleware()
     dispatcher.message.outer_middleware(throttling)

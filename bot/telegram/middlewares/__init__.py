@@ -5,6 +5,7 @@ sending limits and 429s."""
 
 from bot.telegram.middlewares.dedupe import DedupeMiddleware
 from bot.telegram.middlewares.i18n import CatalogueI18n, LanguageMiddleware
+from bot.telegram.middlewares.logcontext import LogContextMiddleware
 from bot.telegram.middlewares.outgoing import OutgoingLimits, OutgoingMiddleware
 from bot.telegram.middlewares.throttling import ThrottlingMiddleware
 from bot.telegram.middlewares.user import UserMiddleware
@@ -13,6 +14,7 @@ __all__ = [
     "CatalogueI18n",
     "DedupeMiddleware",
     "LanguageMiddleware",
+    "LogContextMiddleware",
     "OutgoingLimits",
     "OutgoingMiddleware",
     "ThrottlingMiddleware",
