@@ -3,7 +3,10 @@
 Stages: decode (JPEG bytes -> BGR), detect, embed (landmarks and identity vector of one face; the
 classic detector computes both for every face it finds, so its "detect" includes them), swap (one
 face: for onnx the aligned crop and the inswapper run, for classic its whole warp and blend), paste-back
-(onnx only; classic blends inside its swap) and encode (BGR -> Telegram-ready JPEG). The onnx backend
+(onnx only; classic blends inside its swap), encode (BGR -> Telegram-ready JPEG) and guard (the
+content guard's check of one picture: NudeNet 320n on CPU, the real model from the installed nudenet
+package; a job checks each input photo and its result, so the table adds the guard's share of a
+classic swap: one check, and the target's plus the result's). The onnx backend
 runs the tiny stand-in models of tests/fakemodels (no real weights here), so its model stages time
 the plumbing, not a real network; its paste-back is the production code either way. Those stand-ins
 cannot find real faces, so both backends swap the same face given by its key points.
@@ -40,15 +43,27 @@ from bench.timing import median_ms
 from engine.classic.backend import ClassicEngine
 from engine.face import Face
 from engine.imageio import decode_image, encode_jpeg
-from engine.models.registry import spec
+from engine.models.registry import package_dir, spec
 from engine.onnx.backend import OnnxEngine
 from engine.onnx.inswapper import source_latent
 from engine.onnx.pasteback import paste_back_into, warp_model
+from engine.safety.guard import Guard, load_guard
+from engine.safety.settings import GuardSpec
 from tests.fakemodels.swap_models import ASTRONAUT_KPS, T1_KPS
 
 SIZES = {"1 MP": (1280, 886), "12 MP": (4000, 3000)}  # t1.jpg as shipped, and stretched
 DECODE_SIZES = {"40 MP": (8000, 5000), "quick: 1.6 MP": (1600, 1000)}  # stored sides; MAX_PIXELS is 40 MP
 FACE = 2  # the middle face of t1.jpg
+
+
+def real_guard(models: Path) -> Guard | None:
+    """The guard on the real model, linked from the installed nudenet package (the dev extra)."""
+    package = package_dir("nudenet")
+    if package is None or not (package / "320n.onnx").is_file():
+        return None
+    models.mkdir(exist_ok=True)
+    (models / spec("nudenet").filename).symlink_to(package / "320n.onnx")
+    return load_guard(GuardSpec(), models, ("cpu",))
 
 
 def photos() -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +92,7 @@ def bench_size(
     classic: ClassicEngine,
     reference: Any,  # insightface's INSwapper
     repeat: int,
+    guard: Guard | None,
 ) -> dict[str, dict[str, float | str]]:
     from insightface.app.common import Face as InsightFace
 
@@ -89,6 +105,7 @@ def bench_size(
     for backend in ("classic", "onnx"):
         rows[backend]["decode"] = median_ms(lambda: decode_image(jpeg), repeat)
         rows[backend]["encode"] = median_ms(lambda: encode_jpeg(image), repeat)
+        rows[backend]["guard"] = median_ms(lambda: guard.check(image, "input"), repeat) if guard else "n/a"
 
     faces = classic.detect(image)
     rows["classic"]["detect"] = median_ms(lambda: classic.detect(image), repeat)
@@ -132,7 +149,7 @@ def print_stages(results: dict[str, dict[str, dict[str, float | str]]], repeat: 
         f"OpenCV {cv2.__version__}, onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, "
         f"warp model {warp_model()}, medians of {repeat} runs, milliseconds\n"
     )
-    stages = ["decode", "detect", "embed", "swap", "paste-back", "encode"]
+    stages = ["decode", "detect", "embed", "swap", "paste-back", "encode", "guard"]
     print(f"{'backend':<10}{'size':<8}" + "".join(f"{s:>11}" for s in stages))
     for label, rows in results.items():
         for backend in ("classic", "onnx"):
@@ -149,6 +166,20 @@ def print_stages(results: dict[str, dict[str, dict[str, float | str]]], repeat: 
         + ", ".join(f"{label} {rows['insightface']['frame copy']:.1f} ms" for label, rows in results.items())
         + "; the engine copies once per swap, not per face)"
     )
+
+
+def print_guard_share(results: dict[str, dict[str, dict[str, float | str]]]) -> None:
+    """The guard against a classic swap of the same picture (decode, detect, embed, swap, encode)."""
+    print("\ncontent guard (NudeNet 320n, CPU) against a classic swap of the same picture:")
+    print(f"{'size':<8}{'guard':>9}{'classic swap':>14}{'one check':>11}{'input+result':>14}")
+    for label, rows in results.items():
+        guard = rows["classic"]["guard"]
+        if not isinstance(guard, float):
+            print(f"{label:<8}{'n/a: pip install nudenet (the dev extra) for its model':>56}")
+            continue
+        stages = ("decode", "detect", "embed", "swap", "encode")
+        swap = sum(float(rows["classic"][s]) for s in stages)
+        print(f"{label:<8}{guard:>9.1f}{swap:>14.1f}{guard / swap:>10.1%}{2 * guard / swap:>14.1%}")
 
 
 def print_end_to_end(rows: dict[str, end_to_end.EndToEnd], repeat: int) -> None:
@@ -200,11 +231,13 @@ def main() -> None:
                 model_file=str(root / "engine" / spec("inswapper_128").filename), session=onnx.swapper.session
             )
         classic = ClassicEngine()
+        guard = real_guard(root / "guard")
         stages = {
-            label: bench_size(size, t1, astronaut, onnx, classic, reference, repeat)
+            label: bench_size(size, t1, astronaut, onnx, classic, reference, repeat, guard)
             for label, size in sizes.items()
         }
         print_stages(stages, repeat)
+        print_guard_share(stages)
 
         pipelines = end_to_end.Pipelines(root)
         source = end_to_end.source_jpeg(astronaut)
