@@ -13,6 +13,7 @@ from pathlib import Path
 
 from db.session import Database
 from jobs.worker import check_health
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.conftest import Harness, close_harness, open_harness, until
 from tests.ops.procs import spawn_worker
@@ -143,5 +144,32 @@ def test_a_polling_bot_exits_cleanly_on_sigterm(
     finally:
         if process.poll() is None:
             process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_a_discord_bot_closes_its_gateway_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with FakeDiscord() as fake:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SWAPBOT_", "TELEGRAM_", "DATABASE_", "REDIS_", "DISCORD_", "STRIPE_"))
+        }
+        env |= fake.env() | {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url}
+        swapbot = Path(sys.executable).with_name("swapbot")
+        process = subprocess.Popen(
+            [str(swapbot), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while not fake.gateway.identifies:  # connected and logged in on the gateway
+                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+                assert time.monotonic() < deadline, "gave up waiting for the bot to identify"
+                time.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=60)[0].decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 0, output
     assert "Traceback" not in output
