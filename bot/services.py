@@ -47,7 +47,8 @@ class BotConfig:
     max_file_bytes: int = 20_000_000  # getFile's limit: larger files are refused before any work
     swap_cost: int = 1
     caricature_cost: int = 1
-    terms_version: str = "1"
+    terms_version: str = "1"  # agreeing to the terms records this; a new version asks everyone again
+    report_ban_threshold: int = 3  # confirmed reports against a user that ban them automatically
     # Telegram's provider token for fiat invoices (a pack's Stripe price); None: Stars only.
     stripe_provider_token: str | None = None
     # Stripe Checkout links (Discord's /buy; Telegram's when enabled); None: not configured.

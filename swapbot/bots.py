@@ -64,6 +64,8 @@ def bot_config(settings: Settings) -> BotConfig:
         admins=settings.admin_ids,
         packs=settings.packs,
         retention_hours=settings.retention_hours,
+        terms_version=settings.terms_version,
+        report_ban_threshold=settings.report_ban_threshold,
         caricature_styles=caricature_styles(settings),
         restorers=restorers(settings),
         stripe_provider_token=settings.telegram_payment_provider_token or None,

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     free_credits: int = Field(3, ge=0, alias="SWAPBOT_FREE_CREDITS")
     packs: Annotated[tuple[Pack, ...], NoDecode] = Field(parse_packs(DEFAULT_PACKS), alias="SWAPBOT_PACKS")
     retention_hours: float = Field(24.0, gt=0, alias="SWAPBOT_RETENTION_HOURS")
+    # Carried in button data: letters, digits, ".", "_", "-" (no ":", the data's separator).
+    terms_version: str = Field("1", pattern=r"^[A-Za-z0-9._-]{1,32}$", alias="SWAPBOT_TERMS_VERSION")
+    report_ban_threshold: int = Field(3, ge=1, alias="SWAPBOT_REPORT_BAN_THRESHOLD")
 
     worker_concurrency: int = Field(8, ge=1, alias="SWAPBOT_WORKER_CONCURRENCY")
     engine_slots: int = Field(1, ge=1, alias="SWAPBOT_ENGINE_SLOTS")
@@ -248,6 +251,8 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_ADMIN_IDS": "telegram:123,discord:456",
     "SWAPBOT_FREE_CREDITS": "3",
     "SWAPBOT_PACKS": PACKS_EXAMPLE,
+    "SWAPBOT_TERMS_VERSION": "2026-12",
+    "SWAPBOT_REPORT_BAN_THRESHOLD": "3",
     "SWAPBOT_NSFW_POLICY": "block",
     "SWAPBOT_NSFW_THRESHOLD": "0.5",
     "SWAPBOT_DISCORD_NSFW_CHANNELS": "block",

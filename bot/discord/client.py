@@ -88,12 +88,17 @@ class SwapBot(commands.Bot):
         from bot.discord.cogs import all_cogs
         from bot.discord.cogs.credits import BuyButton, ResendButton
         from bot.discord.cogs.privacy import ForgetButton
+        from bot.discord.consent import ConsentButton
         from bot.discord.menu import swap_in_message
+        from bot.discord.reports import ReportButton, report_menu
 
         for cog in all_cogs(self):
             await self.add_cog(cog)
         self.tree.add_command(swap_in_message())  # context menus cannot live in a cog
-        self.add_dynamic_items(SwapPickButton, SavePickButton, ForgetButton, BuyButton, ResendButton)
+        self.tree.add_command(report_menu())
+        self.add_dynamic_items(
+            SwapPickButton, SavePickButton, ForgetButton, BuyButton, ResendButton, ConsentButton, ReportButton
+        )
         await self.tree.set_translator(CatalogueTranslator(self.services.texts))
         if self.sync_commands:
             await self.sync()

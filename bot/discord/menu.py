@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.discord import consent
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, Status, asker, check_attachment
 from bot.flows import swap as flow
@@ -37,6 +38,8 @@ def swap_in_message() -> app_commands.ContextMenu:
                 check_attachment(interaction, message.attachments[0])
             raise Refused("no_image_in_message")
         photo = check_attachment(interaction, attachment)
+        if await consent.ask(interaction, me):
+            return
         status = Status(interaction)
         await status.defer()
         answer = await flow.swap_photo(me.services, me.user, photo, status.open)

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 import structlog
 
+from bot.discord import consent
 from bot.discord.context import Status, asker, enter, reply, say, services_of
 from bot.discord.errors import on_error
 from bot.discord.signing import signed_id, verify
@@ -66,6 +67,8 @@ class SwapPickButton(
 
     async def _press(self, interaction: discord.Interaction[Any]) -> None:
         me = asker(interaction)
+        if await consent.ask(interaction, me):  # terms changed since the photo: asked again first
+            return
         status = Status(interaction)
         await status.defer()
         answer = await swap_flow.choose(

@@ -1,25 +1,7 @@
-"""Signed custom ids: a button's ``custom_id`` comes back from the client, so it carries an HMAC (with
-SWAPBOT_SECRET_KEY) over what it names and the Discord user it was shown to. A forged, altered or
-foreign id fails here; the flow then re-checks what it names against the database anyway."""
+"""Signed custom ids (the implementation is shared with Telegram's signed buttons: bot/signing.py)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+from bot.signing import SIGNATURE_CHARS, sign, signed_id, verify
 
-SIGNATURE_CHARS = 11  # 8 bytes of the HMAC, base64url: custom ids are at most 100 characters
-
-
-def sign(secret: bytes, user_id: int | str, payload: str) -> str:
-    digest = hmac.new(secret, f"{user_id}|{payload}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:8]).decode().rstrip("=")[:SIGNATURE_CHARS]
-
-
-def verify(secret: bytes, user_id: int | str, payload: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, user_id, payload), signature)
-
-
-def signed_id(secret: bytes, user_id: int | str, payload: str) -> str:
-    """``payload:signature``, the custom id of a button shown to ``user_id``."""
-    return f"{payload}:{sign(secret, user_id, payload)}"
+__all__ = ["SIGNATURE_CHARS", "sign", "signed_id", "verify"]

@@ -9,6 +9,7 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+from bot.signing import sign
 from bot.texts import Catalogue
 
 # The main menu: commands as buttons, so every button is also something a person can type.
@@ -206,3 +207,47 @@ class PickerMarkup:
         if purpose == "save":
             return save_picker(job_id, face_count)
         return None
+
+
+# --- consent and reports (routers/consent.py, reports.py) --------------------------------------------
+
+
+class ConsentAnswer(CallbackData, prefix="tc"):
+    """Agree (or not) to terms ``version``, asked of our user ``user`` (a press by anyone else, or for
+    terms replaced since, records nothing)."""
+
+    user: int
+    version: str
+    yes: bool
+
+
+class ReportAction(CallbackData, prefix="rp"):
+    """An admin's decision on report ``report`` (bot.flows.reports.Action), signed for that admin."""
+
+    report: int
+    action: str
+    sig: str
+
+
+def consent_buttons(t: Callable[..., str], user_id: int, version: str) -> InlineKeyboardMarkup:
+    row = [
+        _button(t("consent_yes"), ConsentAnswer(user=user_id, version=version, yes=True)),
+        _button(t("consent_no"), ConsentAnswer(user=user_id, version=version, yes=False)),
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+def report_payload(report_id: int, action: str) -> str:
+    return f"rp:{report_id}:{action}"
+
+
+def report_buttons(
+    t: Callable[..., str], secret: bytes, admin_id: int | str, report_id: int, actions: Sequence[str]
+) -> InlineKeyboardMarkup:
+    """Confirm / dismiss / ban for one report, signed for the admin they are shown to."""
+    row = []
+    for action in actions:
+        signature = sign(secret, admin_id, report_payload(report_id, action))
+        data = ReportAction(report=report_id, action=action, sig=signature)
+        row.append(_button(t(f"report_action_{action}"), data))
+    return InlineKeyboardMarkup(inline_keyboard=[row])

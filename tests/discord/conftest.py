@@ -27,6 +27,7 @@ import discord
 import pytest
 
 from bot.discord.client import SwapBot
+from bot.discord.context import language_of
 from bot.once import MemoryOnce
 from bot.ratelimit import Limits, MemoryRateLimiter
 from bot.services import BotConfig, Services
@@ -41,6 +42,7 @@ from jobs.queue import Queue, open_queue
 from tests.db.conftest import fresh_postgres
 from tests.fakes.discord_server import FakeDiscord, Posted, Reply
 from tests.jobs.squares import SquareEngine
+from tests.safety.kit import agree_first
 
 SECRET = b"discord-tests-secret-key-0123456789"
 REDIS_URL = "redis://localhost:6379/14"  # our own database number
@@ -300,17 +302,38 @@ class DiscordHarness:
     services: Services
     engine: Any
     guild_id: str = field(default_factory=snowflake)
+    _to_agree: set[str] = field(default_factory=set)
+    _agreeing: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     # ARQ on Redis only: the worker's executor and resources (``idle`` runs a burst worker)
     _executor: Any = None
     _config: WorkerConfig | None = None
     _resources: Any = None
 
-    def person(self, name: str = "alice", locale: str = "en-US") -> Person:
-        return Person(self, random.randint(10**17, 10**18), name, locale)
+    def person(self, name: str = "alice", locale: str = "en-US", *, agreed: bool = True) -> Person:
+        """A new Discord user. ``agreed``: they have agreed to the terms in force by the time of their
+        first interaction (tests of consent pass False)."""
+        person = Person(self, random.randint(10**17, 10**18), name, locale)
+        if agreed:
+            self._to_agree.add(str(person.id))
+        return person
 
     async def dispatch(self, payload: dict[str, Any]) -> str:
         """Hand ``payload`` to discord.py as the gateway's INTERACTION_CREATE and wait for the tasks it
         started (the tree's invoker, a button's callback); returns the interaction token."""
+        sender = (payload.get("member") or {}).get("user") or payload.get("user") or {}
+        who = sender.get("id")
+        if who in self._to_agree:  # once, and every interaction of theirs meanwhile waits for it
+            self._to_agree.discard(who)
+            agreeing = agree_first(
+                self.services,
+                "discord",
+                who,
+                display_name=sender.get("global_name") or sender.get("username"),
+                language=language_of(payload.get("locale")),
+            )
+            self._agreeing[who] = asyncio.ensure_future(agreeing)
+        if who in self._agreeing:
+            await self._agreeing[who]
         before = asyncio.all_tasks()
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
         await asyncio.sleep(0)

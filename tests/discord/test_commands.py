@@ -28,9 +28,10 @@ async def test_the_commands_are_synced_with_translated_descriptions(dc: DiscordH
     synced = {command["name"]: command for command in dc.fake.commands["global"]}
     assert set(synced) == {
         "swap", "face", "caricature", "balance", "history", "cancel", "buy", "privacy", "forget",
-        "stats", "grant", "Swap my face in",
+        "stats", "grant", "reports", "Swap my face in", "Report result",
     }  # fmt: skip
-    assert synced["Swap my face in"]["type"] == 3  # the message menu
+    assert synced["Swap my face in"]["type"] == 3  # the message menus
+    assert synced["Report result"]["type"] == 3
     assert [option["name"] for option in synced["face"]["options"]] == ["save", "list", "default", "delete"]
     swap = synced["swap"]
     assert swap["description"] == "Put your face into a photo"

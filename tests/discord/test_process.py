@@ -32,7 +32,7 @@ from discord.http import Route
 from jobs.platforms.discord import point_gateway
 from tests.conftest import encode
 from tests.db.conftest import create_pg_database, drop_pg_database, migrated, pg_url
-from tests.fakes.discord_gateway import AUTHENTICATION_FAILED, attachment, command_interaction
+from tests.fakes.discord_gateway import AUTHENTICATION_FAILED, attachment, command_interaction, snowflake
 from tests.fakes.discord_server import FakeDiscord
 
 REDIS_URL = "redis://localhost:6379/9"  # a database of its own: the worker's queue keys are the defaults
@@ -171,6 +171,16 @@ async def _swap_scenario(
         await _until(processes, lambda: _told(fake, "Saved the face as tom"), "the face to be saved")
     else:
         photos.append((source_url, source_id, len(source)))
+    # The first /swap asks for consent to the terms and swaps nothing: "I agree", then /swap again.
+    asked, _ = fake.interaction()
+    assert await asyncio.to_thread(fake.gateway.interaction, _swap(fake, asked, photos)) == 1
+    await _until(processes, lambda: bool(fake.replies_to(asked)), "the consent question")
+    question = fake.replies_to(asked)[0].payload
+    agree = question["components"][0]["components"][0]["custom_id"]
+    assert await asyncio.to_thread(fake.gateway.interaction, _press(fake, agree)) == 1
+    await _until(processes, lambda: _told(fake, "Thank you."), "the agreement to be recorded")
+    assert not any(p.files for p in fake.posted)
+
     token, _ = fake.interaction()
     assert await asyncio.to_thread(fake.gateway.interaction, _swap(fake, token, photos)) == 1
 
@@ -216,6 +226,37 @@ def _swap(fake: FakeDiscord, token: str, photos: list[tuple[str, int, int]]) -> 
         options=options,
         attachments=attachments,
     )
+
+
+def _press(fake: FakeDiscord, custom_id: str) -> dict[str, object]:
+    """A press of the button ``custom_id`` under the bot's message in the DM (a component interaction)."""
+    token, _ = fake.interaction()
+    payload = command_interaction(
+        "-", token=token, application_id=fake.application_id, user_id=USER_ID, channel_id=CHANNEL_ID
+    )
+    payload["type"] = 3
+    payload["data"] = {"custom_id": custom_id, "component_type": 2}
+    bot = {"id": str(fake.application_id), "username": "SwapBot", "discriminator": "0", "avatar": None}
+    button = {"type": 2, "style": 1, "label": "·", "custom_id": custom_id}
+    payload["message"] = {
+        "id": str(snowflake()),
+        "channel_id": str(CHANNEL_ID),
+        "type": 0,
+        "content": "…",
+        "author": {**bot, "bot": True},
+        "attachments": [],
+        "embeds": [],
+        "mentions": [],
+        "mention_roles": [],
+        "pinned": False,
+        "mention_everyone": False,
+        "tts": False,
+        "timestamp": "2026-12-02T00:00:00+00:00",
+        "edited_timestamp": None,
+        "flags": 64,
+        "components": [{"type": 1, "components": [button]}],
+    }
+    return payload
 
 
 def _face_save(fake: FakeDiscord, token: str, url: str, attachment_id: int, size: int) -> dict[str, object]:

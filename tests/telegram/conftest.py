@@ -14,6 +14,7 @@ burst mode).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import time
@@ -42,6 +43,7 @@ from jobs.queue import Queue, open_queue
 from tests.db.conftest import fresh_postgres, migrated, sqlite_url
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine
+from tests.safety.kit import agree_first
 
 REDIS_URL = "redis://localhost:6379/12"  # our own database number: tests may flush it
 SECRET = b"telegram-tests-secret-key-0123456789"
@@ -223,13 +225,38 @@ class TelegramHarness:
     def update(self, **content: Any) -> dict[str, Any]:
         return {"update_id": next(self._update_ids), **content}
 
-    def person(self, first_name: str = "Alice", language_code: str | None = "en") -> Person:
-        """A new Telegram user (a fresh id: tests share one database)."""
-        return Person(self, random.randint(10**9, 2 * 10**9) + next(_ids), first_name, language_code)
+    def person(
+        self, first_name: str = "Alice", language_code: str | None = "en", *, agreed: bool = True
+    ) -> Person:
+        """A new Telegram user (a fresh id: tests share one database). ``agreed``: they have agreed to
+        the terms in force by the time of their first update (tests of consent pass False)."""
+        person = Person(self, random.randint(10**9, 2 * 10**9) + next(_ids), first_name, language_code)
+        if agreed:
+            self._to_agree.add(person.id)
+        return person
 
     async def feed(self, *updates: dict[str, Any]) -> None:
         """Handle ``updates`` in order, as polling or the webhook would (errors go to the errors router)."""
         for update in updates:
+            sender = _sender(update) or {}
+            who = sender.get("id")
+            if who in self._to_agree:  # once, and every update of theirs meanwhile waits for it
+                self._to_agree.discard(who)
+                agreeing = agree_first(
+                    self.services,
+                    "telegram",
+                    who,
+                    display_name=sender.get("first_name"),
+                    language=sender.get("language_code"),
+                )
+                if _is_start(update):
+                    # /start stays a first contact (its welcome says so): agreed right after it.
+                    await self.dp.feed_raw_update(self.bot, update)
+                    await agreeing
+                    continue
+                self._agreeing[who] = asyncio.ensure_future(agreeing)
+            if who in self._agreeing:
+                await self._agreeing[who]
             await self.dp.feed_raw_update(self.bot, update)
 
     async def idle(self) -> None:
@@ -257,9 +284,24 @@ class TelegramHarness:
     async def balance(self, person: Person) -> int:
         return (await person.user()).balance
 
+    _to_agree: set[int] = field(default_factory=set)
+    _agreeing: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     # set for the ARQ variant only
     _executor: Any = None
     _config: WorkerConfig | None = None
+
+
+def _sender(update: dict[str, Any]) -> dict[str, Any] | None:
+    for kind in ("message", "callback_query", "pre_checkout_query"):
+        if kind in update:
+            found: dict[str, Any] | None = update[kind].get("from")
+            return found
+    return None
+
+
+def _is_start(update: dict[str, Any]) -> bool:
+    text = update.get("message", {}).get("text") or ""
+    return text.split(maxsplit=1)[0].split("@")[0] == "/start" if text else False
 
 
 def worker_config(db: Database, *, redis_url: str | None = None) -> WorkerConfig:

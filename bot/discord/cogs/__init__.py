@@ -20,6 +20,15 @@ def all_cogs(bot: SwapBot) -> list[commands.Cog]:
     from bot.discord.cogs.credits import CreditsCog
     from bot.discord.cogs.faces import FacesCog
     from bot.discord.cogs.privacy import PrivacyCog
+    from bot.discord.cogs.reports import ReportsCog
     from bot.discord.cogs.swap import SwapCog
 
-    return [SwapCog(bot), FacesCog(bot), CaricatureCog(bot), CreditsCog(bot), PrivacyCog(bot), AdminCog(bot)]
+    return [
+        SwapCog(bot),
+        FacesCog(bot),
+        CaricatureCog(bot),
+        CreditsCog(bot),
+        PrivacyCog(bot),
+        AdminCog(bot),
+        ReportsCog(bot),
+    ]

@@ -48,7 +48,14 @@ class AdminCog(commands.Cog):
             stars_today=figures.stars_since,
             stars_total=figures.stars_total,
         )
-        await reply(interaction, text)
+        safety = t(
+            "stats_safety",
+            blocked=figures.blocked_since,
+            reports_today=figures.reports.since,
+            reports_open=figures.reports.open,
+            reports_confirmed=figures.reports.confirmed_since,
+        )
+        await reply(interaction, f"{text}\n{safety}")
 
     @app_commands.command(name="grant", description=describe("discord_command_grant"))
     @app_commands.describe(who=describe("discord_option_who"), credits=describe("discord_option_credits"))

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord import consent
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.cogs.faces import face_names
 from bot.discord.context import Refused, Status, asker, check_attachment, say
@@ -54,6 +55,8 @@ class SwapCog(commands.Cog):
         options = flow.restorer_choice(me.services, me.user, enhance)
         if isinstance(options, flow.Answer):
             await say(interaction, options)
+            return
+        if await consent.ask(interaction, me):
             return
         status = Status(interaction)
         await status.defer()

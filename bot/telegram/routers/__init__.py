@@ -9,11 +9,13 @@ from aiogram import Router
 from bot.telegram.routers import (
     admin,
     caricature,
+    consent,
     credits,
     errors,
     faces,
     payments,
     privacy,
+    reports,
     settings,
     start,
     swap,
@@ -27,6 +29,8 @@ ROUTERS: list[Router] = [
     privacy.router,
     settings.router,
     admin.router,  # admins only: anyone else falls through, as with an unknown command
+    consent.router,
+    reports.router,
     faces.router,  # its states (the photo or name it asked for) before swap's "any photo"
     caricature.router,
     swap.router,  # keep last among photo handlers: it takes any photo

@@ -40,6 +40,14 @@ async def stats(message: Message, services: Services, t: Translate) -> None:
             stars_today=figures.stars_since,
             stars_total=figures.stars_total,
         )
+        + "\n"
+        + t(
+            "stats_safety",
+            blocked=figures.blocked_since,
+            reports_today=figures.reports.since,
+            reports_open=figures.reports.open,
+            reports_confirmed=figures.reports.confirmed_since,
+        )
     )
 
 

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.telegram.filters import ImageDocument, OtherDocument
 from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
 from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_to_json
+from bot.telegram.routers import consent
 from db.models import User
 
 router = Router(name="swap")
@@ -34,6 +35,8 @@ async def swap_command(
     photo = photo_of(message) or photo_of(message.reply_to_message)
     if photo is None:
         await message.answer(t("swap_needs_photo"))
+        return
+    if await consent.ask(message, user, services, t):
         return
     status = StatusMessage(message, t)
     names = flow.parse_face_names(command.args)
@@ -74,6 +77,8 @@ async def album_photo(
             return  # a third photo and beyond: the album's swap is already asked for
         await state.update_data({ALBUM_KEY: {**kept, "done": True}})
     albums.forget(key)
+    if await consent.ask(message, user, services, t):
+        return
     other = photo_from_json(kept["photo"])
     # The album's order is its message ids', whichever update ran first.
     source, target = (other, photo) if kept["id"] < message.message_id else (photo, other)
@@ -85,6 +90,8 @@ async def album_photo(
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
+    if flow.check_photo(services, photo) is None and await consent.ask(message, user, services, t):
+        return
     status = StatusMessage(message, t)
     await status.show(await flow.swap_photo(services, user, photo, status.open))
 
@@ -105,6 +112,9 @@ async def pick(
     number = callback_data.n or None  # 0: all faces
     if not isinstance(query.message, Message):
         await query.answer(t("picker_stale"))
+        return
+    if await consent.ask(query.message, user, services, t):
+        await query.answer()
         return
     status = StatusMessage(query.message, t)
     answer = await flow.choose(
