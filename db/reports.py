@@ -87,6 +87,10 @@ async def confirmed_against(session: AsyncSession, owner_id: int) -> int:
     """Confirmed reports against ``owner_id``, counted with the owner's row locked (Postgres), so two
     confirmations at once cannot both count below the ban threshold."""
     await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+    return await confirmed_count(session, owner_id)
+
+
+async def confirmed_count(session: AsyncSession, owner_id: int) -> int:
     count = await session.scalar(
         select(func.count())
         .select_from(Report)
