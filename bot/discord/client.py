@@ -29,19 +29,11 @@ WORK_COMMANDS = frozenset({"swap", "caricature", "face save", "Swap my face in"}
 
 class SwapTree(app_commands.CommandTree["SwapBot"]):
     async def interaction_check(self, interaction: discord.Interaction[SwapBot], /) -> bool:
-        # Every line logged while this interaction is handled names it: the tree invokes each
-        # interaction in a task of its own, whose structlog contextvars these are.
-        structlog.contextvars.bind_contextvars(
-            interaction_id=interaction.id, discord_user_id=interaction.user.id
-        )
         if interaction.type is discord.InteractionType.autocomplete:
             return await _admit_quietly(interaction)
         command = interaction.command
         name = command.qualified_name if command is not None else ""
         await enter(interaction, work=name in WORK_COMMANDS)
-        asker = interaction.extras.get(EXTRAS_KEY)
-        if isinstance(asker, Asker):
-            structlog.contextvars.bind_contextvars(user_id=asker.user.id)
         return True
 
     async def on_error(

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
+import structlog
 from discord import app_commands
 
 from bot import people
@@ -106,6 +107,9 @@ async def enter(interaction: discord.Interaction[Any], *, work: bool = False) ->
     found = interaction.extras.get(EXTRAS_KEY)
     if isinstance(found, Asker):
         return found
+    # Every line logged while this interaction is handled names it: discord.py runs each command and
+    # each button press in a task of its own, whose structlog contextvars these are.
+    structlog.contextvars.bind_contextvars(interaction_id=interaction.id, discord_user_id=interaction.user.id)
     services = services_of(interaction)
     language = language_of(interaction.locale)
     who = interaction.user
@@ -126,6 +130,7 @@ async def enter(interaction: discord.Interaction[Any], *, work: bool = False) ->
         if verdict.reason == "daily":
             raise Refused("daily_limit", {"hours": max(1, math.ceil(verdict.retry_after_s / 3600))})
         raise Refused("rate_limited", {"seconds": max(1, math.ceil(verdict.retry_after_s))})
+    structlog.contextvars.bind_contextvars(user_id=user.id)
     found = Asker(services, user, language, t)
     interaction.extras[EXTRAS_KEY] = found
     return found
