@@ -245,7 +245,7 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     spec = config.engine
     WORKER.info({"engine": spec.name, "providers": ",".join(spec.providers) if spec.name == "onnx" else ""})
-    metrics = MetricsServer(config.metrics_port) if config.metrics_port else None
+    metrics = _metrics_server(config.metrics_port)
 
     async def startup(ctx: dict[str, Any]) -> Executor:
         transport = ArqTransport(ctx["redis"], config.queue.queue_name)
@@ -277,6 +277,18 @@ async def serve(
         await worker.close()
         if metrics is not None:
             metrics.close()
+
+
+def _metrics_server(port: int) -> MetricsServer | None:
+    """/metrics on ``port`` (0: none). A port already taken (two workers on one host with the same
+    setting) costs this worker its metrics, not its jobs: said loudly, and it runs on."""
+    if not port:
+        return None
+    try:
+        return MetricsServer(port)
+    except OSError as exc:
+        log.error("metrics not served: set SWAPBOT_METRICS_PORT per worker", port=port, error=str(exc))
+        return None
 
 
 async def _sample_depth(transport: ArqTransport) -> None:

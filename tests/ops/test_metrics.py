@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -209,3 +210,35 @@ def _registry_text() -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(REGISTRY).decode()
+
+
+async def test_a_taken_metrics_port_costs_the_worker_its_metrics_not_its_jobs(
+    pg: Database,  # noqa: F811
+    telegram: FakeTelegram,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    harness = await open_harness("arq", pg, telegram)
+    log = tmp_path / "worker.log"
+    with socket.socket() as taken:  # another worker on this host already serves this port
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        worker = spawn_worker(harness, delay_s=0.0, log=log, metrics_port=taken.getsockname()[1])
+        try:
+            user = await harness.user(balance=5)
+            ticket = await harness.client.submit(await harness.request(user, cost=1))
+
+            async def delivered() -> bool:
+                assert worker.poll() is None, log.read_text()
+                job = await harness.job(ticket.job_id)
+                return job.status == "succeeded" and job.delivered_at is not None
+
+            await until(delivered, 60, f"the job to be delivered\n{log.read_text()}")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            await close_harness(harness)
+    assert worker.returncode == 0, log.read_text()
+    assert "metrics not served" in log.read_text()
