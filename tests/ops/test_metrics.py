@@ -10,27 +10,38 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.flows import stripe_events
 from bot.flows.checkout import PAYLOAD_KEY
 from bot.flows.payments import sign_payload
 from bot.texts import Catalogue
+from db.base import utcnow
 from db.jobs import Delivery, get
 from db.session import Database
 from engine.factory import EngineSpec, build_engine
-from jobs.config import WorkerConfig
+from jobs.config import DiscordConfig, WorkerConfig
+from jobs.errors import DeliveryError
 from jobs.metrics import REGISTRY
+from jobs.notify import Target
+from jobs.notify.discord import DiscordNotifier
+from jobs.platforms.discord import set_api_base
 from jobs.queue import open_queue
 from jobs.request import InputRef, JobRequest
+from jobs.results import encode_result
 from swapbot.web import web_app
 from tests.conftest import encode
 from tests.db.conftest import make_user
+from tests.fakes import rate_limited, server_error
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import FakeTelegram, retry_after
-from tests.jobs.conftest import close_harness, open_harness, queue_config, until
+from tests.jobs.conftest import RED, close_harness, open_harness, queue_config, until
+from tests.jobs.squares import picture
 from tests.ops.procs import Samples, free_port, parse, scrape, spawn_worker, value
 
 # isort: split
@@ -242,3 +253,32 @@ async def test_a_taken_metrics_port_costs_the_worker_its_metrics_not_its_jobs(
             await close_harness(harness)
     assert worker.returncode == 0, log.read_text()
     assert "metrics not served" in log.read_text()
+
+
+async def test_discord_api_errors_are_counted_by_status() -> None:
+    """A rate limit and a server error from Discord's REST API, through the real notifier."""
+    with FakeDiscord() as fake:
+        set_api_base(fake.api_url)  # what a process built with Discord settings does at start-up
+        notifier = DiscordNotifier(DiscordConfig(fake.token, fake.api_url))
+        token, original = fake.interaction()
+        expired = utcnow() - timedelta(minutes=1)  # past the interaction token: posts to the channel
+        target = Target("j", Delivery("discord", "5550001", str(original), token, expired), "31337")
+        result = encode_result(picture((RED, 20, 20)))
+        before = parse(_registry_text())
+        fake.script("channel").push(rate_limited("1"), server_error(503, "upstream down"))
+        try:
+            for _ in range(2):
+                with pytest.raises(DeliveryError):
+                    await notifier.deliver(target, result, "")
+            await notifier.deliver(target, result, "")  # the third goes through: nothing counted
+        finally:
+            await notifier.close()
+        after = parse(_registry_text())
+
+    def delta(code: str) -> float:
+        labels = {"platform": "discord", "code": code}
+        name = "swapbot_platform_api_errors_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (delta("429"), delta("503")) == (1, 1)
+    assert len(fake.posted_to("5550001")) == 1
