@@ -405,7 +405,7 @@ def models_list(
         state = "present" if entry.present else "missing"
         if entry.verified is not None:
             state += ", verified" if entry.verified else ", CHECKSUM MISMATCH"
-        origin = "bundled" if model.bundled else f"{model.size / 1e6:.0f} MB"
+        origin = "bundled" if model.bundled else f"{model.file_size / 1e6:.0f} MB"
         typer.echo(f"{model.name:40} {state:28} {origin:>8}  {path_of(model, settings.models_dir)}")
         typer.echo(f"{'':40} licence: {model.licence}")
 
