@@ -301,3 +301,10 @@ async def test_stats_count_blocked_jobs_and_reports(
         1,
         0,
     )
+
+
+async def test_help_names_report_and_the_admins_help_names_reports(tg: TelegramHarness) -> None:
+    bob, admin = tg.person("Bob"), Person(tg, ADMIN_ID, "Root")
+    await tg.feed(bob.text("/help"), admin.text("/help"))
+    assert "/report " in bob.texts()[-1] and "/reports" not in bob.texts()[-1]
+    assert "/reports" in admin.texts()[-1]
