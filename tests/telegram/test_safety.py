@@ -9,6 +9,7 @@ nothing), and the owner is banned at ``report_ban_threshold`` confirmed reports 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import random
@@ -21,13 +22,14 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from bot.flows import reports as reports_flow
 from bot.services import BotConfig
 from db import jobs as db_jobs
 from db.base import utcnow
 from db.models import Job, Report
 from db.session import Database
 from tests.fakes.telegram_server import FakeTelegram
-from tests.jobs.squares import picture
+from tests.jobs.squares import SquareEngine, picture
 from tests.telegram.conftest import SECRET, Person, TelegramHarness, close_tg, engine_for, open_tg
 from tests.telegram.swapkit import button_data, buttons, enlarged, photos_to, png, save_face
 
@@ -308,3 +310,62 @@ async def test_help_names_report_and_the_admins_help_names_reports(tg: TelegramH
     await tg.feed(bob.text("/help"), admin.text("/help"))
     assert "/report " in bob.texts()[-1] and "/reports" not in bob.texts()[-1]
     assert "/reports" in admin.texts()[-1]
+
+
+@pytest.fixture
+async def tg_on_pg(telegram: FakeTelegram, tg_postgres: Database) -> AsyncIterator[TelegramHarness]:
+    config = BotConfig(
+        secret_key=SECRET, admins=frozenset({("telegram", str(ADMIN_ID))}), report_ban_threshold=2
+    )
+    harness = await open_tg(tg_postgres, telegram, SquareEngine(), config=config)
+    try:
+        yield harness
+    finally:
+        await close_tg(harness)
+
+
+async def _delivered(tg: TelegramHarness, owner: Person, message_id: int) -> str:
+    """A swap of ``owner``'s delivered as message ``message_id`` in their chat, as the worker leaves it."""
+    user = await owner.user()
+    job_id = f"swap:delivered{user.id}x{message_id}"
+    async with tg.db.transaction() as session:
+        delivery = db_jobs.Delivery("telegram", str(owner.id), "1")
+        await db_jobs.create(session, job_id=job_id, user_id=user.id, kind="swap", cost=0, delivery=delivery)
+        await db_jobs.start(session, job_id, worker_id="w", lease=timedelta(minutes=1))
+        await db_jobs.succeed(session, job_id, result_ref=f"photo:AgAC-result#{message_id}", worker_id="w")
+    return job_id
+
+
+async def test_confirmations_at_once_on_postgres_decide_once_and_ban_at_the_threshold(
+    tg_on_pg: TelegramHarness,
+) -> None:
+    """Two admins confirming the owner's two reports at the same moment (and one of them twice): each
+    report is decided once, and the owner is banned although each confirmation alone saw only its own
+    (the owner's row is locked while the confirmed reports are counted)."""
+    tg = tg_on_pg
+    owner, bob, carol = tg.person("Owner"), tg.person("Bob"), tg.person("Carol")
+    await tg.feed(owner.text("/start"), bob.text("/start"), carol.text("/start"))
+    await _delivered(tg, owner, 501)
+    await _delivered(tg, owner, 502)
+    reporter_bob, reporter_carol = await bob.user(), await carol.user()
+    # The owner's chat is where both results are (as if forwarded there: the chat is what counts).
+    made = [
+        await reports_flow.report(tg.services, reporter_bob, str(owner.id), "501", "fake nude"),
+        await reports_flow.report(tg.services, reporter_carol, str(owner.id), "502", None),
+    ]
+    assert all(m.made for m in made), made
+    first, second = (m.report_id for m in made)
+    assert first is not None and second is not None
+    confirm = reports_flow.Action.CONFIRM
+    decided = await asyncio.gather(
+        reports_flow.decide(tg.services, first, confirm, "telegram:1"),
+        reports_flow.decide(tg.services, second, confirm, "telegram:2"),
+        reports_flow.decide(tg.services, first, confirm, "telegram:2"),
+    )
+    codes = sorted(d.code for d in decided)
+    # The first report pressed twice is decided once; whichever confirmation counted last saw both.
+    assert codes == ["report_confirmed", "report_confirmed_banned", "report_decided"], codes
+    assert (await owner.user()).is_banned
+    async with tg.db.session() as session:
+        statuses = [(await session.get(Report, r, populate_existing=True)).status for r in (first, second)]
+    assert statuses == ["confirmed", "confirmed"]
