@@ -369,3 +369,29 @@ async def test_confirmations_at_once_on_postgres_decide_once_and_ban_at_the_thre
     async with tg.db.session() as session:
         statuses = [(await session.get(Report, r, populate_existing=True)).status for r in (first, second)]
     assert statuses == ["confirmed", "confirmed"]
+
+
+@CLASSIC
+async def test_agreeing_to_a_question_about_a_photo_swaps_that_photo(
+    tg: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
+) -> None:
+    erin = tg.person("Erin", agreed=False)
+    await save_face(tg, erin, png(astronaut), "me")  # saving a face is no swap: no question
+    assert (await erin.user()).terms_accepted_at is None
+    photo = erin.photo(png(enlarged(hanks)))
+    await tg.feed(photo)
+    await tg.idle()
+    assert not photos_to(tg, erin) and (await erin.user()).balance == 3
+    message_id, rows = _question(tg, erin)
+    assert (
+        tg.telegram.called("sendMessage")[-1]["reply_parameters"]["message_id"]
+        == photo["message"]["message_id"]
+    )
+
+    press = erin.press(button_data(rows, "I agree"), message_id)
+    press["callback_query"]["message"]["reply_to_message"] = photo["message"]  # what Telegram sends
+    await tg.feed(press)
+    await tg.idle()
+    assert tg.telegram.text_of(erin.id, message_id) == "Thank you. Swapping your photo now."
+    (result,) = photos_to(tg, erin)
+    assert result.caption == "Credits left: 2." and (await erin.user()).balance == 2
