@@ -63,10 +63,12 @@ import numpy as np
 import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 
 from bench.fake_bot_api import Fake
 from bench.quiet import quiet_logs
-from db.models import SavedFace
+from db.base import utcnow
+from db.models import SavedFace, User
 from db.session import Database
 from engine.face import Face, Identity
 from tests.jobs.squares import SquareEngine, picture, png
@@ -475,6 +477,7 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     setface = {p: people.photo(p, f, len(FACE), "/setface me") for p, f in zip(everyone, faces, strict=True)}
     await bench.at_once(setface)
     await _saved_faces(bench, len(everyone))
+    await _agree_to_terms(bench)
 
     targets = await bench.fake.files(bench.http, TARGET, len(everyone))
     photos = iter((p, people.photo(p, f, len(TARGET))) for p, f in zip(everyone, targets, strict=True))
@@ -501,6 +504,9 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     return rows
 
 
+TERMS = "bench-1"  # the terms version the bot runs with, which the simulated people agree to
+
+
 async def _saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> None:
     """Until ``count`` faces are saved (the set-up's analysis jobs are done)."""
     db = Database(bench.database_url)
@@ -514,6 +520,17 @@ async def _saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> No
             if time.time() > deadline:
                 raise RuntimeError(f"only {saved} of {count} faces saved in {timeout_s:g} s")
             await asyncio.sleep(0.2)
+    finally:
+        await db.dispose()
+
+
+async def _agree_to_terms(bench: Bench) -> None:
+    """Every simulated person has agreed to the terms (set-up, not timed): otherwise each first photo
+    gets the consent question instead of a swap."""
+    db = Database(bench.database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(sql_update(User).values(terms_accepted_at=utcnow(), terms_version=TERMS))
     finally:
         await db.dispose()
 
@@ -534,6 +551,7 @@ def _settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str,
         "free_credits": 100,
         "worker_concurrency": 16,
         "log_level": "WARNING",
+        "terms_version": TERMS,
     }
 
 

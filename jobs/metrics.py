@@ -70,6 +70,15 @@ PLATFORM_API_ERRORS = Counter(
     ("platform", "code"),
     registry=REGISTRY,
 )
+CONTENT_BLOCKED = Counter(
+    "swapbot_content_blocked",
+    "Images the content guard refused, by where (input or result)",
+    ("stage",),
+    registry=REGISTRY,
+)
+REPORTS = Counter(
+    "swapbot_reports", "Results reported by users, by platform", ("platform",), registry=REGISTRY
+)
 WORKER = Info("swapbot_worker", "The worker's engine and onnxruntime providers", registry=REGISTRY)
 
 

@@ -21,10 +21,11 @@ from engine.face import select_faces
 from engine.factory import EngineBundle
 from engine.imageio import decode_image
 from engine.mix import mix_identities
+from engine.safety.guard import ContentBlocked
 from engine.stored import StoredIdentity, from_stored
 from jobs.analysis import analyse
 from jobs.errors import JobFailure
-from jobs.metrics import stage
+from jobs.metrics import CONTENT_BLOCKED, stage
 from jobs.results import Result, encode_result
 from jobs.timed import TimedRestorer, timed
 
@@ -86,7 +87,11 @@ class Operations:
         # channel_nsfw: set by the Discord bot for a channel marked NSFW (the guard's rule decides)
         with stage("guard"):
             nsfw_channel = bool(work.params.get("channel_nsfw"))
-            self.guard_from.guard().check(image, stage_name, nsfw_channel=nsfw_channel)
+            try:
+                self.guard_from.guard().check(image, stage_name, nsfw_channel=nsfw_channel)
+            except ContentBlocked:
+                CONTENT_BLOCKED.labels(stage=stage_name).inc()
+                raise
 
     def _swap(self, work: Work, target: np.ndarray) -> np.ndarray:
         params = work.params

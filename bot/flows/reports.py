@@ -14,6 +14,7 @@ from bot.services import Services
 from db import reports as db_reports
 from db import users as db_users
 from db.models import ReportStatus, User
+from jobs.metrics import REPORTS
 
 LIST_LIMIT = 5  # reports per /reports answer (Discord: three buttons each, five rows at most)
 
@@ -48,7 +49,8 @@ async def report(
         made = await db_reports.create(session, job, reporter.id, (reason or "").strip() or None)
         if made is None:
             return Made("report_duplicate")
-        return Made("report_done", made.id, job.id, f"@{job.user_id}")
+    REPORTS.labels(platform=reporter.platform).inc()
+    return Made("report_done", made.id, job.id, f"@{job.user_id}")
 
 
 async def admins_of(services: Services, platform: str) -> list[tuple[str, str | None]]:

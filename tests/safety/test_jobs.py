@@ -33,6 +33,7 @@ from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
 from jobs.local import LocalRunner
+from jobs.metrics import REGISTRY
 from jobs.notify.telegram import TelegramNotifier
 from jobs.notify.teller import Teller
 from jobs.operations import Operations, Work
@@ -110,10 +111,12 @@ async def test_a_refused_input_is_refunded_once_and_the_chat_is_told(guarded: Ha
     user = await guarded.user(balance=3)
     drawing = unique(with_face(body_drawing()))
     request = await guarded.request(user, **{role: drawing})
+    blocked_before = _blocked("input")
     ticket = await guarded.client.submit(request)
     assert await guarded.balance(user) == 2
 
     await guarded.drain()
+    assert _blocked("input") == blocked_before + 1  # counted for the dashboard
 
     job = await guarded.job(ticket.job_id)
     assert (job.status, job.error_code, job.attempts) == ("failed", "content_blocked", 1)  # not retried
@@ -128,6 +131,10 @@ async def test_a_refused_input_is_refunded_once_and_the_chat_is_told(guarded: Ha
     await guarded.drain()
     assert (await guarded.job(again.job_id)).error_code == "content_blocked"
     assert await guarded.balance(user) == 3
+
+
+def _blocked(stage: str) -> float:
+    return REGISTRY.get_sample_value("swapbot_content_blocked_total", {"stage": stage}) or 0.0
 
 
 def covered_drawing() -> np.ndarray:
@@ -147,9 +154,11 @@ async def test_a_refused_result_is_not_delivered_and_is_refunded(guarded: Harnes
     user = await guarded.user(balance=3)
     target, source = unique(covered_drawing()), unique(picture((NIPPLE, 50, 30)))
     request = await guarded.request(user, target=target, source=source)
+    blocked_before = _blocked("result")
     ticket = await guarded.client.submit(request)
 
     await guarded.drain()
+    assert _blocked("result") == blocked_before + 1
 
     job = await guarded.job(ticket.job_id)
     assert (job.status, job.error_code, job.attempts) == ("failed", "content_blocked", 1)

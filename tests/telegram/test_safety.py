@@ -28,6 +28,7 @@ from db import jobs as db_jobs
 from db.base import utcnow
 from db.models import Job, Report
 from db.session import Database
+from jobs.metrics import REGISTRY
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine, picture
 from tests.telegram.conftest import SECRET, Person, TelegramHarness, close_tg, engine_for, open_tg
@@ -174,6 +175,10 @@ def _command(length: int) -> dict[str, Any]:
     return {"type": "bot_command", "offset": 0, "length": length}
 
 
+def _reported() -> float:
+    return REGISTRY.get_sample_value("swapbot_reports_total", {"platform": "telegram"}) or 0.0
+
+
 @CLASSIC
 async def test_reports_reach_the_admins_once_and_confirmed_ones_ban_at_the_threshold(
     tg: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
@@ -185,10 +190,12 @@ async def test_reports_reach_the_admins_once_and_confirmed_ones_ban_at_the_thres
     first = await _result_in_group(tg, owner, enlarged(hanks))
     second = await _result_in_group(tg, owner, enlarged(hanks[:, ::-1]))
 
+    reported_before = _reported()
     assert await _report(tg, bob, first, "not my face") == tg.services.texts.text("report_done", "en")
     assert await _report(tg, bob, first) == "You have already reported this result."
     assert await _report(tg, carol, first) == tg.services.texts.text("report_done", "en")
     assert await _report(tg, bob, second, "again") == tg.services.texts.text("report_done", "en")
+    assert _reported() == reported_before + 3  # the refused duplicate is not counted
     notices = [text for text in admin.texts() if text.startswith("New report #")]
     assert len(notices) == 3 and "Reason: not my face." in notices[0]
     owner_id = (await owner.user()).id
