@@ -93,6 +93,21 @@ def limits(settings: Settings) -> Limits:
     )
 
 
+def open_limits(settings: Settings, stack: AsyncExitStack) -> tuple[RateLimiter, Once]:
+    """The per-user limiter and the once-marks: in Redis when REDIS_URL is set (shared by every bot
+    process), in memory otherwise; closed with ``stack``."""
+    limiter: RateLimiter
+    once: Once
+    if settings.redis_url:
+        limiter = RedisRateLimiter.from_url(settings.redis_url, limits(settings))
+        once = RedisOnce.from_url(settings.redis_url)
+    else:
+        limiter, once = MemoryRateLimiter(limits(settings)), MemoryOnce()
+    stack.push_async_callback(limiter.close)
+    stack.push_async_callback(once.close)
+    return limiter, once
+
+
 def telegram_config(settings: Settings) -> TelegramConfig:
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: there is no Telegram bot to run")
@@ -139,15 +154,7 @@ async def open_telegram(
         stack.push_async_callback(bot.session.close)
         storage = fsm_storage(settings.redis_url)
         stack.push_async_callback(storage.close)
-        limiter: RateLimiter
-        once: Once
-        if settings.redis_url:
-            limiter = RedisRateLimiter.from_url(settings.redis_url, limits(settings))
-            once = RedisOnce.from_url(settings.redis_url)
-        else:
-            limiter, once = MemoryRateLimiter(limits(settings)), MemoryOnce()
-        stack.push_async_callback(limiter.close)
-        stack.push_async_callback(once.close)
+        limiter, once = open_limits(settings, stack)
         texts = Catalogue()
         queue = await open_queue(
             worker_config(settings),
@@ -211,15 +218,7 @@ async def open_discord(
                 from db.migrate import upgrade_engine
 
                 await upgrade_engine(db.engine)
-            limiter: RateLimiter
-            once: Once
-            if settings.redis_url:
-                limiter = RedisRateLimiter.from_url(settings.redis_url, limits(settings))
-                once = RedisOnce.from_url(settings.redis_url)
-            else:
-                limiter, once = MemoryRateLimiter(limits(settings)), MemoryOnce()
-            stack.push_async_callback(limiter.close)
-            stack.push_async_callback(once.close)
+            limiter, once = open_limits(settings, stack)
             texts = Catalogue()
             queue = await open_queue(
                 worker_config(settings), db=db, texts=texts, engine_factory=engine_factory

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.people import reset_ban_notice
+from bot.people import Translate, reset_ban_notice
 from bot.services import Services
 from db import ledger
 from db import stats as db_stats
@@ -30,6 +30,33 @@ async def stats(services: Services, now: datetime | None = None) -> db_stats.Sta
     midnight = datetime.combine((now or utcnow()).astimezone(UTC).date(), time(), tzinfo=UTC)
     async with services.db.session() as session:
         return await db_stats.collect(session, midnight)
+
+
+def stats_text(figures: db_stats.Stats, t: Translate) -> str:
+    """/stats as the admin reads it, the same on every platform: users, today's jobs by outcome, the
+    queue and Stars, then the content guard's refusals and the reports."""
+    jobs = ", ".join(
+        t("stats_jobs_item", status=t(f"status_{status}"), count=count)
+        for status, count in sorted(figures.jobs_since.items())
+    )
+    overview = t(
+        "stats",
+        users=figures.users,
+        banned=figures.banned,
+        jobs=jobs or t("stats_no_jobs"),
+        queued=figures.queued,
+        running=figures.running,
+        stars_today=figures.stars_since,
+        stars_total=figures.stars_total,
+    )
+    safety = t(
+        "stats_safety",
+        blocked=figures.blocked_since,
+        reports_today=figures.reports.since,
+        reports_open=figures.reports.open,
+        reports_confirmed=figures.reports.confirmed_since,
+    )
+    return f"{overview}\n{safety}"
 
 
 class BadTarget(ValueError):

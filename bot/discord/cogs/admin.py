@@ -32,30 +32,7 @@ class AdminCog(commands.Cog):
     @app_commands.check(admin_only)
     async def stats(self, interaction: discord.Interaction[SwapBot]) -> None:
         me = asker(interaction)
-        t = me.t
-        figures = await flow.stats(me.services)
-        jobs = ", ".join(
-            t("stats_jobs_item", status=t(f"status_{status}"), count=count)
-            for status, count in sorted(figures.jobs_since.items())
-        )
-        text = t(
-            "stats",
-            users=figures.users,
-            banned=figures.banned,
-            jobs=jobs or t("stats_no_jobs"),
-            queued=figures.queued,
-            running=figures.running,
-            stars_today=figures.stars_since,
-            stars_total=figures.stars_total,
-        )
-        safety = t(
-            "stats_safety",
-            blocked=figures.blocked_since,
-            reports_today=figures.reports.since,
-            reports_open=figures.reports.open,
-            reports_confirmed=figures.reports.confirmed_since,
-        )
-        await reply(interaction, f"{text}\n{safety}")
+        await reply(interaction, flow.stats_text(await flow.stats(me.services), me.t))
 
     @app_commands.command(name="grant", description=describe("discord_command_grant"))
     @app_commands.describe(who=describe("discord_option_who"), credits=describe("discord_option_credits"))

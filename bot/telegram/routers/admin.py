@@ -24,31 +24,7 @@ router.message.filter(is_admin)
 
 @router.message(Command("stats"))
 async def stats(message: Message, services: Services, t: Translate) -> None:
-    figures = await flow.stats(services)
-    jobs = ", ".join(
-        t("stats_jobs_item", status=t(f"status_{status}"), count=count)
-        for status, count in sorted(figures.jobs_since.items())
-    )
-    await message.answer(
-        t(
-            "stats",
-            users=figures.users,
-            banned=figures.banned,
-            jobs=jobs or t("stats_no_jobs"),
-            queued=figures.queued,
-            running=figures.running,
-            stars_today=figures.stars_since,
-            stars_total=figures.stars_total,
-        )
-        + "\n"
-        + t(
-            "stats_safety",
-            blocked=figures.blocked_since,
-            reports_today=figures.reports.since,
-            reports_open=figures.reports.open,
-            reports_confirmed=figures.reports.confirmed_since,
-        )
-    )
+    await message.answer(flow.stats_text(await flow.stats(services), t))
 
 
 @router.message(Command("grant"))
