@@ -108,6 +108,18 @@ def open_limits(settings: Settings, stack: AsyncExitStack) -> tuple[RateLimiter,
     return limiter, once
 
 
+async def open_database(settings: Settings, stack: AsyncExitStack, *, migrate: bool) -> Database:
+    """The database, disposed with ``stack``; brought to the latest schema first when ``migrate`` or
+    when it is the embedded SQLite (which has no operator to run ``swapbot db upgrade``)."""
+    db = Database(settings.database_url)
+    stack.push_async_callback(db.dispose)
+    if migrate or is_sqlite(settings.database_url):
+        from db.migrate import upgrade_engine
+
+        await upgrade_engine(db.engine)
+    return db
+
+
 def telegram_config(settings: Settings) -> TelegramConfig:
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: there is no Telegram bot to run")
@@ -144,12 +156,7 @@ async def open_telegram(
     from swapbot.cli import worker_config
 
     async with AsyncExitStack() as stack:
-        db = Database(settings.database_url)
-        stack.push_async_callback(db.dispose)
-        if migrate or is_sqlite(settings.database_url):
-            from db.migrate import upgrade_engine
-
-            await upgrade_engine(db.engine)
+        db = await open_database(settings, stack, migrate=migrate)
         bot = prepare_bot(telegram_bot(telegram_config(settings)))
         stack.push_async_callback(bot.session.close)
         storage = fsm_storage(settings.redis_url)
@@ -212,12 +219,7 @@ async def open_discord(
     async with AsyncExitStack() as stack:
         queue: Queue | None = None
         if services is None:
-            db = Database(settings.database_url)
-            stack.push_async_callback(db.dispose)
-            if migrate or is_sqlite(settings.database_url):
-                from db.migrate import upgrade_engine
-
-                await upgrade_engine(db.engine)
+            db = await open_database(settings, stack, migrate=migrate)
             limiter, once = open_limits(settings, stack)
             texts = Catalogue()
             queue = await open_queue(
