@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -27,6 +28,8 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+
+T = TypeVar("T")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -98,8 +101,13 @@ def record_payment(provider: str, credits: int) -> None:
     CREDITS_SOLD.labels(provider=provider).inc(credits)
 
 
-def api_error(platform: str, code: str) -> None:
-    PLATFORM_API_ERRORS.labels(platform=platform, code=code).inc()
+async def counted(platform: str, classify: Callable[[BaseException], str], request: Awaitable[T]) -> T:
+    """One platform API call, each failure counted under ``classify``'s code before it goes on up."""
+    try:
+        return await request
+    except Exception as exc:
+        PLATFORM_API_ERRORS.labels(platform=platform, code=classify(exc)).inc()
+        raise
 
 
 def exposition() -> tuple[bytes, str]:

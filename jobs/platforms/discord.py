@@ -13,7 +13,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
 from jobs.errors import ChatUnavailable, DeliveryError
-from jobs.metrics import api_error
+from jobs.metrics import counted
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ async def call(request: Awaitable[T]) -> T:
     "never" (ChatUnavailable). Forbidden and NotFound are left to the caller, which falls back
     (followup -> channel -> DM) or gives up."""
     try:
-        return await _counted(request)
+        return await counted("discord", error_code, request)
     except discord.RateLimited as exc:
         raise DeliveryError("discord rate limit", retry_after=exc.retry_after) from exc
     except (discord.Forbidden, discord.NotFound):
@@ -66,12 +66,3 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return "network"
     return "other"
-
-
-async def _counted(request: Awaitable[T]) -> T:
-    """The call, each failure counted by code (jobs.metrics) before it is sorted."""
-    try:
-        return await request
-    except Exception as exc:
-        api_error("discord", error_code(exc))
-        raise

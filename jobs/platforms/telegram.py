@@ -29,7 +29,7 @@ from aiogram.methods.base import Response
 
 from jobs.config import TelegramConfig
 from jobs.errors import ChatUnavailable, DeliveryError
-from jobs.metrics import api_error
+from jobs.metrics import counted
 
 if TYPE_CHECKING:
     from aiogram.methods.base import TelegramType
@@ -78,7 +78,7 @@ async def call(request: Awaitable[T]) -> T:
     """One Bot API call, its failures sorted into "later" (DeliveryError) and "never" (ChatUnavailable).
     A bad request is left to the caller: a refused photo, a harmless edit, or a dead chat."""
     try:
-        return await _counted(request)
+        return await counted("telegram", error_code, request)
     except TelegramRetryAfter as exc:
         raise DeliveryError(
             f"telegram asked to wait: {exc.message}", retry_after=float(exc.retry_after)
@@ -118,12 +118,3 @@ _CODES: tuple[tuple[type[BaseException], str], ...] = (
 
 def error_code(exc: BaseException) -> str:
     return next((code for kind, code in _CODES if isinstance(exc, kind)), "other")
-
-
-async def _counted(request: Awaitable[T]) -> T:
-    """The call, each failure counted by code (jobs.metrics) before it is sorted."""
-    try:
-        return await request
-    except Exception as exc:
-        api_error("telegram", error_code(exc))
-        raise
