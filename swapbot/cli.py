@@ -466,10 +466,28 @@ def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] 
     typer.echo(f"database downgraded to {revision}")
 
 
+def platform_configs(settings: Settings):
+    """The Telegram and Discord API configs jobs/ takes, each None when its bot token is unset."""
+    from jobs.config import DiscordConfig, TelegramConfig
+
+    telegram = (
+        TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
+        if settings.telegram_bot_token
+        else None
+    )
+    discord = (
+        DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
+        if settings.discord_bot_token
+        else None
+    )
+    return telegram, discord
+
+
 def worker_config(settings: Settings):
     """Map the settings onto the plain values jobs/ takes (it never imports the settings module)."""
-    from jobs.config import DiscordConfig, QueueConfig, TelegramConfig, UrlPolicy, WorkerConfig
+    from jobs.config import QueueConfig, UrlPolicy, WorkerConfig
 
+    telegram, discord = platform_configs(settings)
     return WorkerConfig(
         database_url=settings.database_url,
         queue=QueueConfig(
@@ -485,12 +503,8 @@ def worker_config(settings: Settings):
             shutdown_grace_s=settings.shutdown_grace_s,
         ),
         engine=engine_spec(settings),
-        telegram=TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
-        if settings.telegram_bot_token
-        else None,
-        discord=DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
-        if settings.discord_bot_token
-        else None,
+        telegram=telegram,
+        discord=discord,
         urls=UrlPolicy(frozenset(settings.discord_attachment_hosts), settings.allow_private_fetch),
         metrics_port=settings.metrics_port,
     )

@@ -67,19 +67,10 @@ def stripe_webhook(settings: Settings, database: Database, stack: AsyncExitStack
     if not settings.stripe_webhook_secret:
         return None
     from bot.texts import Catalogue
-    from jobs.config import DiscordConfig, TelegramConfig
     from jobs.notify.direct import DirectMessages
+    from swapbot.cli import platform_configs
 
-    telegram = (
-        TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
-        if settings.telegram_bot_token
-        else None
-    )
-    discord = (
-        DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
-        if settings.discord_bot_token
-        else None
-    )
+    telegram, discord = platform_configs(settings)
     messages = DirectMessages(telegram, discord) if telegram or discord else None
     if messages is not None:
         stack.push_async_callback(messages.close)
