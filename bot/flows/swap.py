@@ -142,6 +142,21 @@ async def _saved_faces(services: Services, user: User, names: Sequence[str]) -> 
     return faces
 
 
+async def _ready_to_swap(
+    services: Services, user: User, photo: Photo, names: Sequence[str]
+) -> list[SavedFace] | Answer:
+    """What every swap of saved faces onto ``photo`` checks first, in the order a person should hear
+    it: the photo, the saved faces named, then the credits. The faces, or the answer refusing."""
+    refused = check_photo(services, photo)
+    if refused is not None:
+        return refused
+    faces = await _saved_faces(services, user, names)
+    if isinstance(faces, Answer):
+        return faces
+    short = await _short_of_credits(services, user, services.config.swap_cost)
+    return short if short is not None else faces
+
+
 async def swap_photo(
     services: Services,
     user: User,
@@ -154,15 +169,9 @@ async def swap_photo(
     """The default saved face (or the one named, or up to ``MAX_MIX`` named ones averaged: the worker
     mixes them) onto the face in ``photo``. ``options``: the swap options when not the user's
     settings (``restorer_choice``)."""
-    refused = check_photo(services, photo)
-    if refused is not None:
-        return refused
-    faces = await _saved_faces(services, user, names)
+    faces = await _ready_to_swap(services, user, photo, names)
     if isinstance(faces, Answer):
         return faces
-    short = await _short_of_credits(services, user, services.config.swap_cost)
-    if short is not None:
-        return short
     delivery = await open_status()
     request = JobRequest(
         user_id=user.id,
@@ -195,15 +204,9 @@ async def swap_numbered(
     """The saved face(s) onto the faces numbered ``faces`` of ``photo``, as one paid swap job at once:
     the person already said which faces, so no analysis or picker comes first (a number the photo
     does not have fails the job with bad_face_index, refunded)."""
-    refused = check_photo(services, photo)
-    if refused is not None:
-        return refused
-    saved = await _saved_faces(services, user, names)
+    saved = await _ready_to_swap(services, user, photo, names)
     if isinstance(saved, Answer):
         return saved
-    short = await _short_of_credits(services, user, services.config.swap_cost)
-    if short is not None:
-        return short
     delivery = await open_status()
     request = JobRequest(
         user_id=user.id,
