@@ -30,15 +30,6 @@ class DirectMessages:
         self._discord: HTTPClient | None = None
         self._lock = asyncio.Lock()
 
-    @property
-    def platforms(self) -> frozenset[str]:
-        names = set()
-        if self._telegram is not None:
-            names.add("telegram")
-        if self._discord_config is not None:
-            names.add("discord")
-        return frozenset(names)
-
     async def tell(self, platform: str, external_id: str, text: str) -> bool:
         try:
             if platform == "telegram" and self._telegram is not None:
