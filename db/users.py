@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -72,13 +73,7 @@ async def get_or_create(
         changes = _seen_changes(user, display_name, now, seen_every)
         if not changes:
             return user, False
-        user = await session.scalar(
-            update(User)
-            .where(User.id == user.id)
-            .values(**changes)
-            .returning(User)
-            .execution_options(populate_existing=True)
-        )
+        user = await _updated(session, user.id, changes)
         if user is not None:
             return user, False
         # deleted (/forget) between the read and the write: this is a first contact after all
@@ -187,43 +182,34 @@ async def update_profile(
     }
     if not changes:
         return await get(session, user_id)
-    user = await session.scalar(
-        update(User)
-        .where(User.id == user_id)
-        .values(**changes)
-        .returning(User)
-        .execution_options(populate_existing=True)
-    )
-    if user is None:
-        raise UserNotFound(user_id)
-    return user
+    return await _set(session, user_id, changes)
 
 
 async def set_restorer(session: AsyncSession, user_id: int, restorer: str | None) -> User:
     """Store the restorer to run after this user's swaps; ``None`` turns restoration off."""
-    user = await session.scalar(
-        update(User)
-        .where(User.id == user_id)
-        .values(restorer=restorer)
-        .returning(User)
-        .execution_options(populate_existing=True)
-    )
-    if user is None:
-        raise UserNotFound(user_id)
-    return user
+    return await _set(session, user_id, {"restorer": restorer})
 
 
 async def accept_terms(
     session: AsyncSession, user_id: int, version: str, *, now: datetime | None = None
 ) -> User:
     """Record that the user agreed to terms ``version`` now (agreeing again refreshes the time)."""
-    user = await session.scalar(
+    return await _set(session, user_id, {"terms_accepted_at": now or utcnow(), "terms_version": version})
+
+
+async def _updated(session: AsyncSession, user_id: int, values: Mapping[str, object]) -> User | None:
+    """The user with ``values`` written, read back in the same statement; None when there is no such user."""
+    return await session.scalar(
         update(User)
         .where(User.id == user_id)
-        .values(terms_accepted_at=now or utcnow(), terms_version=version)
+        .values(**values)
         .returning(User)
         .execution_options(populate_existing=True)
     )
+
+
+async def _set(session: AsyncSession, user_id: int, values: Mapping[str, object]) -> User:
+    user = await _updated(session, user_id, values)
     if user is None:
         raise UserNotFound(user_id)
     return user
