@@ -6,12 +6,12 @@ messages from HTTP clients are stripped of the token before they are shown.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from swapbot import credentials
+from db.session import is_sqlite
+from swapbot import credentials, secret_key
 from swapbot.doctor import Check, Finding, Loaded, Options, Status, sqlite_path
 
 FAIL, WARN, OK, SKIP = Status.FAIL, Status.WARN, Status.OK, Status.SKIP
@@ -24,9 +24,8 @@ async def settings_check(loaded: Loaded, options: Options) -> list[Finding]:
         Finding(FAIL, "settings", line, "set a valid value (an example ends the line)")
         for line in loaded.errors
     ]
-    database = sqlite_path(settings.database_url)
-    is_sqlite = settings.database_url.startswith("sqlite")
-    if settings.secret_key is None and not is_sqlite:
+    key_file = secret_key.key_file(settings.database_url)
+    if settings.secret_key is None and not is_sqlite(settings.database_url):
         found.append(
             Finding(
                 FAIL,
@@ -35,9 +34,8 @@ async def settings_check(loaded: Loaded, options: Options) -> list[Finding]:
                 "set it once and never change it: python -c 'import secrets; print(secrets.token_hex(32))'",
             )
         )
-    elif settings.secret_key is None and database is not None:
-        key_file = f"{database}.key"
-        state = "kept in" if Path(key_file).is_file() else "generated on first use into"
+    elif settings.secret_key is None and key_file is not None:
+        state = "kept in" if key_file.is_file() else "generated on first use into"
         found.append(Finding(OK, "settings", f"SWAPBOT_SECRET_KEY unset: {state} {key_file}", "back it up"))
     if not settings.telegram_bot_token and not settings.discord_bot_token:
         found.append(
@@ -60,13 +58,13 @@ async def database_check(loaded: Loaded, options: Options) -> list[Finding]:
     url = loaded.settings.database_url
     where = make_url(url).render_as_string(hide_password=True)
     file = sqlite_path(url)
-    is_sqlite = url.startswith("sqlite")
+    sqlite = is_sqlite(url)
     # SQLite bots migrate at start (`swapbot telegram`, `web`, `run`); Postgres needs `db upgrade`.
-    behind = WARN if is_sqlite else FAIL
+    behind = WARN if sqlite else FAIL
     if file is not None and not file.is_file():
         return [Finding(behind, "database", f"no database file at {file} yet", UPGRADE)]
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
-    connect_args: dict[str, Any] = {} if is_sqlite else {"timeout": options.timeout_s}
+    connect_args: dict[str, Any] = {} if sqlite else {"timeout": options.timeout_s}
     engine = create_async_engine(url, connect_args=connect_args)
     try:
         async with engine.connect() as connection:

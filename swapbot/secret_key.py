@@ -33,9 +33,23 @@ def resolve_secret_key(database_url: str, configured: str | None) -> bytes:
             f"SWAPBOT_SECRET_KEY must be set with {url.get_backend_name()} (it keys who has had the "
             f"free credits, and a key that changed would forget them); example: {EXAMPLE}"
         )
-    if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+    path = key_file(database_url)
+    if path is None:
         return secrets.token_hex(32).encode()  # the database lives as long as the process, so may the key
-    return _kept_key(Path(f"{url.database}.key"))
+    return _kept_key(path)
+
+
+def key_file(database_url: str) -> Path | None:
+    """Where a generated key is kept: beside an SQLite database's file; None for an in-memory SQLite
+    database or another backend (no file to keep it beside)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return Path(f"{url.database}.key")
 
 
 def _kept_key(path: Path) -> bytes:

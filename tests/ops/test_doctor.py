@@ -271,3 +271,17 @@ def test_stripe_and_url_forms():
     )
     assert credentials.https_url_problem("http://bot.example.org/telegram/webhook") is not None
     assert credentials.https_url_problem("https:///telegram/webhook") is not None
+
+
+def test_an_unset_secret_key_on_sqlite_names_the_file_it_is_kept_in(clean_env, monkeypatch):
+    url = f"sqlite+aiosqlite:///{clean_env / 'bot.db'}"
+    result = doctor(monkeypatch, {"DATABASE_URL": url}, "--only", "settings")
+    assert having(result.output, "ok", "settings", f"generated on first use into {clean_env / 'bot.db.key'}")
+    (clean_env / "bot.db.key").write_text("k" * 64)
+    result = doctor(monkeypatch, {"DATABASE_URL": url}, "--only", "settings")
+    assert having(result.output, "ok", "settings", f"kept in {clean_env / 'bot.db.key'}")
+    # An in-memory database keeps no key file: there is nothing to name.
+    result = doctor(monkeypatch, {"DATABASE_URL": "sqlite+aiosqlite:///:memory:"}, "--only", "settings")
+    assert not any(
+        check == "settings" and "SWAPBOT_SECRET_KEY" in rest for _, check, rest in rows(result.output)
+    )
