@@ -155,6 +155,14 @@ async def say(interaction: discord.Interaction[Any], answer: Answer) -> None:
     await reply(interaction, translator(interaction)(answer.code, **answer.params))
 
 
+async def defer(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge now (ephemeral, "thinking") for an answer that may take longer than Discord's three
+    seconds; ``reply`` then edits the deferred message."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        interaction.extras["deferred"] = True
+
+
 class Status:
     """Acknowledges ``interaction`` (an ephemeral defer: the status and refusals are for the asker;
     the result arrives as a public followup) and opens the job's status message when the flow submits."""
@@ -163,9 +171,7 @@ class Status:
         self.interaction = interaction
 
     async def defer(self) -> None:
-        if not self.interaction.response.is_done():
-            await self.interaction.response.defer(ephemeral=True, thinking=True)
-            self.interaction.extras["deferred"] = True
+        await defer(self.interaction)
 
     async def open(self) -> Delivery:
         interaction = self.interaction

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.context import Status, asker, delivery_for, enter, reply, services_of
+from bot.discord.context import asker, defer, delivery_for, enter, reply, services_of
 from bot.discord.describe import describe
 from bot.discord.errors import on_error
 from bot.discord.signing import sign, verify
@@ -54,8 +54,7 @@ class CreditsCog(commands.Cog):
     @app_commands.command(name="cancel", description=describe("command_cancel"))
     async def cancel(self, interaction: discord.Interaction[SwapBot]) -> None:
         me = asker(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        interaction.extras["deferred"] = True
+        await defer(interaction)
         done = await flow.cancel(me.services, me.user)
         if not done.jobs:
             await reply(interaction, me.t("cancel_none"))
@@ -109,8 +108,7 @@ class BuyButton(
                 await reply(interaction, me.t("not_your_button"))
                 return
             # Stripe answers within seconds, but not always within Discord's three.
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            interaction.extras["deferred"] = True
+            await defer(interaction)
             link = await checkout_flow.checkout(me.services, me.user, self.credits)
             if link is None:
                 await reply(interaction, me.t("buy_pack_gone"))
@@ -152,8 +150,7 @@ class ResendButton(
             if not verify(secret, interaction.user.id, f"rs:{self.job_id}", self.signature):
                 await reply(interaction, me.t("not_your_button"))
                 return
-            status = Status(interaction)
-            await status.defer()
+            await defer(interaction)
             original = await interaction.original_response()
             outcome = await flow.resend(
                 me.services, me.user, self.job_id, delivery_for(interaction, original.id)
