@@ -10,7 +10,7 @@ import discord
 import structlog
 from discord import app_commands
 
-from bot.discord.context import Refused, Silenced, reply, translator
+from bot.discord.context import Refused, Silenced, reply, services_of, translator
 
 log = structlog.get_logger("bot.discord")
 
@@ -33,7 +33,7 @@ def sentence(interaction: discord.Interaction[Any], error: BaseException) -> str
     if isinstance(error, NotAdmin):
         return t("admin_only")
     code = getattr(error, "code", None)  # our typed failures (CheckoutFailed, db errors) carry one
-    if isinstance(code, str) and code in _known(interaction):
+    if isinstance(code, str) and code in services_of(interaction).texts.languages["en"]:
         return t(code, **_params(error))
     log.error(
         "interaction failed",
@@ -53,12 +53,6 @@ async def on_error(interaction: discord.Interaction[Any], error: BaseException) 
         await reply(interaction, text)
     except discord.HTTPException as exc:  # the token died meanwhile: nobody to tell
         log.info("error not told", interaction_id=interaction.id, error=repr(exc))
-
-
-def _known(interaction: discord.Interaction[Any]) -> set[str]:
-    from bot.discord.context import services_of
-
-    return set(services_of(interaction).texts.languages["en"])
 
 
 def _params(error: BaseException) -> dict[str, Any]:
