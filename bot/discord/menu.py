@@ -11,6 +11,7 @@ from discord import app_commands
 from bot.discord import consent
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, Status, asker, check_attachment
+from bot.discord.picker import offer_picker
 from bot.flows import swap as flow
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ def first_image(message: discord.Message) -> discord.Attachment | None:
 
 def swap_in_message() -> app_commands.ContextMenu:
     async def swap_in(interaction: discord.Interaction[SwapBot], message: discord.Message) -> None:
-        from bot.discord.cogs.swap import offer_picker
-
         me = asker(interaction)
         attachment = first_image(message)
         if attachment is None:
@@ -43,7 +42,7 @@ def swap_in_message() -> app_commands.ContextMenu:
         status = Status(interaction)
         await status.defer()
         answer = await flow.swap_photo(me.services, me.user, photo, status.open)
-        offer_picker(interaction.client, interaction, answer)
+        offer_picker(interaction, answer)
         await status.show(answer)
 
     # The same cooldown as the heavy slash commands (a check set on the callback before it is wrapped).

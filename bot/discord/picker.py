@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import structlog
@@ -24,6 +24,9 @@ from bot.services import Services
 from db import analyses
 from db import jobs as db_jobs
 from db.models import JobKind, JobStatus
+
+if TYPE_CHECKING:
+    from bot.discord.client import SwapBot
 
 log = structlog.get_logger("bot.discord.picker")
 
@@ -154,11 +157,12 @@ async def offer(interaction: discord.Interaction[Any], job_id: str, *, poll_s: f
         while True:
             async with services.db.session() as session:
                 job = await db_jobs.get_or_none(session, job_id)
-                count = await analyses.count(session, job_id) if job is not None else 0
-            if job is None or job.kind != JobKind.ANALYZE.value:
-                return
-            if job.status == JobStatus.SUCCEEDED.value:
-                break
+                if job is None or job.kind != JobKind.ANALYZE.value:
+                    return
+                if job.status == JobStatus.SUCCEEDED.value:
+                    # The faces are counted once, when the analysis has stored them all.
+                    count = await analyses.count(session, job_id)
+                    break
             if job.status in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
                 return
             if discord.utils.utcnow().timestamp() + poll_s >= deadline:
@@ -173,3 +177,14 @@ async def offer(interaction: discord.Interaction[Any], job_id: str, *, poll_s: f
         raise
     except Exception as exc:
         log.warning("picker not offered", job_id=job_id, error=repr(exc))
+
+
+def offer_picker(interaction: discord.Interaction[SwapBot], answer: swap_flow.Answer) -> None:
+    """An analysis was asked for (now, or the same photo before): its buttons follow when it found
+    several faces."""
+    ticket = answer.ticket
+    if ticket is None or not ticket.job_id.startswith(ANALYSIS_PREFIX):
+        return
+    if answer.submitted and (not answer.again or answer.code == "picker_sent_before"):
+        bot = interaction.client
+        bot.spawn(offer(interaction, ticket.job_id, poll_s=bot.picker_poll_s))

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.context import Status, asker, check_attachment, reply, say
 from bot.discord.describe import describe
+from bot.discord.picker import offer_picker
 from bot.flows import faces as flow
 from bot.flows.swap import Answer
 from db import faces as db_faces
@@ -33,14 +34,12 @@ class FacesCog(commands.GroupCog, group_name="face", group_description=describe(
     async def save(
         self, interaction: discord.Interaction[SwapBot], name: str, image: discord.Attachment
     ) -> None:
-        from bot.discord.cogs.swap import offer_picker
-
         me = asker(interaction)
         photo = check_attachment(interaction, image)
         status = Status(interaction)
         await status.defer()
         answer = await flow.start_save(me.services, me.user, photo, name, status.open)
-        offer_picker(self.bot, interaction, answer)
+        offer_picker(interaction, answer)
         await status.show(answer)
 
     @app_commands.command(name="list", description=describe("discord_command_face_list"))

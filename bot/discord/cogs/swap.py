@@ -13,7 +13,7 @@ from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.cogs.faces import face_names
 from bot.discord.context import Refused, Status, asker, check_attachment, say
 from bot.discord.describe import describe
-from bot.discord.picker import ANALYSIS_PREFIX, offer
+from bot.discord.picker import offer_picker
 from bot.flows import swap as flow
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class SwapCog(commands.Cog):
             answer = await flow.swap_photo(
                 me.services, me.user, target_photo, status.open, names=names, options=options
             )
-            offer_picker(self.bot, interaction, answer)
+            offer_picker(interaction, answer)
         await status.show(answer)
 
     @swap.autocomplete("face")
@@ -80,13 +80,3 @@ class SwapCog(commands.Cog):
         self, interaction: discord.Interaction[SwapBot], current: str
     ) -> list[app_commands.Choice[str]]:
         return await face_names(interaction, current, mix=True)
-
-
-def offer_picker(bot: SwapBot, interaction: discord.Interaction[SwapBot], answer: flow.Answer) -> None:
-    """An analysis was asked for (now, or the same photo before): its buttons follow when it found
-    several faces."""
-    ticket = answer.ticket
-    if ticket is None or not ticket.job_id.startswith(ANALYSIS_PREFIX):
-        return
-    if answer.submitted and (not answer.again or answer.code == "picker_sent_before"):
-        bot.spawn(offer(interaction, ticket.job_id, poll_s=bot.picker_poll_s))
