@@ -5,8 +5,7 @@ by bot/texts/po.py), so aiogram's ``gettext`` and the handlers' ``t`` read the s
 ``LanguageMiddleware`` picks the language of each update: the user's stored one (Telegram's language
 on first contact, or the choice made in /settings), else the update's Telegram ``language_code``,
 else English. It enters aiogram's i18n context with it and injects ``t`` (``t(code, **params)``: the
-catalogue's sentence in that language, with its variant and fallback rules), in place of the user
-middleware's, which only banned users (who go no further) are told with.
+catalogue's sentence in that language, with its variant and fallback rules).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Who is talking: the user is got or created (free credits on first contact), a banned user gets one
-answer and then silence, and handlers get ``user`` (db.models.User), ``new_user`` (bool) and ``t``
-(``t(code, **params)`` in the user's language)."""
+answer and then silence, and handlers get ``user`` (db.models.User) and ``new_user`` (bool); ``t`` is
+the language middleware's (bot/telegram/middlewares/i18n.py)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ class UserMiddleware(BaseMiddleware):
             language=sender.language_code,
             maybe_new=_starts(event),
         )
-        t = translator(services, entry.user.language)
-        data["t"] = t
         if entry.user.is_banned and not _pays(event):
-            await _refuse(event, data, services, entry.user, t(BANNED))
+            # The one sentence said before the language middleware (which injects ``t``) would run.
+            text = translator(services, entry.user.language)(BANNED)
+            await _refuse(event, data, services, entry.user, text)
             return None
         data["user"] = entry.user
         data["new_user"] = entry.created
