@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import EngineError, ModelMissing
 from engine.models.registry import require
-from engine.safety.nudenet import CLASSES, NudeNet, preprocess
+from engine.safety.nudenet import CLASSES, NudeNet
 from engine.safety.settings import GuardSpec
 
 GUARD_MODEL = "nudenet"
@@ -60,9 +60,7 @@ class Guard:
         what it says."""
         if self.detector is None:
             return dict.fromkeys(EXPLICIT, 0.0)
-        blob, _ = preprocess(image)
-        (output,) = self.detector.session.run(None, {self.detector.input_name: blob})[:1]
-        rows = np.asarray(output, dtype=np.float32).reshape(4 + len(CLASSES), -1)[_EXPLICIT_ROWS]
+        rows = self.detector.rows(image)[_EXPLICIT_ROWS]
         return {label: float(row.max(initial=0.0)) for label, row in zip(EXPLICIT, rows, strict=True)}
 
     def check(self, image: np.ndarray, stage: str, *, nsfw_channel: bool = False) -> None:

@@ -101,12 +101,18 @@ class NudeNet:
         self.session: Any = get_session(path, providers)
         self.input_name: str = self.session.get_inputs()[0].name
 
+    def rows(self, image: np.ndarray) -> np.ndarray:
+        """The network's raw answer for a BGR uint8 image: ``4 + len(CLASSES)`` rows (box, then one
+        score per class), one column per candidate box."""
+        blob, _ = preprocess(image)
+        (output,) = self.session.run(None, {self.input_name: blob})[:1]
+        return np.asarray(output, dtype=np.float32).reshape(4 + len(CLASSES), -1)
+
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Body parts found in a BGR uint8 image (grey or BGRA are converted first)."""
         image = _bgr(image)
-        blob, side = preprocess(image)
-        (output,) = self.session.run(None, {self.input_name: blob})[:1]
-        return decode(output, side, image.shape[1], image.shape[0])
+        height, width = image.shape[:2]
+        return decode(self.rows(image), max(height, width), width, height)
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
