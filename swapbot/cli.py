@@ -297,9 +297,7 @@ def web(
 def discord_bot(ctx: typer.Context) -> None:
     """Run the Discord bot over the gateway (jobs go to ARQ with REDIS_URL, else run in this process);
     its commands are synced at start (to DISCORD_DEV_GUILD_ID when set)."""
-    settings = _settings(ctx)
-    with cli_errors():
-        _run_discord(settings, migrate=False)
+    _run_discord(_settings(ctx), migrate=False)  # which turns errors into one line itself
 
 
 def _run_discord(settings: Settings, *, migrate: bool) -> None:
