@@ -14,7 +14,6 @@ from discord import app_commands
 from bot.discord.context import asker, enter, reply, services_of
 from bot.discord.errors import on_error
 from bot.flows import reports as flow
-from bot.people import translator
 from bot.signing import sign, verify
 
 if TYPE_CHECKING:
@@ -44,15 +43,7 @@ async def tell_admins(client: discord.Client, made: flow.Made) -> None:
     """A DM to each Discord admin (best effort: one who shares no server with the bot, or blocks DMs,
     is not told, and the report stands anyway; /reports lists it)."""
     services = client.services  # type: ignore[attr-defined]
-    for admin_id, language in await flow.admins_of(services, "discord"):
-        t = translator(services, language)
-        text = t(
-            "report_admin_notice",
-            id=made.report_id,
-            job=made.job_id,
-            owner=made.owner,
-            reason=t("report_no_reason"),
-        )
+    for admin_id, text in await flow.admin_notices(services, "discord", made):
         try:
             channel = await client.create_dm(discord.Object(id=int(admin_id)))
             await channel.send(text)

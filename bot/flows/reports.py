@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.people import translator
 from bot.services import Services
 from db import reports as db_reports
 from db import users as db_users
@@ -27,6 +28,7 @@ class Made:
     report_id: int | None = None
     job_id: str | None = None
     owner: str | None = None  # "@<user number>"
+    reason: str | None = None  # as recorded (stripped; None when none was given)
 
     @property
     def made(self) -> bool:
@@ -46,23 +48,33 @@ async def report(
         job = await db_reports.find_result_job(session, reporter.platform, chat, message, attachments)
         if job is None:
             return Made("report_not_a_result")
-        made = await db_reports.create(session, job, reporter.id, (reason or "").strip() or None)
+        reason = (reason or "").strip() or None
+        made = await db_reports.create(session, job, reporter.id, reason)
         if made is None:
             return Made("report_duplicate")
     REPORTS.labels(platform=reporter.platform).inc()
-    return Made("report_done", made.id, job.id, f"@{job.user_id}")
+    return Made("report_done", made.id, job.id, f"@{job.user_id}", reason)
 
 
-async def admins_of(services: Services, platform: str) -> list[tuple[str, str | None]]:
-    """The configured admins on ``platform``: (external id, language from their row when known)."""
-    found = []
+async def admin_notices(services: Services, platform: str, made: Made) -> list[tuple[str, str]]:
+    """The notice of report ``made`` for each configured admin on ``platform``, in their language (from
+    their row when known): (external id, text). Sending is the platform's (best effort)."""
+    notices = []
     async with services.db.session() as session:
         for admin_platform, external_id in sorted(services.config.admins):
             if admin_platform != platform:
                 continue
             row = await db_users.find(session, platform, external_id)
-            found.append((external_id, row.language if row is not None else None))
-    return found
+            t = translator(services, row.language if row is not None else None)
+            text = t(
+                "report_admin_notice",
+                id=made.report_id,
+                job=made.job_id,
+                owner=made.owner,
+                reason=made.reason or t("report_no_reason"),
+            )
+            notices.append((external_id, text))
+    return notices
 
 
 @dataclass(frozen=True, slots=True)

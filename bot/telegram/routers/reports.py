@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import reports as flow
-from bot.people import Translate, translator
+from bot.people import Translate
 from bot.services import Services
 from bot.signing import verify
 from bot.telegram.keyboards import ReportAction, report_buttons, report_payload
@@ -36,21 +36,13 @@ async def report(
     made = await flow.report(services, user, str(message.chat.id), str(target.message_id), command.args)
     await message.answer(t(made.code))
     if made.made:
-        await tell_admins(bot, services, made, command.args)
+        await tell_admins(bot, services, made)
 
 
-async def tell_admins(bot: Bot, services: Services, made: flow.Made, reason: str | None) -> None:
+async def tell_admins(bot: Bot, services: Services, made: flow.Made) -> None:
     """Each Telegram admin gets the report in a message of its own (best effort: an admin who never
     started the bot cannot be written to, and the report stands anyway)."""
-    for admin_id, language in await flow.admins_of(services, "telegram"):
-        t = translator(services, language)
-        text = t(
-            "report_admin_notice",
-            id=made.report_id,
-            job=made.job_id,
-            owner=made.owner,
-            reason=(reason or "").strip() or t("report_no_reason"),
-        )
+    for admin_id, text in await flow.admin_notices(services, "telegram", made):
         try:
             await bot.send_message(int(admin_id), text)
         except Exception as exc:  # the report is recorded; /reports shows it
