@@ -40,7 +40,7 @@ from jobs.config import DiscordConfig, QueueConfig, WorkerConfig
 from jobs.platforms.discord import set_api_base
 from jobs.queue import Queue, open_queue
 from tests.db.conftest import fresh_postgres
-from tests.fakes.discord_server import FakeDiscord, Posted, Reply
+from tests.fakes.discord_server import FakeDiscord, Posted, Reply, message_json, user_json
 from tests.jobs.squares import SquareEngine
 from tests.safety.kit import agree_first
 
@@ -227,24 +227,9 @@ class Person:
     ) -> dict[str, Any]:
         """The message context menu ``name`` on a message carrying ``attachments``."""
         message_id = snowflake()
-        message = {
-            "id": message_id,
-            "channel_id": self.channel_id,
-            "type": 0,
-            "content": "look",
-            "author": author or {"id": "4242", "username": "bob", "discriminator": "0", "avatar": None},
-            "attachments": [a.json() for a in attachments],
-            "embeds": [],
-            "mentions": [],
-            "mention_roles": [],
-            "pinned": False,
-            "mention_everyone": False,
-            "tts": False,
-            "timestamp": datetime.now(UTC).isoformat(),
-            "edited_timestamp": None,
-            "flags": 0,
-            "components": [],
-        }
+        bob = {"id": "4242", "username": "bob", "discriminator": "0", "avatar": None}
+        attached = [a.json() for a in attachments]
+        message = message_json(message_id, self.channel_id, "look", attached, author=author or bob)
         data = {
             "id": snowflake(),
             "name": name,
@@ -257,33 +242,17 @@ class Person:
     def press(self, custom_id: str) -> dict[str, Any]:
         """A button press on a bot message (type 3, component 2)."""
         payload = self._base(3, {"custom_id": custom_id, "component_type": 2})
-        payload["message"] = {
-            "id": snowflake(),
-            "channel_id": self.channel_id,
-            "type": 0,
-            "content": "…",
-            "author": {
-                "id": str(self.harness.fake.application_id),
-                "username": "SwapBot",
-                "discriminator": "0",
-                "avatar": None,
-                "bot": True,
-            },
-            "attachments": [],
-            "embeds": [],
-            "mentions": [],
-            "mention_roles": [],
-            "pinned": False,
-            "mention_everyone": False,
-            "tts": False,
-            "timestamp": datetime.now(UTC).isoformat(),
-            "edited_timestamp": None,
-            "flags": 64,
-            # The message carries the button pressed (discord.py finds the item there).
-            "components": [
-                {"type": 1, "components": [{"type": 2, "style": 1, "label": "·", "custom_id": custom_id}]}
-            ],
-        }
+        button = {"type": 2, "style": 1, "label": "·", "custom_id": custom_id}
+        # The message carries the button pressed (discord.py finds the item there).
+        payload["message"] = message_json(
+            snowflake(),
+            self.channel_id,
+            "…",
+            [],
+            author=user_json(self.harness.fake.application_id, "SwapBot", bot=True),
+            flags=64,
+            components=[{"type": 1, "components": [button]}],
+        )
         return payload
 
     async def user(self) -> User:

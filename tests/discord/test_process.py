@@ -33,7 +33,7 @@ from jobs.platforms.discord import point_gateway
 from tests.conftest import encode
 from tests.db.conftest import create_pg_database, drop_pg_database, migrated, pg_url
 from tests.fakes.discord_gateway import AUTHENTICATION_FAILED, attachment, command_interaction, snowflake
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord, message_json, user_json
 
 REDIS_URL = "redis://localhost:6379/9"  # a database of its own: the worker's queue keys are the defaults
 SECRET_KEY = "discord-process-test-secret-key-0123456789"
@@ -236,26 +236,16 @@ def _press(fake: FakeDiscord, custom_id: str) -> dict[str, object]:
     )
     payload["type"] = 3
     payload["data"] = {"custom_id": custom_id, "component_type": 2}
-    bot = {"id": str(fake.application_id), "username": "SwapBot", "discriminator": "0", "avatar": None}
     button = {"type": 2, "style": 1, "label": "·", "custom_id": custom_id}
-    payload["message"] = {
-        "id": str(snowflake()),
-        "channel_id": str(CHANNEL_ID),
-        "type": 0,
-        "content": "…",
-        "author": {**bot, "bot": True},
-        "attachments": [],
-        "embeds": [],
-        "mentions": [],
-        "mention_roles": [],
-        "pinned": False,
-        "mention_everyone": False,
-        "tts": False,
-        "timestamp": "2026-12-02T00:00:00+00:00",
-        "edited_timestamp": None,
-        "flags": 64,
-        "components": [{"type": 1, "components": [button]}],
-    }
+    payload["message"] = message_json(
+        snowflake(),
+        str(CHANNEL_ID),
+        "…",
+        [],
+        author=user_json(fake.application_id, "SwapBot", bot=True),
+        flags=64,
+        components=[{"type": 1, "components": [button]}],
+    )
     return payload
 
 

@@ -194,7 +194,7 @@ class FakeDiscord:
     async def _me(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return _error(401, "401: Unauthorized", 0)
-        return _json(_user(self.application_id, "SwapBot", bot=True))
+        return _json(user_json(self.application_id, "SwapBot", bot=True))
 
     async def _application(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -208,7 +208,7 @@ class FakeDiscord:
                 "icon": None,
                 "bot_public": True,
                 "bot_require_code_grant": False,
-                "owner": _user(1, "owner"),
+                "owner": user_json(1, "owner"),
                 "verify_key": "0" * 64,
                 "flags": 0,
             }
@@ -257,7 +257,7 @@ class FakeDiscord:
             content = payload.get("content")
             answer["resource"] = {
                 "type": kind,
-                "message": _message(original, "followup", content, [], webhook_id=self.application_id),
+                "message": message_json(original, "followup", content, [], webhook_id=self.application_id),
             }
         return _json(answer)
 
@@ -268,7 +268,9 @@ class FakeDiscord:
         edits = [r.content for r in self.replies_to(token) if r.content is not None]
         original = self.originals[token]
         return _json(
-            _message(original, "followup", edits[-1] if edits else None, [], webhook_id=self.application_id)
+            message_json(
+                original, "followup", edits[-1] if edits else None, [], webhook_id=self.application_id
+            )
         )
 
     async def _edit_original(self, request: web.Request) -> web.Response:
@@ -284,7 +286,7 @@ class FakeDiscord:
         if payload.get("content") is not None:
             self.edits.append((original, payload["content"]))
         return _json(
-            _message(original, "followup", payload.get("content"), [], webhook_id=self.application_id)
+            message_json(original, "followup", payload.get("content"), [], webhook_id=self.application_id)
         )
 
     async def _sync(self, request: web.Request) -> web.Response:
@@ -313,7 +315,7 @@ class FakeDiscord:
         content, _ = await _message_body(request)
         message_id = int(request.match_info["message"])
         self.edits.append((message_id, content or ""))
-        return _json(_message(message_id, "followup", content, [], webhook_id=self.application_id))
+        return _json(message_json(message_id, "followup", content, [], webhook_id=self.application_id))
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         failure = await self._scripted("channel")
@@ -335,7 +337,7 @@ class FakeDiscord:
             return _error(401, "401: Unauthorized", 0)
         user_id = str((await request.json())["recipient_id"])
         channel_id = self.dm_channels.setdefault(user_id, str(next(self._ids)))
-        return _json({"id": channel_id, "type": 1, "recipients": [_user(int(user_id), "someone")]})
+        return _json({"id": channel_id, "type": 1, "recipients": [user_json(int(user_id), "someone")]})
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         failure = await self._scripted("attachment")
@@ -386,7 +388,7 @@ class FakeDiscord:
                     "content_type": "image/jpeg",
                 }
             )
-        return _message(
+        return message_json(
             message_id, channel_id, content, attachments, webhook_id=self.application_id if webhook else None
         )
 
@@ -421,7 +423,7 @@ async def _message_body(request: web.Request) -> tuple[str | None, list[bytes]]:
     return payload.get("content"), files
 
 
-def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+def user_json(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
     return {
         "id": str(user_id),
         "username": name,
@@ -432,20 +434,25 @@ def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
     }
 
 
-def _message(
-    message_id: int,
+def message_json(
+    message_id: int | str,
     channel_id: str,
     content: str | None,
     attachments: list[dict[str, Any]],
     *,
+    author: dict[str, Any] | None = None,
+    flags: int = 0,
+    components: list[dict[str, Any]] | None = None,
     webhook_id: int | None = None,
 ) -> dict[str, Any]:
+    """A message object as Discord sends it (the tests' interactions carry these too); by the bot,
+    unless ``author``."""
     message: dict[str, Any] = {
         "id": str(message_id),
         "channel_id": channel_id if channel_id.isdigit() else "1",
         "type": 0,
         "content": content or "",
-        "author": _user(APPLICATION_ID, "SwapBot", bot=True),
+        "author": author or user_json(APPLICATION_ID, "SwapBot", bot=True),
         "attachments": attachments,
         "embeds": [],
         "mentions": [],
@@ -455,8 +462,8 @@ def _message(
         "tts": False,
         "timestamp": datetime.now(UTC).isoformat(),
         "edited_timestamp": None,
-        "flags": 0,
-        "components": [],
+        "flags": flags,
+        "components": components or [],
     }
     if webhook_id is not None:
         message["webhook_id"] = str(webhook_id)
