@@ -7,15 +7,14 @@ records every request with its parsed fields, bearer key and ``Idempotency-Key``
 hours), so a double tap is seen here as two requests and one session. A ``Script`` makes the route fail
 (``card_error``-style 402s, 5xx, 401 for a wrong key).
 
-``signature_header`` and ``signed`` build the ``Stripe-Signature`` header: ``t=<unix time>,v1=<hex
-HMAC-SHA256 of "<t>.<payload>" keyed by the endpoint secret>``, with the timestamp chosen by the test
+``signature_header`` and ``signed`` build the ``Stripe-Signature`` header with the ``stripe`` library's
+own ``WebhookSignature.generate_signature_header`` (``t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<payload>" keyed by the endpoint secret>``), with the timestamp chosen by the test
 (a stale one is 5 minutes and more old).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import secrets
@@ -26,6 +25,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
+import stripe
 from aiohttp import web
 
 from tests.fakes import Reply, Script, ServerThread
@@ -146,10 +146,8 @@ def _error(reply: Reply) -> web.Response:
 
 
 def signature_header(payload: str, secret: str = WEBHOOK_SECRET, *, timestamp: int | None = None) -> str:
-    """The ``Stripe-Signature`` header Stripe would send for ``payload``."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{ts}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
+    """The ``Stripe-Signature`` header Stripe would send for ``payload``, made by the real library."""
+    return str(stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=timestamp))
 
 
 def event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> str:
