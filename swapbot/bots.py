@@ -26,6 +26,7 @@ from jobs.config import TelegramConfig
 from jobs.platforms.telegram import telegram_bot
 from jobs.queue import Queue, open_queue
 from jobs.worker import EngineFactory, default_engine
+from swapbot.logging import also_redact
 from swapbot.settings import Settings
 
 if TYPE_CHECKING:
@@ -132,7 +133,9 @@ def webhook_secret(settings: Settings) -> str:
     if settings.telegram_webhook_secret:
         return settings.telegram_webhook_secret
     key = settings.resolved_secret_key.get_secret_value()
-    return hmac.new(key, b"telegram-webhook", hashlib.sha256).hexdigest()
+    derived = hmac.new(key, b"telegram-webhook", hashlib.sha256).hexdigest()
+    also_redact(derived)
+    return derived
 
 
 @dataclass

@@ -30,7 +30,11 @@ class Redactor:
     """Replaces each secret, and its URL-encoded form, in text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        found: set[str] = set()
+        self.secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        found = set(self.secrets)
         for secret in secrets:
             if secret and len(secret) >= MIN_SECRET:
                 found.update({secret, quote(secret, safe=""), quote(secret)})
@@ -95,10 +99,21 @@ class _RedactingFormatter(logging.Formatter):
         return self.redact(jsonlib.dumps(line, default=repr))
 
 
+# The redaction in force: logging is process-wide, and so are the secrets it must hide. Secrets made
+# after start-up (the embedded mode's generated key, the webhook secret derived from it) join it.
+_ACTIVE = Redactor(())
+
+
+def also_redact(*secrets: str) -> None:
+    """Hide these too from every line from now on (a secret resolved after logging was set up)."""
+    _ACTIVE.add(secrets)
+
+
 def configure_logging(level: str = "INFO", json: bool = False, secrets: Iterable[str] = ()) -> None:
     """Set up structlog and the standard library's root logger; ``secrets``: values no line may show
-    (``settings_secrets``)."""
-    redact = Redactor(secrets)
+    (``settings_secrets``), kept with those added since by ``also_redact``."""
+    _ACTIVE.add(secrets)
+    redact = _ACTIVE
     # Third-party libraries log through the standard library: warnings only, except the lines that
     # say what a migration did.
     root = logging.getLogger()

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.pricing import DEFAULT_PACKS, PACKS_EXAMPLE, Pack, parse_packs
 from engine.choices import DEFAULT_PROVIDERS, PROVIDERS, Detector, EngineName, check_choice
+from swapbot.logging import also_redact
 from swapbot.secret_key import EXAMPLE as SECRET_KEY_EXAMPLE
 from swapbot.secret_key import MIN_LENGTH as SECRET_KEY_MIN_LENGTH
 from swapbot.secret_key import resolve_secret_key
@@ -207,7 +208,9 @@ class Settings(BaseSettings):
         on first use). Resolved on first access, so commands that keep no users never need one;
         raises ``SecretKeyError`` (a ValueError) with Postgres and no key."""
         given = self.secret_key.get_secret_value() if self.secret_key else None
-        return SecretBytes(resolve_secret_key(self.database_url, given))
+        key = resolve_secret_key(self.database_url, given)
+        also_redact(key.decode("ascii", errors="replace"))  # a generated key is as secret as a given one
+        return SecretBytes(key)
 
 
 # One example per variable, shown when its value is malformed.

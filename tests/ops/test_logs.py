@@ -247,3 +247,36 @@ def test_the_standard_library_and_tracebacks_are_redacted_too(mode: str) -> None
     assert text.count("[redacted]") >= 5, text
     assert "Failed to fetch updates" in text and "RuntimeError" in text
     assert "<72 bytes>" in text
+
+
+GENERATED_KEY_PROBE = """
+import logging, sys
+from swapbot.bots import webhook_secret
+from swapbot.logging import configure_logging, settings_secrets
+from swapbot.settings import Settings
+settings = Settings(database_url=f"sqlite+aiosqlite:///{sys.argv[1]}/bot.db", telegram_webhook_url="https://x.example/telegram/webhook")
+configure_logging("INFO", json=False, secrets=settings_secrets(settings))
+key = settings.resolved_secret_key.get_secret_value().decode()  # generated after logging was set up
+derived = webhook_secret(settings)
+logging.getLogger("aiogram").error("setWebhook secret_token=%s key=%s", derived, key)
+print(key, derived, sep="\\n")
+"""
+
+
+def test_a_key_generated_after_start_up_and_the_webhook_secret_derived_from_it_are_redacted(
+    tmp_path: Path,
+) -> None:
+    """The embedded mode makes its secret key on first use, after logging is set up; it and the
+    Telegram webhook secret derived from it are hidden from then on."""
+    probe = subprocess.run(
+        [sys.executable, "-c", GENERATED_KEY_PROBE, str(tmp_path)],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    key, derived = probe.stdout.decode().split()
+    assert len(key) == 64 and (tmp_path / "bot.db.key").read_text().strip() == key
+    logged = probe.stderr.decode()
+    assert "setWebhook secret_token=[redacted] key=[redacted]" in logged, logged
+    assert key not in logged and derived not in logged
