@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,6 +51,33 @@ def spawn_worker(
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
+
+
+def bare_env() -> dict[str, str]:
+    """This process's environment without any of swapbot's settings: a child configured only by what a
+    test adds."""
+    prefixes = ("SWAPBOT_", "TELEGRAM_", "DATABASE_", "REDIS_", "DISCORD_", "STRIPE_")
+    return {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+
+
+def sigterm_when(env: dict[str, str], cwd: Path, ready: Callable[[], bool], what: str) -> tuple[int, str]:
+    """``swapbot run`` with ``env``, sent SIGTERM once ``ready()``: its exit status and output."""
+    swapbot = Path(sys.executable).with_name("swapbot")
+    process = subprocess.Popen(
+        [str(swapbot), "run"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not ready():
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, f"gave up waiting for {what}"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, output
 
 
 def parse(text: str) -> Samples:

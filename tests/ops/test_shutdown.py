@@ -4,11 +4,8 @@ another worker delivers it; a polling Telegram bot stops on SIGTERM and exits 0.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from db.session import Database
@@ -16,7 +13,7 @@ from jobs.worker import check_health
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.conftest import Harness, close_harness, open_harness, until
-from tests.ops.procs import spawn_worker
+from tests.ops.procs import bare_env, sigterm_when, spawn_worker
 
 # isort: split
 from tests.jobs.conftest import pg, telegram  # noqa: F401  (the jobs tests' fixtures)
@@ -119,57 +116,21 @@ def test_a_polling_bot_exits_cleanly_on_sigterm(
     telegram: FakeTelegram,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SWAPBOT_", "TELEGRAM_", "DATABASE_", "REDIS_", "DISCORD_", "STRIPE_"))
-    }
-    env |= {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.url}
-    swapbot = Path(sys.executable).with_name("swapbot")
-    process = subprocess.Popen(
-        [str(swapbot), "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    env = bare_env() | {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.url}
+    # polling, long-poll after long-poll
+    status, output = sigterm_when(
+        env, tmp_path, lambda: len(telegram.called("getUpdates")) >= 2, "the bot to poll"
     )
-    try:
-        deadline = time.monotonic() + 180
-        while len(telegram.called("getUpdates")) < 2:  # polling, long-poll after long-poll
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "gave up waiting for the bot to poll"
-            time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=60)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, output
+    assert status == 0, output
     assert "Traceback" not in output
 
 
 def test_a_discord_bot_closes_its_gateway_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     with FakeDiscord() as fake:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SWAPBOT_", "TELEGRAM_", "DATABASE_", "REDIS_", "DISCORD_", "STRIPE_"))
-        }
-        env |= fake.env() | {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url}
-        swapbot = Path(sys.executable).with_name("swapbot")
-        process = subprocess.Popen(
-            [str(swapbot), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        env = bare_env() | fake.env() | {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url}
+        # connected and logged in on the gateway
+        status, output = sigterm_when(
+            env, tmp_path, lambda: bool(fake.gateway.identifies), "the bot to identify"
         )
-        try:
-            deadline = time.monotonic() + 180
-            while not fake.gateway.identifies:  # connected and logged in on the gateway
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                assert time.monotonic() < deadline, "gave up waiting for the bot to identify"
-                time.sleep(0.1)
-            process.send_signal(signal.SIGTERM)
-            output = process.communicate(timeout=60)[0].decode()
-        finally:
-            if process.poll() is None:
-                process.kill()
-    assert process.returncode == 0, output
+    assert status == 0, output
     assert "Traceback" not in output
