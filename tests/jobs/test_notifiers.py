@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -11,27 +10,18 @@ import cv2
 import numpy as np
 import pytest
 
-from bot.texts import Catalogue
 from db.base import utcnow
-from db.jobs import Delivery, get
+from db.jobs import Delivery
 from db.session import Database
-from engine.factory import EngineBundle, EngineSpec
-from jobs.client import JobClient
 from jobs.config import DiscordConfig, TelegramConfig
 from jobs.errors import ChatUnavailable, DeliveryError
-from jobs.execute import Executor
 from jobs.fetch import InputFetcher
-from jobs.local import LocalRunner
 from jobs.notify import Target
 from jobs.notify.discord import DiscordNotifier
 from jobs.notify.telegram import TelegramNotifier
-from jobs.notify.teller import Teller
-from jobs.operations import Operations
 from jobs.platforms.discord import set_api_base
 from jobs.platforms.telegram import telegram_bot
-from jobs.request import InputRef, JobRequest
 from jobs.results import encode_result
-from tests.db.conftest import make_user
 from tests.fakes import rate_limited
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import (
@@ -42,8 +32,9 @@ from tests.fakes.telegram_server import (
     retry_after,
     server_error,
 )
-from tests.jobs.conftest import BLUE, RED, queue_config
-from tests.jobs.squares import SquareEngine, colour_at, picture, png
+from tests.jobs.conftest import BLUE, RED
+from tests.jobs.discord_runs import run_discord_swap
+from tests.jobs.squares import colour_at, picture
 
 CHAT = "4242"
 
@@ -244,45 +235,10 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     sqlite: Database, discord_fake: FakeDiscord, dc: DiscordNotifier
 ) -> None:
     """Inputs are Discord attachment URLs, the result a followup, the status the original response."""
-    config = queue_config(redis_url=None)
-    engine = SquareEngine()
-    teller = Teller(sqlite, {"discord": dc}, Catalogue())
-    executor = Executor(
-        sqlite,
-        Operations(EngineBundle(EngineSpec(), engine)),
-        InputFetcher(url_policy=discord_fake.url_policy()),
-        teller,
-        config,
-    )
-    runner = LocalRunner(concurrency=2)
-    client = JobClient(sqlite, runner, teller=teller)
-    target_url, target_id = discord_fake.add_attachment(png(picture((RED, 20, 20))))
-    source_url, source_id = discord_fake.add_attachment(png(picture((BLUE, 50, 30))))
-    token, original = discord_fake.interaction()
-    user = await make_user(sqlite, balance=2, platform="discord")
-    try:
-        ticket = await client.submit(
-            JobRequest(
-                user,
-                "swap",
-                InputRef.discord(target_url, target_id),
-                InputRef.discord(source_url, source_id),
-                delivery=Delivery(
-                    "discord", "5550002", str(original), token, utcnow() + timedelta(minutes=15)
-                ),
-            )
-        )
-        runner.start(executor)
-        await asyncio.wait_for(runner.wait_idle(), 30)
-    finally:
-        await runner.stop()
-        executor.close()
-        await executor.fetcher.close()
+    job = await run_discord_swap(sqlite, discord_fake, dc, InputFetcher(url_policy=discord_fake.url_policy()))
     (posted,) = discord_fake.posted
     assert posted.via == "followup"
     result = cv2.imdecode(np.frombuffer(posted.files[0], np.uint8), cv2.IMREAD_COLOR)
     assert all(abs(a - b) <= 12 for a, b in zip(colour_at(result, 30, 30), BLUE, strict=True))
     assert [text for _, text in discord_fake.edits] == ["Queued: you are #1.", "Working on it…", "Done."]
-    async with sqlite.session() as session:
-        job = await get(session, ticket.job_id)
     assert job.status == "succeeded" and job.result_ref.startswith(discord_fake.url)

@@ -9,37 +9,25 @@ seeing the request, not by a connection that would have failed anyway.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.texts import Catalogue
 from db import ledger
-from db.base import utcnow
-from db.jobs import Delivery, get
 from db.session import Database
-from engine.factory import EngineBundle, EngineSpec
-from jobs.client import JobClient
 from jobs.config import DISCORD_ATTACHMENT_HOSTS, DiscordConfig, UrlPolicy
 from jobs.errors import InputRefused, InputTooLarge
-from jobs.execute import Executor
 from jobs.fetch import MAX_REDIRECTS, InputFetcher
-from jobs.local import LocalRunner
 from jobs.notify.discord import DiscordNotifier
-from jobs.notify.teller import Teller
-from jobs.operations import Operations
 from jobs.platforms.discord import set_api_base
-from jobs.request import InputRef, JobRequest
+from jobs.request import InputRef
 from jobs.url_guard import is_public
-from tests.db.conftest import make_user
 from tests.fakes.discord_server import FakeDiscord
-from tests.jobs.conftest import BLUE, RED, queue_config
-from tests.jobs.squares import SquareEngine, picture, png
+from tests.jobs.discord_runs import run_discord_swap
 
 DATA = bytes(range(256)) * 40  # 10 KB
 CDN = "cdn.discordapp.com"
@@ -250,48 +238,16 @@ async def test_a_refused_input_fails_the_job_for_good_and_refunds(
     """The whole path: the job is not retried, the credit comes back, the person reads why."""
     set_api_base(discord.api_url)
     notifier = DiscordNotifier(DiscordConfig(discord.token, discord.api_url))
-    teller = Teller(sqlite, {"discord": notifier}, Catalogue())
     fetcher = InputFetcher(url_policy=UrlPolicy(frozenset({CDN}), allow_private=True))
-    executor = Executor(
-        sqlite,
-        Operations(EngineBundle(EngineSpec(), SquareEngine())),
-        fetcher,
-        teller,
-        queue_config(redis_url=None),
-    )
-    runner = LocalRunner(concurrency=1)
-    client = JobClient(sqlite, runner, teller=teller)
-    target_url, target_id = discord.add_attachment(png(picture((RED, 20, 20))))
-    source_url, source_id = discord.add_attachment(png(picture((BLUE, 50, 30))))
-    token, original = discord.interaction()
-    user = await make_user(sqlite, balance=2, platform="discord")
     try:
-        ticket = await client.submit(
-            JobRequest(
-                user,
-                "swap",
-                InputRef.discord(target_url, target_id),
-                InputRef.discord(source_url, source_id),
-                delivery=Delivery(
-                    "discord", "5550002", str(original), token, utcnow() + timedelta(minutes=15)
-                ),
-            )
-        )
-        runner.start(executor)
-        await asyncio.wait_for(runner.wait_idle(), 30)
+        job = await run_discord_swap(sqlite, discord, notifier, fetcher)
     finally:
-        await runner.stop()
-        executor.close()
-        await fetcher.close()
         await notifier.close()
-    async with sqlite.session() as session:
-        job = await get(session, ticket.job_id)
-        assert job is not None
     assert (job.status, job.error_code, job.attempts) == ("failed", "input_refused", 1)
     async with sqlite.session() as session:
         assert await ledger.find(session, f"job:{job.id}") is not None  # charged, then
         assert await ledger.find(session, f"refund:{job.id}") is not None  # refunded
-        assert await ledger.balance(session, user) == 2
+        assert await ledger.balance(session, job.user_id) == 2
     assert "attachment" not in discord.calls
     told = [text for _, text in discord.edits] + [p.content or "" for p in discord.posted]
     assert any(Catalogue().text("input_refused") in text for text in told), told
