@@ -11,12 +11,11 @@ import discord
 
 from bot.discord.context import Asker, enter, reply, services_of
 from bot.discord.errors import on_error
+from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import consent as flow
-from bot.signing import sign, verify
 
 PREFIX = "tc"
 VERSION = r"[A-Za-z0-9._-]{1,32}"  # SWAPBOT_TERMS_VERSION's form (swapbot/settings.py)
-SIG = r"(?P<sig>[A-Za-z0-9_-]{4,16})"
 
 
 def _payload(user_id: int, version: str, yes: bool) -> str:
@@ -42,10 +41,7 @@ def question(me: Asker, discord_user_id: int) -> discord.ui.View:
 
 class ConsentButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(
-        PREFIX
-        + r":(?P<user>\d{1,19}):(?P<version>[A-Za-z0-9._-]{1,32}):(?P<yes>[01]):(?P<sig>[A-Za-z0-9_-]{4,16})"
-    ),
+    template=re.compile(rf"{PREFIX}:(?P<user>\d{{1,19}}):(?P<version>{VERSION}):(?P<yes>[01]):{SIGNATURE}"),
 ):
     """Agree (or not) to terms ``version``, asked of our user ``user`` (signed for the Discord user)."""
 

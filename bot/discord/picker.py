@@ -16,7 +16,7 @@ import structlog
 from bot.discord import consent
 from bot.discord.context import Status, asker, enter, reply, say, services_of
 from bot.discord.errors import on_error
-from bot.discord.signing import signed_id, verify
+from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import faces as faces_flow
 from bot.flows import swap as swap_flow
 from bot.people import Translate
@@ -37,7 +37,6 @@ ROW = 5
 POLL_S = 0.5
 OFFER_WITHIN_S = 14 * 60  # the buttons go out as a followup: only while the token lasts (15 min)
 _JOB = r"(?P<job>[0-9a-f]{8,64}(?:\.\d+)?)"
-_SIG = r"(?P<sig>[A-Za-z0-9_-]{4,16})"
 
 
 def short_job(job_id: str) -> str:
@@ -46,7 +45,7 @@ def short_job(job_id: str) -> str:
 
 class SwapPickButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(rf"sp:{_JOB}:(?P<face>\d+):(?P<n>\d+):{_SIG}"),
+    template=re.compile(rf"sp:{_JOB}:(?P<face>\d+):(?P<n>\d+):{SIGNATURE}"),
 ):
     """Saved face ``face`` onto face ``n`` (0: all faces) of analysis ``job``."""
 
@@ -82,7 +81,7 @@ class SwapPickButton(
 
 class SavePickButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(rf"fp:{_JOB}:(?P<n>\d+):{_SIG}"),
+    template=re.compile(rf"fp:{_JOB}:(?P<n>\d+):{SIGNATURE}"),
 ):
     """Save face ``n`` of analysis ``job`` under the name it was asked with."""
 
@@ -138,13 +137,12 @@ def picker_view(services: Services, user_id: int, job: Any, count: int, t: Trans
     if params.get("purpose") == "swap":
         face = int(params["face"])
         for n in [*numbers[: MAX_BUTTONS - 1], 0]:
-            custom_id = signed_id(secret, user_id, f"sp:{short}:{face}:{n}")
-            label = str(n) if n else t("swap_all")
-            view.add_item(SwapPickButton(short, face, n, custom_id.rpartition(":")[2], label))
+            signature = sign(secret, user_id, f"sp:{short}:{face}:{n}")
+            view.add_item(SwapPickButton(short, face, n, signature, str(n) if n else t("swap_all")))
     else:
         for n in numbers[:MAX_BUTTONS]:
-            custom_id = signed_id(secret, user_id, f"fp:{short}:{n}")
-            view.add_item(SavePickButton(short, n, custom_id.rpartition(":")[2], str(n)))
+            signature = sign(secret, user_id, f"fp:{short}:{n}")
+            view.add_item(SavePickButton(short, n, signature, str(n)))
     return view
 
 

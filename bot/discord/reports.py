@@ -13,15 +13,14 @@ from discord import app_commands
 
 from bot.discord.context import asker, enter, reply, services_of
 from bot.discord.errors import on_error
+from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import reports as flow
-from bot.signing import sign, verify
 
 if TYPE_CHECKING:
     from bot.discord.client import SwapBot
 
 MENU_NAME = "Report result"
 PREFIX = "rp"
-SIG = r"(?P<sig>[A-Za-z0-9_-]{4,16})"
 ACTIONS = tuple(action.value for action in flow.Action)
 log = structlog.get_logger("bot.discord.reports")
 
@@ -65,9 +64,7 @@ def buttons(services: Any, admin_id: int, report_id: int, t: Any) -> list[Report
 
 class ReportButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(
-        PREFIX + r":(?P<report>\d{1,19}):(?P<action>[a-z]{1,16}):(?P<sig>[A-Za-z0-9_-]{4,16})"
-    ),
+    template=re.compile(PREFIX + r":(?P<report>\d{1,19}):(?P<action>[a-z]{1,16}):" + SIGNATURE),
 ):
     """An admin's decision on a report, signed for the admin it was shown to."""
 

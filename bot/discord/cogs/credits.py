@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.discord.context import asker, defer, delivery_for, enter, reply, services_of
 from bot.discord.describe import describe
 from bot.discord.errors import on_error
-from bot.discord.signing import sign, verify
+from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import checkout as checkout_flow
 from bot.flows import credits as flow
 from bot.flows.payments import price_text
@@ -82,7 +82,7 @@ class CreditsCog(commands.Cog):
 
 class BuyButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(r"buy:(?P<credits>\d{1,9}):(?P<sig>[A-Za-z0-9_-]{4,16})"),
+    template=re.compile(rf"buy:(?P<credits>\d{{1,9}}):{SIGNATURE}"),
 ):
     """The pack of ``credits`` credits: looked up among those on sale when pressed."""
 
@@ -125,7 +125,7 @@ class BuyButton(
 
 class ResendButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(r"rs:(?P<job>[a-z]{4,12}:[0-9a-f]{8,64}(?:\.\d+)?):(?P<sig>[A-Za-z0-9_-]{4,16})"),
+    template=re.compile(rf"rs:(?P<job>[a-z]{{4,12}}:[0-9a-f]{{8,64}}(?:\.\d+)?):{SIGNATURE}"),
 ):
     """Send the finished job ``job`` again (no new job, no charge), as a followup of this press."""
 

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.discord.context import asker, enter, reply, services_of
 from bot.discord.describe import describe
 from bot.discord.errors import on_error
-from bot.discord.signing import sign, verify
+from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import privacy as flow
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class PrivacyCog(commands.Cog):
 
 class ForgetButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(r"fg:(?P<user>\d{1,19}):(?P<yes>[01]):(?P<sig>[A-Za-z0-9_-]{4,16})"),
+    template=re.compile(rf"fg:(?P<user>\d{{1,19}}):(?P<yes>[01]):{SIGNATURE}"),
 ):
     """Yes or no to /forget of our user ``user`` (signed for the Discord user who asked)."""
 
