@@ -18,8 +18,3 @@ def sign(secret: bytes, user_id: int | str, payload: str) -> str:
 
 def verify(secret: bytes, user_id: int | str, payload: str, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, user_id, payload), signature)
-
-
-def signed_id(secret: bytes, user_id: int | str, payload: str) -> str:
-    """``payload:signature``, the data of a button shown to ``user_id``."""
-    return f"{payload}:{sign(secret, user_id, payload)}"
