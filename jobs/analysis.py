@@ -9,15 +9,15 @@ keeps the main engine's chip, key points and embedding only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from db.analyses import FoundFace
+from engine.base import FaceEngine
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, preview
-from engine.factory import EngineBundle
 from engine.stored import to_stored
 
 # dlib's boxes are tighter than SCRFD's (brows to chin against hairline to chin): the same face overlaps
@@ -31,18 +31,18 @@ class Analysis:
     preview: np.ndarray  # the photo with each face boxed and numbered
 
 
-def analyse(engines: EngineBundle, image: np.ndarray) -> Analysis:
-    """``NoFaceFound`` when the photo has no face."""
-    engine = engines.engine
+def analyse(engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.ndarray) -> Analysis:
+    """``NoFaceFound`` when the photo has no face. ``landmarker`` (an ``EngineBundle``'s, say) is asked
+    only when ``engine`` gives no 68 landmarks."""
     faces = engine.detect(image)
     if not faces:
         raise NoFaceFound("no face found in the photo to analyse")
     identities = [engine.identity(image, face) for face in faces]
     if not engine.gives_landmarks:
-        landmarker = engines.landmarker()
-        others = landmarker.detect(image)
+        classic = landmarker()
+        others = classic.detect(image)
         for mine, theirs in match_by_box(faces, others):
-            identities[mine] = with_landmarks(identities[mine], landmarker.identity(image, others[theirs]))
+            identities[mine] = with_landmarks(identities[mine], classic.identity(image, others[theirs]))
     found = []
     for face, identity in zip(faces, identities, strict=True):
         stored = to_stored(identity)

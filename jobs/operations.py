@@ -17,6 +17,7 @@ import numpy as np
 from db.analyses import FoundFace
 from db.models import JobKind
 from engine import pipeline
+from engine.base import FaceEngine
 from engine.face import select_faces
 from engine.factory import EngineBundle
 from engine.imageio import decode_image
@@ -53,8 +54,8 @@ class Operations:
     stage's time goes to the metrics (jobs.metrics), the engine wrapped so that engine/ stays pure."""
 
     def __init__(self, engines: EngineBundle) -> None:
-        self.engines = EngineBundle(engines.spec, timed(engines.engine))
-        self.guard_from = engines  # the given bundle: its guard is the one the worker loaded and logged
+        self.engines = engines  # one bundle: its guard is the one the worker loaded and logged
+        self.engine = timed(engines.engine)
 
     def run(self, work: Work) -> Output:
         with stage("decode"):
@@ -62,7 +63,7 @@ class Operations:
         self._guard(work, target, "input")
         if work.kind == JobKind.ANALYZE:
             # the preview is the checked input with numbers drawn on it: nothing new to look at
-            analysis = analyse(self.engines, target)
+            analysis = analyse(self.engine, self._landmarker, target)
             with stage("encode"):
                 result = encode_result(analysis.preview, face_count=len(analysis.faces))
             return Output(result, analysis.faces)
@@ -88,14 +89,18 @@ class Operations:
         with stage("guard"):
             nsfw_channel = bool(work.params.get("channel_nsfw"))
             try:
-                self.guard_from.guard().check(image, stage_name, nsfw_channel=nsfw_channel)
+                self.engines.guard().check(image, stage_name, nsfw_channel=nsfw_channel)
             except ContentBlocked:
                 CONTENT_BLOCKED.labels(stage=stage_name).inc()
                 raise
 
+    def _landmarker(self) -> FaceEngine:
+        """The bundle's landmarker (the swap engine itself when it gives 68 landmarks), timed."""
+        return timed(self.engines.landmarker())
+
     def _swap(self, work: Work, target: np.ndarray) -> np.ndarray:
         params = work.params
-        engine = self.engines.engine
+        engine = self.engine
         if work.saved is not None:
             stored = (work.saved, *work.mixed)
             source = mix_identities([from_stored(face, engine.embedding_model) for face in stored])
@@ -116,7 +121,7 @@ class Operations:
         params = work.params
         style = params.get("style", "both")
         return pipeline.caricature(
-            timed(self.engines.landmarker()),
+            self._landmarker(),
             target,
             style,
             params.get("strength", 1.0),
@@ -125,6 +130,6 @@ class Operations:
         )
 
     def _enhance(self, work: Work, target: np.ndarray) -> np.ndarray:
-        faces = select_faces(self.engines.engine.detect(target, embed=False), None)
+        faces = select_faces(self.engine.detect(target, embed=False), None)
         restorer = TimedRestorer(self.engines.restorer(work.params.get("restorer", "gfpgan")))
         return restorer.restore(target, faces, work.params.get("blend", 0.8))

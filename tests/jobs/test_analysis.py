@@ -64,7 +64,7 @@ def test_an_engine_without_landmarks_is_joined_by_the_classic_landmarker(
     main = KeyPointEngine(classic)
     bundle = EngineBundle(EngineSpec(), engine=main)  # its landmarker: a classic engine built from the spec
 
-    analysis = analyse(bundle, group_photo)
+    analysis = analyse(bundle.engine, bundle.landmarker, group_photo)
 
     boxes = [f.box for f in main.detect(group_photo)]
     assert [list(f.box) for f in analysis.faces] == [[float(v) for v in b] for b in boxes]
