@@ -80,6 +80,9 @@ async def test_face_names_autocomplete_from_the_users_own_faces(dc: DiscordHarne
     mixed = await _choices(dc, alice.autocomplete("swap", focused="face", value="bob+a"))
     assert mixed == ["bob+anna", "bob+andy"]
     assert await _choices(dc, alice.autocomplete("swap", focused="face", value="anna+an")) == ["anna+andy"]
+    # A suggestion over Discord's 100 characters would make it refuse the whole answer: none offered.
+    long = "x" * 97 + "+an"  # 102 characters once completed
+    assert await _choices(dc, alice.autocomplete("swap", focused="face", value=long)) == []
 
 
 async def _choices(dc: DiscordHarness, payload: dict[str, Any]) -> list[str]:

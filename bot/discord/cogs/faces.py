@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.discord.client import SwapBot
 
 MAX_CHOICES = 25  # Discord shows at most 25 suggestions
+CHOICE_LENGTH = 100  # Discord refuses the whole answer when one suggestion is longer
 
 
 class FacesCog(commands.GroupCog, group_name="face", group_description=describe("command_faces")):
@@ -99,5 +100,11 @@ async def face_names(
     typed = typed.strip().casefold()
     taken = {part.strip().casefold() for part in head.split("+")} if plus else set()
     prefix = f"{head}+" if plus else ""
-    names = [f.name for f in faces if f.name.casefold().startswith(typed) and f.name.casefold() not in taken]
-    return [app_commands.Choice(name=prefix + n, value=prefix + n) for n in names[:MAX_CHOICES]]
+    names = [
+        prefix + f.name
+        for f in faces
+        if f.name.casefold().startswith(typed)
+        and f.name.casefold() not in taken
+        and len(prefix + f.name) <= CHOICE_LENGTH
+    ]
+    return [app_commands.Choice(name=n, value=n) for n in names[:MAX_CHOICES]]
