@@ -35,6 +35,9 @@ REMOTE_STYLES: tuple[RemoteStyle, ...] = get_args(RemoteStyle)
 CARICATURE_STYLES: tuple[CaricatureStyle, ...] = LOCAL_STYLES + REMOTE_STYLES
 
 
+MAX_MIX = 3  # saved faces averaged into one swap identity ("/swap anna+bob", engine.mix)
+
+
 def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
     """``ValueError`` naming the setting or parameter and what it may be, unless ``value`` is allowed."""
     if value not in allowed:

@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 
 from engine.align import kps_from_landmarks
+from engine.choices import MAX_MIX
 from engine.classic.warp import delaunay, warp_piecewise_affine
 from engine.face import Identity
-
-MAX_MIX = 3
 
 
 def mix_identities(identities: Sequence[Identity]) -> Identity:

@@ -10,10 +10,9 @@ from typing import Any
 from db.errors import InvalidName
 from db.faces import normalize_name
 from db.models import JobKind
-from engine.choices import CARICATURE_STYLES, RESTORERS, check_choice
+from engine.choices import CARICATURE_STYLES, MAX_MIX, RESTORERS, check_choice
 
 MAX_STRENGTH = 3.0
-MAX_MIX = 3  # saved faces averaged in one swap
 
 
 def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: bool = False) -> dict[str, Any]:
