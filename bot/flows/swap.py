@@ -28,11 +28,11 @@ from db.jobs import Delivery
 from db.models import Job, JobKind, JobStatus, SavedFace, User
 from jobs.client import Ticket
 from jobs.follow import one_face_swap
+from jobs.params import MAX_MIX  # saved faces in one "/swap anna+bob"
 from jobs.request import InputRef, JobRequest, SavedFaceRef
 
 # What a file sent as a document may be called or declared as to count as a picture.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
-MAX_MIX = 3  # saved faces in one "/swap anna+bob"
 
 OpenStatus = Callable[[], Awaitable[Delivery]]
 """Sends the job's first status message and returns where the job reports (its chat and message)."""
