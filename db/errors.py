@@ -86,6 +86,17 @@ class InvalidTransition(DbError):
         super().__init__(f"job {job_id}: cannot go from {current} to {target}")
 
 
+class DeliveryUnderway(InvalidTransition):
+    """The job's result is being sent: it can no longer be cancelled (nor its user forgotten) until the
+    delivery ends, because a result that reaches the chat is paid for."""
+
+    code = "delivery_underway"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id, "running", "cancelled")
+        self.args = (f"job {job_id}: its result is being delivered",)
+
+
 class NotRefundable(DbError):
     code = "not_refundable"
 

@@ -17,9 +17,9 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import analyses
-from db.errors import UserNotFound
+from db.errors import DeliveryUnderway, UserNotFound
 from db.jobs import Purged
-from db.models import Job, LedgerEntry, Payment, SavedFace, SavedFaceEmbedding, User
+from db.models import Job, JobStatus, LedgerEntry, Payment, SavedFace, SavedFaceEmbedding, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,20 @@ class Forgotten:
 
 
 async def forget_user(session: AsyncSession, user_id: int) -> Forgotten:
+    """Delete ``user_id`` and everything of theirs. Raises ``DeliveryUnderway`` (nothing deleted) while
+    a result of theirs is being sent: it would reach the chat after /forget. Their running jobs are
+    locked first, so a worker's ``begin_delivery`` waits for this transaction and then finds no job."""
     locked = await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
     if locked is None:
         raise UserNotFound(user_id)
+    running = await session.execute(
+        select(Job.id, Job.delivering_at)
+        .where(Job.user_id == user_id, Job.status == JobStatus.RUNNING.value)
+        .with_for_update()
+    )
+    for job_id, delivering_at in running.all():
+        if delivering_at is not None:
+            raise DeliveryUnderway(job_id)
     faces = await session.scalar(
         select(func.count()).select_from(SavedFace).where(SavedFace.user_id == user_id)
     )

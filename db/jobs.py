@@ -4,6 +4,16 @@ Every move is a compare-and-set (``UPDATE ... WHERE id = :id AND status = :expec
 (or a worker and the sweeper) can never both move a job; the loser gets ``InvalidTransition``.
 A failed or cancelled job is refunded in the same transaction as its move, exactly once
 (ledger key ``refund:<id>``); a retry (running -> queued) keeps the debit.
+
+Cancel versus delivery: a result that reached the chat is paid for, and a refunded job never delivers.
+Both are decided by one row. The worker's ``begin_delivery`` (renew the lease and set ``delivering_at``,
+only while the job runs for it) and ``cancel`` (only while ``delivering_at`` is unset) are each one
+conditional UPDATE of the job's row, so the database orders them: either the cancel commits first (the
+worker's ``begin_delivery`` then finds the job cancelled and sends nothing), or the delivery has begun
+(the cancel is refused with ``DeliveryUnderway``: the result is on its way and stays paid for). We chose
+"a delivery that has started cannot be cancelled" over a cancel flag the worker checks: the flag still
+needs a last check before the upload, and an upload already in flight cannot be called back from the
+chat, so refusing the cancel is the only answer that is always true.
 """
 
 from __future__ import annotations
@@ -13,13 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import literal, select, tuple_, update
+from sqlalchemy import literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db import analyses, ledger
 from db.base import UtcDateTime, utcnow
-from db.errors import InvalidTransition, JobNotFound, NotRefundable
+from db.errors import DeliveryUnderway, InvalidTransition, JobNotFound, NotRefundable
 from db.ledger import Posting
 from db.models import Job, JobKind, JobStatus, Reason
 from db.sql import insert_ignore
@@ -162,19 +172,23 @@ async def start(
         started_at=now,
         heartbeat_at=now,
         locked_until=now + lease,
+        delivering_at=None,
         attempts=Job.attempts + 1,
     )
 
 
-async def heartbeat(
+async def begin_delivery(
     session: AsyncSession, job_id: str, *, worker_id: str, lease: timedelta, now: datetime | None = None
 ) -> bool:
-    """Extend the running worker's lease; False when the job is no longer running for this worker."""
+    """The worker is about to send the result: extend its lease through the delivery and mark the job as
+    being delivered, in one statement, only while it still runs for ``worker_id`` and was not cancelled.
+    False: the job is no longer ours (cancelled, taken over, forgotten), and nothing may be sent. Once
+    this commits, ``cancel`` refuses the job (module docstring)."""
     now = now or utcnow()
     moved = await session.scalar(
         update(Job)
         .where(Job.id == job_id, Job.status == RUNNING.value, Job.worker_id == worker_id)
-        .values(heartbeat_at=now, locked_until=now + lease, updated_at=now)
+        .values(heartbeat_at=now, locked_until=now + lease, delivering_at=now, updated_at=now)
         .returning(Job.id)
         .execution_options(synchronize_session=False)
     )
@@ -222,9 +236,11 @@ async def fail(
     code: str,
     text: str = "",
     worker_id: str | None = None,
+    lapsed_before: datetime | None = None,
     now: datetime | None = None,
 ) -> Job:
-    """running -> failed, refunding the debit in the same savepoint."""
+    """running -> failed, refunding the debit in the same savepoint. ``lapsed_before``: only when the
+    worker's lease ran out before that time (the sweeper), checked in the same statement."""
     now = now or utcnow()
     async with session.begin_nested():
         job = await _move(
@@ -234,6 +250,7 @@ async def fail(
             FAILED,
             now,
             expected_worker=worker_id,
+            lapsed_before=lapsed_before,
             error_code=code,
             error_text=text,
             finished_at=now,
@@ -250,9 +267,11 @@ async def retry(
     code: str,
     text: str = "",
     worker_id: str | None = None,
+    lapsed_before: datetime | None = None,
     now: datetime | None = None,
 ) -> Job:
-    """running -> queued for another attempt (a transient error or a dead worker); keeps the debit."""
+    """running -> queued for another attempt (a transient error or a dead worker); keeps the debit.
+    ``lapsed_before`` as for ``fail``. A delivery that had begun is over: the job can be cancelled again."""
     now = now or utcnow()
     return await _move(
         session,
@@ -261,11 +280,13 @@ async def retry(
         QUEUED,
         now,
         expected_worker=worker_id,
+        lapsed_before=lapsed_before,
         error_code=code,
         error_text=text,
         queued_at=now,
         worker_id=None,
         locked_until=None,
+        delivering_at=None,
     )
 
 
@@ -279,7 +300,8 @@ async def cancel(
     now: datetime | None = None,
 ) -> Job:
     """queued or running -> cancelled, refunding the debit in the same savepoint. ``only_queued``: a job
-    that has started meanwhile is left alone (``InvalidTransition``)."""
+    that has started meanwhile is left alone (``InvalidTransition``). A running job whose delivery has
+    begun is refused with ``DeliveryUnderway`` (module docstring), in the same statement."""
     now = now or utcnow()
     async with session.begin_nested():
         job = await _move(
@@ -288,6 +310,7 @@ async def cancel(
             {QUEUED} if only_queued else {QUEUED, RUNNING},
             CANCELLED,
             now,
+            not_delivering=True,
             error_code=code,
             error_text=text,
             finished_at=now,
@@ -443,14 +466,21 @@ async def _move(
     now: datetime,
     *,
     expected_worker: str | None = None,
+    lapsed_before: datetime | None = None,
+    not_delivering: bool = False,
     **values: Any,
 ) -> Job:
-    """The one place a status changes: validate against TRANSITIONS, then compare-and-set."""
+    """The one place a status changes: validate against TRANSITIONS, then compare-and-set. Every
+    condition is in the UPDATE itself, so nothing read earlier can be stale by the time it is applied."""
     for current in expected:
         check_transition(job_id, current, target)
     where = [Job.id == job_id, Job.status.in_([s.value for s in expected])]
     if expected_worker is not None:  # a worker whose lease was taken over must not finish the job
         where.append(Job.worker_id == expected_worker)
+    if lapsed_before is not None:  # a worker that renewed its lease meanwhile keeps the job
+        where.append(Job.locked_until < lapsed_before)
+    if not_delivering:  # a result on its way stays paid for
+        where.append(or_(Job.status != RUNNING.value, Job.delivering_at.is_(None)))
     job = await session.scalar(
         update(Job)
         .where(*where)
@@ -459,8 +489,12 @@ async def _move(
         .execution_options(populate_existing=True)
     )
     if job is None:
-        current = await session.scalar(select(Job.status).where(Job.id == job_id))
-        if current is None:
+        row = (
+            await session.execute(select(Job.status, Job.delivering_at).where(Job.id == job_id))
+        ).one_or_none()
+        if row is None:
             raise JobNotFound(job_id)
-        raise InvalidTransition(job_id, current, target.value)
+        if not_delivering and row.status == RUNNING.value and row.delivering_at is not None:
+            raise DeliveryUnderway(job_id)
+        raise InvalidTransition(job_id, row.status, target.value)
     return job

@@ -266,6 +266,9 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the running worker's lease
+    # Set in the same statement that renews the lease for the delivery (db.jobs.begin_delivery): from
+    # then on the result is on its way and /cancel is refused; a retry clears it.
+    delivering_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # params/inputs/result dropped

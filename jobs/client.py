@@ -8,11 +8,12 @@ the database, where the sweeper finds it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import structlog
 
 from db import jobs as db_jobs
-from db.errors import InvalidTransition, JobNotFound
+from db.errors import DeliveryUnderway, InvalidTransition, JobNotFound
 from db.jobs import Delivery
 from db.models import Job, JobStatus, User
 from db.session import Database
@@ -37,6 +38,14 @@ class Ticket:
     position: int | None
     created: bool
     status: str
+
+
+class Cancel(StrEnum):
+    """What ``JobClient.cancel`` did."""
+
+    CANCELLED = "cancelled"  # stopped and refunded: nothing will be delivered
+    ENDED = "ended"  # it had already finished (or was cancelled before): nothing changed
+    ON_ITS_WAY = "on_its_way"  # its result is being delivered: it stays paid for (db.jobs docstring)
 
 
 class JobClient:
@@ -88,10 +97,12 @@ class JobClient:
     async def position(self, job_id_: str) -> int | None:
         return await self._position(job_id_)
 
-    async def cancel(self, job_id_: str, *, user_id: int | None = None) -> bool:
-        """Cancel a queued or running job and refund it; False when it had already ended.
+    async def cancel(self, job_id_: str, *, user_id: int | None = None) -> Cancel:
+        """Cancel a queued or running job and refund it, unless it has ended or its delivery has begun.
 
-        With ``user_id``, only that user's job can be cancelled (others look like no job at all).
+        With ``user_id``, only that user's job can be cancelled (others look like no job at all). The
+        refusal of a job being delivered is decided by the same UPDATE that would cancel it, so the
+        worker's start of the delivery and this cancel cannot both win.
         """
         async with self.db.transaction() as session:
             job = await db_jobs.get(session, job_id_)
@@ -99,8 +110,10 @@ class JobClient:
                 raise JobNotFound(job_id_)
             try:
                 job = await db_jobs.cancel(session, job_id_)
+            except DeliveryUnderway:
+                return Cancel.ON_ITS_WAY
             except InvalidTransition:
-                return False
+                return Cancel.ENDED
             user = await session.get(User, job.user_id)
         try:
             if not await self.transport.remove(job_id_):
@@ -108,7 +121,7 @@ class JobClient:
         except Exception as exc:  # a worker that starts it finds it cancelled and skips it
             log.warning("could not take the job off the queue", job_id=job_id_, error=repr(exc))
         await self.teller.status(Target.of(job, user), codes.CANCELLED, refunded=job.cost > 0)
-        return True
+        return Cancel.CANCELLED
 
     async def resend(self, job_id_: str, delivery: Delivery | None = None) -> bool:
         """Send a succeeded job's stored result again (to ``delivery``, default its own chat) without

@@ -3,7 +3,10 @@
 The database decides who works: ``start`` is a compare-and-set from queued, so a job handed out twice
 (a duplicated enqueue, a queue that lost track) runs once. The attempt holds a lease for its timeout;
 the result is delivered before the job is marked succeeded, and both happen only while this worker
-still holds the job, so a cancelled or taken-over job never gets a second delivery from us.
+still holds the job, so a cancelled or taken-over job never gets a second delivery from us. The
+delivery begins with one statement that renews the lease and marks the job as being delivered
+(``db.jobs.begin_delivery``): a /cancel that committed before it stops the delivery, and one after it
+is refused, so a result that reaches the chat is always paid for and a refunded job never delivers.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ class Executor:
         # A one-face analysis with a purpose sends no picker: its follow-up answers instead.
         follow = self.follow_up is not None and applies(job, output.result.face_count)
         if notifier is not None and target is not None and not follow:
-            if not await self._lease_covers_delivery(job):
+            if not await self._begin_delivery(job):
                 return SKIPPED
             try:
                 caption = await self._caption(job, target, output)
@@ -223,13 +226,14 @@ class Executor:
                 embeddings={e.model: e.vector for e in face.embeddings},
             )
 
-    async def _lease_covers_delivery(self, job: Job) -> bool:
-        """Extend our lease through the delivery, so no sweeper hands the job to another worker
-        meanwhile; False when the job is no longer ours. Asked every time, not only when the lease is
-        short: a cancel's abort signal reaches a worker at its next look at the queue, which may be
+    async def _begin_delivery(self, job: Job) -> bool:
+        """Extend our lease through the delivery and mark the job as being delivered, in one statement
+        (``db.jobs.begin_delivery``); False when the job is no longer ours. From the commit on, /cancel
+        is refused: the result is on its way and is paid for. Asked every time, not only when the lease
+        is short: a cancel's abort signal reaches a worker at its next look at the queue, which may be
         after the engine finished, and a cancelled result must not be sent."""
         async with self.db.transaction() as session:
-            return await db_jobs.heartbeat(
+            return await db_jobs.begin_delivery(
                 session,
                 job.id,
                 worker_id=self.worker_id,

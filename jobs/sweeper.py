@@ -71,7 +71,7 @@ class Sweeper:
         async with self.db.session() as session:
             lapsed = await db_jobs.lease_expired(session, now, limit=PAGE)
         for job in lapsed:
-            await self._take_back(job, report)
+            await self._take_back(job, now, report)
         # Queued jobs the transport lost, oldest first, a page at a time. Most are still waiting in the
         # transport; ``ensure`` checks a whole page in one round trip.
         lost_after = self.config.lost_after_s if lost_after_s is None else lost_after_s
@@ -110,18 +110,21 @@ class Sweeper:
             log.info("retention cleanup", jobs=len(purged))
         return purged
 
-    async def _take_back(self, job: Job, report: SweepReport) -> None:
+    async def _take_back(self, job: Job, now: datetime, report: SweepReport) -> None:
+        """Retry (or fail) a job whose lease had run out when it was listed. The move re-checks the lease
+        in its own statement: a worker that renewed it since (to deliver) keeps the job."""
         out_of_tries = job.attempts >= self.config.max_tries
+        move = db_jobs.fail if out_of_tries else db_jobs.retry
         try:
             async with self.db.transaction() as session:
-                if out_of_tries:
-                    job = await db_jobs.fail(
-                        session, job.id, code=WORKER_LOST, text="the worker stopped", worker_id=job.worker_id
-                    )
-                else:
-                    await db_jobs.retry(
-                        session, job.id, code=WORKER_LOST, text="the worker stopped", worker_id=job.worker_id
-                    )
+                job = await move(
+                    session,
+                    job.id,
+                    code=WORKER_LOST,
+                    text="the worker stopped",
+                    worker_id=job.worker_id,
+                    lapsed_before=now,
+                )
                 user = await session.get(User, job.user_id)
         except (InvalidTransition, JobNotFound):
             return  # the worker was only slow and finished, or the job was cancelled

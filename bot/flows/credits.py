@@ -18,6 +18,7 @@ from db import ledger
 from db.errors import JobNotFound
 from db.jobs import Delivery
 from db.models import Job, JobKind, JobStatus, User
+from jobs.client import Cancel
 
 HISTORY_SIZE = 10
 
@@ -79,20 +80,37 @@ class Cancelled:
     jobs: int  # how many were cancelled now
     refunded: int  # credits given back for them
     balance: int
+    on_its_way: int = 0  # jobs whose result was already being sent: not cancelled, and paid for
 
 
 async def cancel(services: Services, user: User) -> Cancelled:
     """Cancel every job of the user that waits or runs, each refunded exactly once (the job client
-    moves it by compare-and-set, so a job finishing meanwhile is left as it is)."""
-    count = refunded = 0
+    moves it by compare-and-set, so a job finishing meanwhile is left as it is). A job whose result is
+    already being sent is not cancelled: it arrives and stays paid for (db.jobs: cancel vs delivery)."""
+    count = refunded = on_its_way = 0
     for job in await active_jobs(services, user):
         try:
-            if await services.jobs.cancel(job.id, user_id=user.id):
-                count += 1
-                refunded += job.cost
+            done = await services.jobs.cancel(job.id, user_id=user.id)
         except JobNotFound:
             continue
-    return Cancelled(count, refunded, await balance(services, user))
+        if done is Cancel.CANCELLED:
+            count += 1
+            refunded += job.cost
+        elif done is Cancel.ON_ITS_WAY:
+            on_its_way += 1
+    return Cancelled(count, refunded, await balance(services, user), on_its_way)
+
+
+def cancel_reply(done: Cancelled) -> list[tuple[str, dict[str, int]]]:
+    """The sentences (code, parameters) that answer /cancel on every platform, in order."""
+    lines: list[tuple[str, dict[str, int]]] = []
+    if done.jobs:
+        lines.append(
+            ("cancel_done", {"count": done.jobs, "refunded": done.refunded, "credits": done.balance})
+        )
+    if done.on_its_way:
+        lines.append(("cancel_on_its_way", {"count": done.on_its_way}))
+    return lines or [("cancel_none", {})]
 
 
 async def active_jobs(services: Services, user: User) -> list[Job]:

@@ -3,6 +3,7 @@ on Postgres and the in-process runner on SQLite (the queue harness), results sen
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,7 +21,8 @@ from db import ledger
 from db import users as db_users
 from db.base import utcnow
 from db.models import Job, LedgerEntry, Payment, User
-from tests.jobs.conftest import Harness, close_harness, open_harness, pg, sqlite, telegram  # noqa: F401
+from tests.fakes import hang
+from tests.jobs.conftest import Harness, close_harness, open_harness, pg, sqlite, telegram, upload_started  # noqa: F401
 
 SECRET = b"account-flows-secret-key-32bytes"
 ADMIN = ("telegram", "999000111")
@@ -104,13 +106,84 @@ async def test_cancel_refunds_once_and_says_when_there_is_nothing(
     assert await harness.balance(user.id) == 3
 
     done = await credits.cancel(services, user)
-    assert done == credits.Cancelled(jobs=1, refunded=2, balance=5)
+    assert done == credits.Cancelled(jobs=1, refunded=2, balance=5, on_its_way=0)
     assert (await harness.job(ticket.job_id)).status == "cancelled"
     assert await credits.cancel(services, user) == credits.Cancelled(jobs=0, refunded=0, balance=5)
     assert await harness.ledger_keys(ticket.job_id) == [f"job:{ticket.job_id}", f"refund:{ticket.job_id}"]
     await harness.drain()  # the cancelled job never runs
     assert (await harness.job(ticket.job_id)).status == "cancelled"
     assert await harness.balance(user.id) == 5
+
+
+async def _held_upload(harness: Harness, user: User, hold_s: float) -> tuple[str, asyncio.Task[None]]:
+    """A job whose result upload the fake Bot API holds for ``hold_s``: returns once it is in flight."""
+    harness.telegram.script("sendPhoto").push(hang(hold_s))
+    ticket = await harness.client.submit(await harness.request(user.id))
+    draining = asyncio.create_task(harness.drain())
+    await upload_started(harness.telegram)
+    return ticket.job_id, draining
+
+
+async def test_cancel_during_the_upload_says_it_is_on_its_way_and_charges_once(
+    harness: Harness, services: Services
+) -> None:
+    user = await _user(harness, 5)
+    job_id, draining = await _held_upload(harness, user, 1.0)
+
+    done = await credits.cancel(services, user)
+    await asyncio.wait_for(draining, 30)
+
+    assert done == credits.Cancelled(jobs=0, refunded=0, balance=4, on_its_way=1)
+    assert credits.cancel_reply(done) == [("cancel_on_its_way", {"count": 1})]
+    assert (await harness.job(job_id)).status == "succeeded"
+    assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
+    assert await harness.balance(user.id) == 4
+    assert await harness.ledger_keys(job_id) == [f"job:{job_id}"]
+    both = credits.cancel_reply(credits.Cancelled(jobs=2, refunded=3, balance=9, on_its_way=1))
+    assert both == [
+        ("cancel_done", {"count": 2, "refunded": 3, "credits": 9}),
+        ("cancel_on_its_way", {"count": 1}),
+    ]
+    assert credits.cancel_reply(credits.Cancelled(jobs=0, refunded=0, balance=4)) == [("cancel_none", {})]
+
+
+async def test_forget_during_the_upload_waits_for_it_and_then_deletes(
+    harness: Harness, services: Services
+) -> None:
+    user = await _user(harness, 5)
+    job_id, draining = await _held_upload(harness, user, 1.0)
+
+    gone = await privacy.forget(services, user)
+
+    # Nothing reaches the chat after the user was forgotten: the delivery had finished first.
+    assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
+    await asyncio.wait_for(draining, 30)
+    assert isinstance(gone, privacy.Forgotten) and gone.jobs == 1 and gone.cancelled == 0
+    assert privacy.forget_reply(gone) == ("forget_done", {"faces": 0, "jobs": 1})
+    assert len(harness.telegram.sent_to(harness.chat, "photo")) == 1
+    async with harness.db.session() as session:
+        assert await session.get(User, user.id) is None
+        assert await ledger.find(session, f"refund:{job_id}") is None  # delivered: paid for, once
+        debit = await ledger.find(session, f"job:{job_id}")
+        assert debit is not None and debit.user_id is None  # kept, anonymised
+
+
+async def test_forget_refuses_while_a_delivery_outlasts_its_wait(
+    harness: Harness, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(privacy, "FORGET_WAIT_S", 0.3)
+    user = await _user(harness, 5)
+    job_id, draining = await _held_upload(harness, user, 2.0)
+
+    busy = await privacy.forget(services, user)
+
+    assert isinstance(busy, privacy.StillDelivering)
+    assert privacy.forget_reply(busy) == ("forget_busy", {})
+    async with harness.db.session() as session:
+        assert await session.get(User, user.id) is not None  # nothing deleted
+    await asyncio.wait_for(draining, 30)
+    assert (await harness.job(job_id)).status == "succeeded"
+    assert isinstance(await privacy.forget(services, user), privacy.Forgotten)  # now it goes ahead
 
 
 async def test_forget_cancels_refunds_deletes_and_a_return_gets_no_free_credits(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db import jobs, ledger
-from db.errors import InsufficientCredits, InvalidTransition, JobNotFound, NotRefundable
+from db.errors import DeliveryUnderway, InsufficientCredits, InvalidTransition, JobNotFound, NotRefundable
 from db.models import LedgerEntry
 from db.session import Database
 from tests.db.conftest import NewUser
@@ -233,17 +233,103 @@ async def test_a_taken_over_worker_cannot_finish(db: Database, new_user: NewUser
     async with db.transaction() as session:
         await jobs.start(session, job_id, worker_id="w1", lease=LEASE, now=T0)
         beat = T0 + timedelta(minutes=1)
-        assert await jobs.heartbeat(session, job_id, worker_id="w1", lease=LEASE, now=beat)
+        assert await jobs.begin_delivery(session, job_id, worker_id="w1", lease=LEASE, now=beat)
         job = await jobs.get(session, job_id)
         assert job.locked_until == T0 + timedelta(minutes=6)
         # w1 dies; the sweeper re-queues, w2 takes the job over.
         await jobs.retry(session, job_id, code="worker_lost")
         await jobs.start(session, job_id, worker_id="w2", lease=LEASE)
-        assert not await jobs.heartbeat(session, job_id, worker_id="w1", lease=LEASE)
+        assert (await jobs.get(session, job_id)).delivering_at is None  # the retry ended that delivery
+        assert not await jobs.begin_delivery(session, job_id, worker_id="w1", lease=LEASE)
         with pytest.raises(InvalidTransition):
             await jobs.succeed(session, job_id, result_ref="stale", worker_id="w1")
         job = await jobs.succeed(session, job_id, result_ref="fresh", worker_id="w2")
     assert (job.status, job.result_ref, job.attempts) == ("succeeded", "fresh", 2)
+
+
+async def test_a_delivery_that_has_begun_cannot_be_cancelled(db: Database, new_user: NewUser) -> None:
+    user_id = await new_user(balance=3)
+    job_id = await _create(db, user_id)
+    async with db.transaction() as session:
+        await jobs.start(session, job_id, worker_id="w1", lease=LEASE)
+        assert not await jobs.begin_delivery(session, job_id, worker_id="w2", lease=LEASE)  # not w2's job
+        assert (await jobs.get(session, job_id)).delivering_at is None
+        assert await jobs.begin_delivery(session, job_id, worker_id="w1", lease=LEASE)
+        with pytest.raises(DeliveryUnderway):
+            await jobs.cancel(session, job_id)
+        job = await jobs.get(session, job_id)
+        assert (job.status, job.delivering_at is not None) == ("running", True)
+        assert await ledger.find(session, jobs.refund_key(job_id)) is None
+        await jobs.succeed(session, job_id, result_ref="photo:1#5", worker_id="w1")
+        with pytest.raises(InvalidTransition) as ended:
+            await jobs.cancel(session, job_id)
+        assert not isinstance(ended.value, DeliveryUnderway)  # finished: an ordinary "too late"
+    async with db.session() as session:
+        assert await ledger.balance(session, user_id) == 2  # charged once, never refunded
+
+
+async def test_a_cancel_before_the_delivery_stops_it(db: Database, new_user: NewUser) -> None:
+    user_id = await new_user(balance=3)
+    job_id = await _create(db, user_id)
+    async with db.transaction() as session:
+        await jobs.start(session, job_id, worker_id="w1", lease=LEASE)
+        await jobs.cancel(session, job_id)
+        assert not await jobs.begin_delivery(session, job_id, worker_id="w1", lease=LEASE)
+        assert (await jobs.get(session, job_id)).status == "cancelled"
+        assert await ledger.balance(session, user_id) == 3
+
+
+async def test_cancel_and_begin_delivery_race_one_winner(db: Database, new_user: NewUser) -> None:
+    """Many rounds of a cancel and the worker's begin_delivery at once, each in its own transaction:
+    every round ends either delivering (not refunded) or cancelled (refunded once, nothing to send)."""
+    user_id = await new_user(balance=40)
+    outcomes: list[tuple[bool, str]] = []
+    for _ in range(20):
+        job_id = await _create(db, user_id)
+        async with db.transaction() as session:
+            await jobs.start(session, job_id, worker_id="w", lease=LEASE)
+
+        async def deliver(job_id: str = job_id) -> bool:
+            async with db.transaction() as session:
+                return await jobs.begin_delivery(session, job_id, worker_id="w", lease=LEASE)
+
+        async def cancel(job_id: str = job_id) -> str:
+            try:
+                async with db.transaction() as session:
+                    await jobs.cancel(session, job_id)
+            except DeliveryUnderway:
+                return "on its way"
+            return "cancelled"
+
+        delivering, cancelled = await asyncio.gather(deliver(), cancel())
+        outcomes.append((delivering, cancelled))
+        async with db.session() as session:
+            job = await jobs.get(session, job_id)
+            refund = await ledger.find(session, jobs.refund_key(job_id))
+        if delivering:
+            assert (cancelled, job.status, refund) == ("on its way", "running", None)
+        else:
+            assert (cancelled, job.status) == ("cancelled", "cancelled") and refund is not None
+    assert all(o in {(True, "on its way"), (False, "cancelled")} for o in outcomes)
+
+
+async def test_the_sweeper_move_rechecks_the_lease(db: Database, new_user: NewUser) -> None:
+    """A lease renewed after the sweeper listed the job (the worker began its delivery) keeps the job."""
+    user_id = await new_user(balance=2)
+    job_id = await _create(db, user_id)
+    async with db.transaction() as session:
+        await jobs.start(session, job_id, worker_id="w", lease=LEASE, now=T1)
+        listed_at = T1 + timedelta(minutes=10)  # the lease ran out at T1 + 5 min
+        assert job_id in [j.id for j in await jobs.lease_expired(session, listed_at, limit=1000)]
+        assert await jobs.begin_delivery(session, job_id, worker_id="w", lease=LEASE, now=listed_at)
+        for move in (jobs.retry, jobs.fail):
+            with pytest.raises(InvalidTransition):
+                await move(session, job_id, code="worker_lost", worker_id="w", lapsed_before=listed_at)
+        assert (await jobs.get(session, job_id)).status == "running"
+        assert await ledger.find(session, jobs.refund_key(job_id)) is None
+        later = listed_at + timedelta(minutes=6)  # now the delivery's lease ran out too: the worker died
+        job = await jobs.retry(session, job_id, code="worker_lost", worker_id="w", lapsed_before=later)
+        assert (job.status, job.delivering_at) == ("queued", None)
 
 
 async def test_sweeper_queries(db: Database, new_user: NewUser) -> None:

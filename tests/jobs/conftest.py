@@ -78,6 +78,16 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
         await asyncio.sleep(0.05)
 
 
+async def upload_started(telegram: FakeTelegram, timeout_s: float = 20) -> None:
+    """Wait until the worker's sendPhoto has reached the fake Bot API (which a scripted ``hang`` then
+    holds: the upload is in flight)."""
+
+    async def started() -> bool:
+        return "sendPhoto" in telegram.calls
+
+    await until(started, timeout_s, "the upload to start")
+
+
 @pytest.fixture(scope="session")
 async def pg() -> AsyncIterator[Database]:
     async with fresh_postgres("swapbot_jobs", pool=20) as db:
@@ -228,13 +238,19 @@ async def close_harness(harness: Harness) -> None:
     gate = getattr(harness.engine, "gate", None)  # a real engine injected by a test has none
     if gate is not None:
         gate.set()  # free any engine thread a test left waiting
-    await harness.transport.close()
-    # Tests share a database: a job this test left waiting must not show up in another's sweep.
+    # Tests share a database: a job this test left waiting must not show up in another's sweep. Its
+    # queue entry goes too: job ids repeat across runs (a fresh database numbers users from 1 again), and
+    # ARQ refuses to enqueue an id whose key a past run left behind.
+    left: list[str] = []
     async with harness.db.transaction() as session:
         for user_id in harness.users:
             for job in await db_jobs.for_user(session, user_id, limit=1000):
                 if job.status in ("queued", "running"):
                     await db_jobs.cancel(session, job.id, code="test_over")
+                    left.append(job.id)
+    for job_id in left:
+        await harness.transport.remove(job_id)
+    await harness.transport.close()
     harness.executor.close()
     await harness.executor.fetcher.close()
     await harness.bot.session.close()

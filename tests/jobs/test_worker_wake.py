@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from db.session import Database
+from jobs.client import Cancel
 from jobs.execute import Executor
 from jobs.worker import WakeableWorker, create_worker
 from tests.fakes.telegram_server import FakeTelegram
@@ -77,7 +78,7 @@ async def test_an_abort_wakes_the_worker_running_the_job(arq: Harness) -> None:
             await asyncio.sleep(0.5)  # the worker is back on its minute-long idle poll
             assert ticket.job_id in worker.job_tasks
 
-            assert await arq.client.cancel(ticket.job_id) is True  # aborts: the job is running
+            assert await arq.client.cancel(ticket.job_id) is Cancel.CANCELLED  # aborts: the job is running
 
             async def stopped() -> bool:
                 return ticket.job_id not in worker.job_tasks  # ARQ cancelled the job's task

@@ -27,7 +27,9 @@ from db.jobs import Delivery
 from db.models import Job, LedgerEntry, SavedFace, User
 from db.session import Database
 from jobs.request import InputRef, JobRequest
+from tests.fakes import hang
 from tests.fakes.telegram_server import FakeTelegram
+from tests.jobs.conftest import upload_started
 from tests.jobs.squares import SquareEngine, picture, png
 from tests.telegram.conftest import REDIS_URL, SECRET, Person, TelegramHarness, close_tg, open_tg
 
@@ -181,6 +183,38 @@ async def test_cancel_stops_a_running_job_and_refunds_it(telegram: FakeTelegram,
         assert tg.telegram.sent_to(kim.id, "photo") == []
     finally:
         gate.set()
+        await close_tg(tg)
+
+
+async def test_cancel_while_the_result_uploads_says_it_is_on_its_way(
+    telegram: FakeTelegram, tg_sqlite: Database
+) -> None:
+    """The race of issue 16 through the real dispatcher: the upload is held by the Bot API while the
+    person sends /cancel. The photo arrives, is paid for once, and the answer says why nothing was
+    cancelled."""
+    tg = await open_tg(tg_sqlite, telegram, SquareEngine(), config=CONFIG)
+    try:
+        lee = tg.person("Lee")
+        await tg.feed(lee.text("/start"))
+        telegram.script("sendPhoto").push(hang(1.0))
+        job_id = await submit_swap(tg, lee)
+        await upload_started(telegram)
+
+        await tg.feed(lee.text("/cancel"))
+        assert lee.texts()[-1] == (
+            "Already being sent to you, so not cancelled: 1. It is paid for and arrives in a moment."
+        )
+        await tg.idle()
+        async with tg.db.session() as session:
+            job = await session.get(Job, job_id)
+            assert job is not None and (job.status, job.delivered_at is not None) == ("succeeded", True)
+            keys = list(
+                await session.scalars(select(LedgerEntry.key).where(LedgerEntry.key.like(f"%{job_id}")))
+            )
+        assert keys == [f"job:{job_id}"]
+        assert len(tg.telegram.sent_to(lee.id, "photo")) == 1
+        assert (await lee.user()).balance == 2
+    finally:
         await close_tg(tg)
 
 

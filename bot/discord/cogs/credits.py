@@ -56,12 +56,7 @@ class CreditsCog(commands.Cog):
         me = asker(interaction)
         await defer(interaction)
         done = await flow.cancel(me.services, me.user)
-        if not done.jobs:
-            await reply(interaction, me.t("cancel_none"))
-            return
-        await reply(
-            interaction, me.t("cancel_done", count=done.jobs, refunded=done.refunded, credits=done.balance)
-        )
+        await reply(interaction, "\n".join(me.t(code, **params) for code, params in flow.cancel_reply(done)))
 
     @app_commands.command(name="buy", description=describe("command_buy"))
     async def buy(self, interaction: discord.Interaction[SwapBot]) -> None:

@@ -80,6 +80,5 @@ class ForgetButton(
             await interaction.response.edit_message(content=me.t("forget_kept"), view=None)
             return
         await interaction.response.defer()  # the deletion may take a moment: the message is edited after
-        done = await flow.forget(services, me.user)
-        text = me.t("forget_done", faces=done.faces, jobs=done.jobs) if done else me.t("forget_nothing")
-        await interaction.edit_original_response(content=text, view=None)
+        code, params = flow.forget_reply(await flow.forget(services, me.user))
+        await interaction.edit_original_response(content=me.t(code, **params), view=None)

@@ -69,7 +69,4 @@ async def resend(
 @router.message(Command("cancel"))
 async def cancel(message: Message, user: User, services: Services, t: Translate) -> None:
     done = await flow.cancel(services, user)
-    if not done.jobs:
-        await message.answer(t("cancel_none"))
-        return
-    await message.answer(t("cancel_done", count=done.jobs, refunded=done.refunded, credits=done.balance))
+    await message.answer("\n".join(t(code, **params) for code, params in flow.cancel_reply(done)))

@@ -43,9 +43,8 @@ async def forget_answer(
     if not callback_data.yes:
         await _close(query, t("forget_kept"))
         return
-    done = await flow.forget(services, user)
-    text = t("forget_done", faces=done.faces, jobs=done.jobs) if done else t("forget_nothing")
-    await _close(query, text)
+    code, params = flow.forget_reply(await flow.forget(services, user))
+    await _close(query, t(code, **params))
 
 
 async def _close(query: CallbackQuery, text: str) -> None:
