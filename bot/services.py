@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.once import MemoryOnce, Once
+from bot.pending import MemoryPending, Pending
 from bot.pricing import Pack
 from bot.ratelimit import RateLimiter
 from bot.texts import Catalogue
@@ -26,6 +27,15 @@ class StripeCheckoutConfig:
     cancel_url: str
     api_url: str = "https://api.stripe.com"
     telegram_checkout: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StripeAccount:
+    """The Stripe API key and base URL on their own, for what is not Checkout: refunding card payments
+    (Telegram's, made with the provider token, and Checkout's alike)."""
+
+    secret_key: str
+    api_url: str = "https://api.stripe.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +63,19 @@ class BotConfig:
     stripe_provider_token: str | None = None
     # Stripe Checkout links (Discord's /buy; Telegram's when enabled); None: not configured.
     stripe: StripeCheckoutConfig | None = None
+    # The Stripe API key (STRIPE_SECRET_KEY), Checkout or not: admins' card refunds. None: not set.
+    stripe_account: StripeAccount | None = None
 
     def is_admin(self, platform: str, external_id: str | int) -> bool:
         return (str(platform), str(external_id)) in self.admins
+
+    def stripe_api(self) -> StripeAccount | None:
+        """The Stripe key to call the API with: the account's, else Checkout's; None when neither is set."""
+        if self.stripe_account is not None:
+            return self.stripe_account
+        if self.stripe is not None and self.stripe.secret_key:
+            return StripeAccount(self.stripe.secret_key, self.stripe.api_url)
+        return None
 
 
 @dataclass(slots=True)
@@ -67,3 +87,5 @@ class Services:
     limiter: RateLimiter
     # Marks kept for a while (duplicate updates, "banned" told once): Redis when REDIS_URL is set.
     once: Once = field(default_factory=MemoryOnce)
+    # What waits for a person's answer (the swap that asked for consent): Redis when REDIS_URL is set.
+    pending: Pending = field(default_factory=MemoryPending)

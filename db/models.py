@@ -214,6 +214,29 @@ class Payment(Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Set by a refund: the credits taken back (the rest had been spent; a balance never goes below zero).
     credits_reversed: Mapped[int | None] = mapped_column(Integer)
+    # Stripe's ids of a Stripe payment, where known: refunds and disputes name them, not our charge id
+    # (a Checkout session id, a Telegram charge id). Indexed: every such event looks a payment up.
+    stripe_intent: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_charge: Mapped[str | None] = mapped_column(String(255), index=True)
+
+
+class HeldReversal(Base):
+    """A Stripe refund or dispute that came before its payment (Stripe does not order events): kept,
+    and applied by ``db.payments.record`` in the transaction that records the payment it names."""
+
+    __tablename__ = "held_reversals"
+    __table_args__ = (
+        CheckConstraint("stripe_intent IS NOT NULL OR stripe_charge IS NOT NULL", name="names_a_payment"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)  # the Stripe event that asked
+    event_type: Mapped[str] = mapped_column(String(64))
+    stripe_intent: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_charge: Mapped[str | None] = mapped_column(String(255), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    payment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("payments.id", ondelete="SET NULL"))
 
 
 class StripeEvent(Base):

@@ -1,15 +1,14 @@
-"""Stripe webhook events: claiming an event id once, and finding a Stripe payment by its payment intent
-(refunds and disputes name the intent, not the Checkout Session the payment is keyed by)."""
+"""Stripe webhook events: claiming an event id once. (Finding the payment a refund or dispute names, by
+its payment intent or charge id, is ``db.payments.find_stripe``: indexed columns of the payment.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Payment, Provider, StripeEvent
+from db.models import StripeEvent
 from db.sql import insert_ignore
 
 INTENT_KEY = "payment_intent"  # where a Stripe payment's payload keeps its payment intent id
@@ -26,17 +25,3 @@ async def claim(
         insert_ignore(session, StripeEvent, values, ["event_id"]).returning(StripeEvent.event_id)
     )
     return inserted is not None
-
-
-async def payment_of_intent(session: AsyncSession, payment_intent: str) -> Payment | None:
-    """The Stripe payment whose payload names ``payment_intent`` (one Checkout Session, one intent)."""
-    return await session.scalar(
-        select(Payment)
-        .where(
-            Payment.provider == Provider.STRIPE.value,
-            Payment.payload[INTENT_KEY].as_string() == payment_intent,
-        )
-        .order_by(Payment.id)
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )

@@ -72,6 +72,16 @@ def reading_order(faces: Sequence[Face]) -> list[Face]:
     return [f for row in rows for f in sorted(row, key=lambda f: f.center[0])]
 
 
+def largest(faces: Sequence[Face], limit: int | None) -> list[Face]:
+    """The ``limit`` largest faces by box area (all when None), in the order given: reading order
+    stays reading order, renumbered 1..limit. Equal areas keep the earlier face."""
+    if limit is None or len(faces) <= limit:
+        return list(faces)
+    areas = [(face.box[2] - face.box[0]) * (face.box[3] - face.box[1]) for face in faces]
+    kept = set(sorted(range(len(faces)), key=lambda i: -float(areas[i]))[:limit])
+    return [face for i, face in enumerate(faces) if i in kept]
+
+
 def select_faces(faces: Sequence[Face], numbers: Sequence[int] | None) -> list[Face]:
     """Pick faces by 1-based number in reading order; ``None`` means all of them."""
     from engine.errors import FaceIndexError, NoFaceFound

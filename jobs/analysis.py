@@ -1,6 +1,10 @@
 """Face analysis, the engine part of an analysis job: the faces of a photo in reading order, a numbered
 preview, and for each face what saving it needs, embedded by every model this worker has.
 
+A photo's faces are the largest ``limit`` (``LargestFaces``, SWAPBOT_MAX_FACES): an analysis is free, and
+each face it keeps costs an embedding, a stored chip and a picker button. The worker's every detection
+goes through the same limit, so the swap a picker's number asks for numbers the faces as the preview did.
+
 An engine without 68 landmarks (onnx) is joined by the bundle's classic landmarker: its faces are
 matched to the main engine's by box overlap, and a matched face is stored with the classic chip and
 its 68 landmarks (the classic swap needs them) and both embeddings. A face the classic detector misses
@@ -17,7 +21,7 @@ import numpy as np
 from db.analyses import FoundFace
 from engine.base import FaceEngine
 from engine.errors import NoFaceFound
-from engine.face import Face, Identity, preview
+from engine.face import Face, Identity, largest, preview
 from engine.stored import to_stored
 
 # dlib's boxes are tighter than SCRFD's (brows to chin against hairline to chin): the same face overlaps
@@ -29,24 +33,63 @@ MATCH_MIN_IOU = 0.3
 class Analysis:
     faces: tuple[FoundFace, ...]  # reading order: face n is faces[n - 1]
     preview: np.ndarray  # the photo with each face boxed and numbered
+    left_out: int = 0  # smaller faces found beyond the limit: not numbered, embedded or stored
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    faces: list[Face]  # the faces kept, in reading order
+    left_out: int  # how many more were found
+
+
+class LargestFaces:
+    """A ``FaceEngine`` whose ``detect`` keeps the ``limit`` largest faces (None: all), renumbered in
+    reading order (engine.face.largest); ``found`` also says how many it left out."""
+
+    def __init__(self, inner: FaceEngine, limit: int | None) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.name = inner.name
+        self.embedding_model = inner.embedding_model
+        self.gives_landmarks = inner.gives_landmarks
+
+    def found(self, image: np.ndarray, *, embed: bool = True) -> Found:
+        faces = self.inner.detect(image, embed=embed)
+        kept = largest(faces, self.limit)
+        return Found(kept, len(faces) - len(kept))
+
+    def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
+        return self.found(image, embed=embed).faces
+
+    def identity(self, image: np.ndarray, face: Face) -> Identity:
+        return self.inner.identity(image, face)
+
+    def swap(self, image: np.ndarray, targets: Sequence[Face], source: Identity) -> np.ndarray:
+        return self.inner.swap(image, targets, source)
 
 
 def analyse(engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.ndarray) -> Analysis:
     """``NoFaceFound`` when the photo has no face. ``landmarker`` (an ``EngineBundle``'s, say) is asked
-    only when ``engine`` gives no 68 landmarks."""
-    faces = engine.detect(image)
+    only when ``engine`` gives no 68 landmarks. Only the faces kept are embedded (``identity``), not
+    every face detected."""
+    found = (
+        engine.found(image, embed=False)
+        if isinstance(engine, LargestFaces)
+        else Found(engine.detect(image, embed=False), 0)
+    )
+    faces = found.faces
     if not faces:
         raise NoFaceFound("no face found in the photo to analyse")
     identities = [engine.identity(image, face) for face in faces]
     if not engine.gives_landmarks:
         classic = landmarker()
-        others = classic.detect(image)
+        others = classic.detect(image, embed=False)
         for mine, theirs in match_by_box(faces, others):
             identities[mine] = with_landmarks(identities[mine], classic.identity(image, others[theirs]))
-    found = []
+    stored_faces = []
     for face, identity in zip(faces, identities, strict=True):
         stored = to_stored(identity)
-        found.append(
+        stored_faces.append(
             FoundFace(
                 box=[float(v) for v in face.box],
                 score=float(face.score),
@@ -55,7 +98,7 @@ def analyse(engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.
                 embeddings=stored.embeddings,
             )
         )
-    return Analysis(tuple(found), preview(image, faces))
+    return Analysis(tuple(stored_faces), preview(image, faces), found.left_out)
 
 
 def with_landmarks(main: Identity, classic: Identity) -> Identity:

@@ -40,6 +40,9 @@ class QueueConfig:
     retention_hours: float = 24.0
     cleanup_interval_s: float = 600.0
     max_input_bytes: int = MAX_FILE_BYTES  # the Bot API's own download limit, as the CLI's
+    # The faces a job works with per photo: the largest this many (an analysis embeds and stores each,
+    # free; the pickers make a button each). None: every face.
+    max_faces: int | None = 20
     spool_dir: Path | None = None  # files we own (local inputs, local results): deleted by retention
     # On SIGTERM a worker takes no new job and waits this long for its running ones (they finish and
     # are delivered); a job still running then is interrupted and queued again. Below compose's

@@ -244,7 +244,14 @@ class Executor:
         """An analysis's preview says how many faces it numbers; a paid result, the credits left."""
         count = output.result.face_count
         if count is not None:
-            return self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
+            found = self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
+            left_out = output.result.faces_left_out
+            if not left_out:
+                return found
+            more = self.teller.texts.text(
+                codes.FACES_LEFT_OUT, target.language, count=count, left_out=left_out
+            )
+            return f"{found}\n{more}"
         if not job.cost:
             return ""
         async with self.db.session() as session:

@@ -24,7 +24,7 @@ from engine.imageio import decode_image
 from engine.mix import mix_identities
 from engine.safety.guard import ContentBlocked
 from engine.stored import StoredIdentity, from_stored
-from jobs.analysis import analyse
+from jobs.analysis import LargestFaces, analyse
 from jobs.errors import JobFailure
 from jobs.metrics import CONTENT_BLOCKED, stage
 from jobs.results import Result, encode_result
@@ -53,9 +53,11 @@ class Operations:
     """Runs a job's engine work with the bundle's engine, restorers, landmarker and stylizers; each
     stage's time goes to the metrics (jobs.metrics), the engine wrapped so that engine/ stays pure."""
 
-    def __init__(self, engines: EngineBundle) -> None:
+    def __init__(self, engines: EngineBundle, *, max_faces: int | None = None) -> None:
         self.engines = engines  # one bundle: its guard is the one the worker loaded and logged
-        self.engine = timed(engines.engine)
+        # Every detection of a job's photo keeps the same largest faces (jobs.analysis): the preview's
+        # numbers are the swap's.
+        self.engine = LargestFaces(timed(engines.engine), max_faces)
 
     def run(self, work: Work) -> Output:
         with stage("decode"):
@@ -65,7 +67,9 @@ class Operations:
             # the preview is the checked input with numbers drawn on it: nothing new to look at
             analysis = analyse(self.engine, self._landmarker, target)
             with stage("encode"):
-                result = encode_result(analysis.preview, face_count=len(analysis.faces))
+                result = encode_result(
+                    analysis.preview, face_count=len(analysis.faces), faces_left_out=analysis.left_out
+                )
             return Output(result, analysis.faces)
         if work.kind == JobKind.SWAP:
             image = self._swap(work, target)

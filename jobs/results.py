@@ -25,13 +25,15 @@ DISCORD_UPLOAD_LIMIT = 10 * 1024 * 1024
 class Result:
     """Exactly one of ``photo`` / ``document`` is set; both are JPEG bytes. ``face_count``: an
     analysis's numbered preview shows this many faces (the bots make one button per number); None for
-    other results."""
+    other results. ``faces_left_out``: the smaller faces it found beyond the limit and did not number
+    (its caption says so)."""
 
     photo: bytes | None
     document: bytes | None
     width: int
     height: int
     face_count: int | None = None
+    faces_left_out: int = 0
 
     @property
     def data(self) -> bytes:
@@ -58,12 +60,12 @@ def encode_photo(image: np.ndarray, quality: int = 95) -> bytes:
     )
 
 
-def encode_result(image: np.ndarray, *, face_count: int | None = None) -> Result:
+def encode_result(image: np.ndarray, *, face_count: int | None = None, faces_left_out: int = 0) -> Result:
     """CPU work (tens of milliseconds for a large picture): call it off the event loop."""
     height, width = image.shape[:2]
     if fits_photo_limits(width, height):
-        return Result(encode_photo(image), None, width, height, face_count)
-    return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height, face_count)
+        return Result(encode_photo(image), None, width, height, face_count, faces_left_out)
+    return Result(None, encode_jpeg(image, DOCUMENT_QUALITY), width, height, face_count, faces_left_out)
 
 
 def fit_upload(data: bytes, max_bytes: int) -> bytes:

@@ -13,6 +13,8 @@ DONE = "job_done"
 CANCELLED = "job_cancelled"  # refunded: bool
 FAILED = "job_failed"  # reason: the failure's code; refunded: bool; plus the failure's own params
 FACES_FOUND = "faces_found"  # count: int (the caption of an analysis's numbered preview)
+# count: int, left_out: int (added to that caption when smaller faces beyond the limit were not numbered)
+FACES_LEFT_OUT = "faces_left_out"
 
 
 class Texts(Protocol):

@@ -166,7 +166,7 @@ async def build_resources(
     bundle = EngineBundle(config.engine, engine)
     guard = await asyncio.to_thread(bundle.guard)  # loaded now: its state goes in the start-up line
     log.info("worker engine loaded", engine=config.engine.name, content_guard=guard.state)
-    operations = Operations(bundle)
+    operations = Operations(bundle, max_faces=queue.max_faces)
     follow_up = FollowUp(db, JobClient(db, transport, teller=teller), teller)
     executor = Executor(db, operations, fetcher, teller, queue, follow_up=follow_up)
     sweeper = Sweeper(db, transport, queue, teller=teller)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from aiogram import Bot, Dispatcher
 
 from bot.once import MemoryOnce, Once, RedisOnce
+from bot.pending import MemoryPending, Pending, RedisPending
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from bot.services import BotConfig, Services, StripeCheckoutConfig
+from bot.services import BotConfig, Services, StripeAccount, StripeCheckoutConfig
 from bot.telegram.app import build_dispatcher, fsm_storage, prepare_bot, set_commands
 from bot.telegram.keyboards import PickerMarkup
 from bot.texts import Catalogue
@@ -71,7 +72,15 @@ def bot_config(settings: Settings) -> BotConfig:
         restorers=restorers(settings),
         stripe_provider_token=settings.telegram_payment_provider_token or None,
         stripe=stripe_checkout(settings),
+        stripe_account=stripe_account(settings),
     )
+
+
+def stripe_account(settings: Settings) -> StripeAccount | None:
+    """The Stripe API (card refunds) whenever STRIPE_SECRET_KEY is set, Checkout or not."""
+    if not settings.stripe_secret_key:
+        return None
+    return StripeAccount(settings.stripe_secret_key, settings.stripe_api_url)
 
 
 def stripe_checkout(settings: Settings) -> StripeCheckoutConfig | None:
@@ -107,6 +116,14 @@ def open_limits(settings: Settings, stack: AsyncExitStack) -> tuple[RateLimiter,
     stack.push_async_callback(limiter.close)
     stack.push_async_callback(once.close)
     return limiter, once
+
+
+def open_pending(settings: Settings, stack: AsyncExitStack) -> Pending:
+    """What waits for a person's answer (bot/pending.py): in Redis when REDIS_URL is set (a button may
+    reach another bot process, or this one after a restart), in memory otherwise; closed with ``stack``."""
+    pending: Pending = RedisPending.from_url(settings.redis_url) if settings.redis_url else MemoryPending()
+    stack.push_async_callback(pending.close)
+    return pending
 
 
 async def open_database(settings: Settings, stack: AsyncExitStack, *, migrate: bool) -> Database:
@@ -158,6 +175,7 @@ async def open_telegram(
     session and the database."""
     from swapbot.cli import worker_config
 
+    config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
     async with AsyncExitStack() as stack:
         db = await open_database(settings, stack, migrate=migrate)
         bot = prepare_bot(telegram_bot(telegram_config(settings)))
@@ -175,7 +193,7 @@ async def open_telegram(
             telegram_markup=PickerMarkup(texts),  # the face picker's buttons on analysis previews
         )
         stack.push_async_callback(queue.close)
-        services = Services(db, queue.client, texts, bot_config(settings), limiter, once)
+        services = Services(db, queue.client, texts, config, limiter, once, open_pending(settings, stack))
         dispatcher = build_dispatcher(services, storage)
         try:
             await set_commands(bot, services)
@@ -222,6 +240,7 @@ async def open_discord(
     async with AsyncExitStack() as stack:
         queue: Queue | None = None
         if services is None:
+            config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
             db = await open_database(settings, stack, migrate=migrate)
             limiter, once = open_limits(settings, stack)
             texts = Catalogue()
@@ -229,7 +248,8 @@ async def open_discord(
                 worker_config(settings), db=db, texts=texts, engine_factory=engine_factory
             )
             stack.push_async_callback(queue.close)
-            services = Services(db, queue.client, texts, bot_config(settings), limiter, once)
+            pending = open_pending(settings, stack)
+            services = Services(db, queue.client, texts, config, limiter, once, pending)
         bot = SwapBot(
             services,
             dev_guild_id=settings.discord_dev_guild_id,

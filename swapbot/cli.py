@@ -444,11 +444,14 @@ def models_fetch(
 def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database at DATABASE_URL up to REVISION (default: the newest)."""
     from db.migrate import upgrade
+    from swapbot.secret_key import key_file
 
     settings = _settings(ctx)
     with cli_errors():
-        # The key is born with the database: generated beside an SQLite file, required with Postgres.
-        settings.resolved_secret_key  # noqa: B018
+        # A generated key is born with its SQLite database, beside the file. Migrations never use the
+        # key, so with Postgres it is left to the commands that do (the bots, the web process).
+        if key_file(settings.database_url) is not None:
+            settings.resolved_secret_key  # noqa: B018
         upgrade(settings.database_url, revision)
     typer.echo(f"database upgraded to {revision}")
 
@@ -495,6 +498,7 @@ def worker_config(settings: Settings):
             job_timeout_s=settings.job_timeout_s,
             max_tries=settings.max_tries,
             retention_hours=settings.retention_hours,
+            max_faces=settings.max_faces,
             lost_after_s=settings.lost_after_s,
             sweep_interval_s=settings.sweep_interval_s,
             queued_max_age_s=settings.queued_max_age_s,

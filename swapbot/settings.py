@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     free_credits: int = Field(3, ge=0, alias="SWAPBOT_FREE_CREDITS")
     packs: Annotated[tuple[Pack, ...], NoDecode] = Field(parse_packs(DEFAULT_PACKS), alias="SWAPBOT_PACKS")
     retention_hours: float = Field(24.0, gt=0, alias="SWAPBOT_RETENTION_HOURS")
+    # The faces a photo's analysis keeps, the largest first (each is embedded and stored for free, and
+    # gets a picker button): at most 24, what Discord's picker shows (5 rows of 5 buttons, one is All).
+    max_faces: int = Field(20, ge=1, le=24, alias="SWAPBOT_MAX_FACES")
     # Carried in button data: letters, digits, ".", "_", "-" (no ":", the data's separator).
     terms_version: str = Field("1", pattern=r"^[A-Za-z0-9._-]{1,32}$", alias="SWAPBOT_TERMS_VERSION")
     report_ban_threshold: int = Field(3, ge=1, alias="SWAPBOT_REPORT_BAN_THRESHOLD")
@@ -260,6 +263,7 @@ EXAMPLES: dict[str, str] = {
     "SWAPBOT_TERMS_VERSION": "2026-12",
     "SWAPBOT_REPORT_BAN_THRESHOLD": "3",
     "SWAPBOT_RETENTION_HOURS": "24",
+    "SWAPBOT_MAX_FACES": "20",
     "SWAPBOT_WORKER_CONCURRENCY": "8",
     "SWAPBOT_ENGINE_SLOTS": "1",
     "SWAPBOT_JOB_TIMEOUT": "120",

@@ -7,7 +7,9 @@ answered 200 (ignored ones too: Stripe stops sending them). A database failure i
 delivers the event again later.
 
 Telling the buyer comes after the commit and is best effort within a few seconds: a chat that cannot
-be reached never loses the credit and never makes Stripe retry (the answer is 200 either way).
+be reached never loses the credit and never makes Stripe retry (the answer is 200 either way). A payment
+that was refunded or disputed before it came is told as such (nothing was added), never as credited; a
+reversal held for a payment not recorded yet tells no one (the buyer is not known until it lands).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = structlog.get_logger("swapbot.stripe_webhook")
 
 PATH = "/stripe/webhook"
 TELL_TIMEOUT_S = 5.0  # Stripe waits up to ~10 s for the answer; the credit is committed before this
+_TOLD = frozenset({flow.Outcome.CREDITED, flow.Outcome.REVERSED, flow.Outcome.REVERSED_ON_ARRIVAL})
 
 
 class StripeWebhook:
@@ -62,7 +65,7 @@ class StripeWebhook:
         except ValueError:  # signed, but not an event (Stripe never sends that)
             return web.json_response({"error": "payload"}, status=400)
         handled = await flow.handle(self.db, self.secret_key, event.to_dict())
-        if handled.outcome in (flow.Outcome.CREDITED, flow.Outcome.REVERSED):
+        if handled.outcome in _TOLD:
             await self._tell(handled)
         elif handled.outcome is not flow.Outcome.REPLAYED:
             log.info("stripe event not applied", event_type=event.type, reason=handled.reason)
@@ -75,6 +78,10 @@ class StripeWebhook:
         if handled.outcome is flow.Outcome.CREDITED:
             text = self.texts.text(
                 "payment_credited", user.language, credits=handled.credits, balance=handled.balance
+            )
+        elif handled.outcome is flow.Outcome.REVERSED_ON_ARRIVAL:
+            text = self.texts.text(
+                "payment_arrived_reversed", user.language, credits=handled.credits, balance=handled.balance
             )
         else:
             text = self.texts.text(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import asyncpg
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -15,6 +17,7 @@ from bot.pricing import DEFAULT_PACKS, Money, Pack, pack_of, parse_packs
 from swapbot.cli import app
 from swapbot.secret_key import SecretKeyError, resolve_secret_key
 from swapbot.settings import EXAMPLES, Settings
+from tests.db.conftest import PG_SERVER, create_pg_database, drop_pg_database, pg_url
 
 runner = CliRunner()
 KEY = "k" * 40
@@ -156,10 +159,38 @@ def test_db_upgrade_keeps_the_key_with_the_database(tmp_path: Path) -> None:
     assert (tmp_path / "swapbot.db.key").read_text() == key
 
 
-def test_db_upgrade_on_postgres_without_a_key_is_one_line() -> None:
-    url = "postgresql+asyncpg://postgres@localhost:5432/never_created"
-    env = {"DATABASE_URL": url, "SWAPBOT_SECRET_KEY": ""}
-    result = _run(env, "db", "upgrade")
-    assert result.exit_code == 2
-    assert len(result.output.splitlines()) == 1
-    assert result.output.startswith("error: SWAPBOT_SECRET_KEY must be set with postgresql")
+def test_db_upgrade_on_postgres_needs_no_key_but_the_bots_do() -> None:
+    name = asyncio.run(create_pg_database("swapbot_cli"))
+    try:
+        env = {"DATABASE_URL": pg_url(name), "SWAPBOT_SECRET_KEY": ""}
+        result = _run(env, "db", "upgrade")
+        assert result.exit_code == 0, result.output
+        assert asyncio.run(_tables(name)) >= {"alembic_version", "users", "jobs"}  # really migrated
+        # The bots key the free-credit memory with it: they still refuse, in one line, before any call.
+        for command in ("telegram", "discord"):
+            bot_env = {**env, "TELEGRAM_BOT_TOKEN": "1:x", "DISCORD_BOT_TOKEN": "x", "REDIS_URL": ""}
+            refused = _run(bot_env, command)
+            assert refused.exit_code == 2, refused.output
+            assert len(refused.output.splitlines()) == 1
+            assert refused.output.startswith("error: SWAPBOT_SECRET_KEY must be set with postgresql")
+    finally:
+        asyncio.run(drop_pg_database(name))
+
+
+async def _tables(name: str) -> set[str]:
+    conn = await asyncpg.connect(f"{PG_SERVER}/{name}")
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    return {row["tablename"] for row in rows}
+
+
+def test_max_faces_reaches_the_workers_and_stays_within_the_pickers() -> None:
+    from swapbot.cli import worker_config
+
+    assert worker_config(Settings()).queue.max_faces == 20
+    assert worker_config(Settings(SWAPBOT_MAX_FACES="5")).queue.max_faces == 5
+    for bad in ("0", "25"):  # Discord's picker shows 24 numbers and All
+        with pytest.raises(ValidationError, match="SWAPBOT_MAX_FACES"):
+            Settings(SWAPBOT_MAX_FACES=bad)

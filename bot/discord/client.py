@@ -18,7 +18,8 @@ from bot import people
 from bot.discord import errors
 from bot.discord.context import EXTRAS_KEY, PLATFORM, Asker, discord_translator, enter, language_of
 from bot.discord.describe import CatalogueTranslator
-from bot.discord.picker import POLL_S, SavePickButton, SwapPickButton
+from bot.discord.picker import POLL_S, SavePickButton, SwapPickButton, offer_picker
+from bot.flows import swap as swap_flow
 from bot.services import Services
 
 log = structlog.get_logger("bot.discord")
@@ -106,6 +107,11 @@ class SwapBot(commands.Bot):
             synced = await self.tree.sync()
         log.info("commands synced", count=len(synced), guild=self.dev_guild_id)
         return synced
+
+    def offer_picker(self, interaction: discord.Interaction[SwapBot], answer: swap_flow.Answer) -> None:
+        """``picker.offer_picker``, reached through the client by the consent button: the picker asks
+        for consent itself, so the consent module cannot import it back."""
+        offer_picker(interaction, answer)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``work`` beside the interaction (a picker waiting for its analysis); cancelled on close."""

@@ -10,8 +10,7 @@ from discord import app_commands
 
 from bot.discord import consent
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
-from bot.discord.context import Refused, Status, asker, check_attachment
-from bot.discord.picker import offer_picker
+from bot.discord.context import Refused, asker, check_attachment
 from bot.flows import swap as flow
 
 if TYPE_CHECKING:
@@ -37,13 +36,10 @@ def swap_in_message() -> app_commands.ContextMenu:
                 check_attachment(interaction, message.attachments[0])
             raise Refused("no_image_in_message")
         photo = check_attachment(interaction, attachment)
-        if await consent.ask(interaction, me):
+        request = flow.SwapRequest.photo(photo)
+        if await consent.ask(interaction, me, request):
             return
-        status = Status(interaction)
-        await status.defer()
-        answer = await flow.swap_photo(me.services, me.user, photo, status.open)
-        offer_picker(interaction, answer)
-        await status.show(answer)
+        await consent.go_ahead(interaction, me, request)
 
     # The same cooldown as the heavy slash commands (a check set on the callback before it is wrapped).
     return app_commands.ContextMenu(

@@ -69,14 +69,12 @@ class SwapPickButton(
 
     async def _press(self, interaction: discord.Interaction[Any]) -> None:
         me = asker(interaction)
-        if await consent.ask(interaction, me):  # terms changed since the photo: asked again first
+        request = swap_flow.SwapRequest.choice(ANALYSIS_PREFIX + self.job, self.n or None, self.face)
+        if await consent.ask(interaction, me, request):  # terms changed since the photo: asked again first
             return
         status = Status(interaction)
         await status.defer()
-        answer = await swap_flow.choose(
-            me.services, me.user, ANALYSIS_PREFIX + self.job, self.n or None, self.face, status.open
-        )
-        await status.show(answer)
+        await status.show(await swap_flow.perform(me.services, me.user, request, status.open))
 
 
 class SavePickButton(

@@ -20,6 +20,7 @@ import aiohttp
 import stripe
 import structlog
 
+from bot import stripe_api
 from bot.flows.payments import sign_payload
 from bot.pricing import Pack, pack_of
 from bot.services import Services, StripeCheckoutConfig
@@ -99,12 +100,7 @@ async def checkout(services: Services, user: User, credits: int) -> CheckoutLink
 def stripe_client(config: StripeCheckoutConfig, http: stripe.HTTPClient) -> stripe.StripeClient:
     """A client per call over ``http`` (an aiohttp session of the running loop, closed by the caller):
     a checkout is a rare, human-paced request, and no module-level client outlives its loop."""
-    return stripe.StripeClient(
-        config.secret_key,
-        base_addresses={"api": config.api_url.rstrip("/")},
-        http_client=http,
-        max_network_retries=2,  # safe: every create carries an idempotency key
-    )
+    return stripe_api.client(config.secret_key, config.api_url, http)
 
 
 def session_params(

@@ -1,5 +1,6 @@
 """Buying credits: the packs on offer, signed invoices, the pre-checkout verdict, crediting a payment
-exactly once, and admin refunds with a ledger reversal.
+exactly once, and admin refunds with a ledger reversal: Stars through Telegram, card payments (the
+provider token's and Checkout's) through Stripe's API.
 
 An invoice's payload is ``pack:<credits>:<user id>:<signature>``, the signature an HMAC of the rest
 with the secret key: the client only ever hands the payload back, so anything it could change (the
@@ -16,10 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+import stripe
 import structlog
 
+from bot import stripe_api
 from bot.pricing import Money, Pack, pack_of
-from bot.services import Services
+from bot.services import Services, StripeAccount
 from db import payments
 from db.models import Payment, PaymentStatus, Provider, User
 from jobs.metrics import record_payment
@@ -172,11 +175,14 @@ class Credited:
     credits: int
     balance: int  # right after this payment's credit (a replay reports the first time's)
     replayed: bool  # this payment had been credited before: nothing was added now
+    # Refunded or disputed at Stripe before it came (a held reversal): its credits went back at once.
+    reversed: bool = False
 
 
 async def credit(services: Services, payer: User, paid: Paid) -> Credited | None:
     """Credit the pack the payer paid for, once per charge id however often (or concurrently) the
-    payment is reported. None when the payload is not one we signed (nothing is credited)."""
+    payment is reported. None when the payload is not one we signed (nothing is credited). A card
+    payment whose Stripe charge was refunded or disputed before this comes back ``reversed``."""
     read = read_payload(services.config.secret_key, paid.payload)
     if read is None:
         log.error("payment with a foreign payload", charge_id=paid.charge_id, user_id=payer.id)
@@ -196,12 +202,16 @@ async def credit(services: Services, payer: User, paid: Paid) -> Credited | None
                 "invoice_user_id": invoiced_for,
                 "provider_charge_id": paid.provider_charge_id,
             },
+            stripe_charge=paid.provider_charge_id,  # what Stripe's refunds and disputes of it name
         )
-    balance = recorded.posting.balance_after if recorded.posting is not None else payer.balance
-    if not recorded.replayed:
+    balance = recorded.balance if recorded.balance is not None else payer.balance
+    reversed_now = recorded.reversal is not None
+    if reversed_now:
+        log.info("payment reversed on arrival", charge_id=paid.charge_id, user_id=payer.id)
+    elif not recorded.replayed:
         record_payment(provider.value, recorded.payment.credits)
         log.info("payment credited", charge_id=paid.charge_id, user_id=payer.id, credits=credits)
-    return Credited(recorded.payment.credits, balance, recorded.replayed)
+    return Credited(recorded.payment.credits, balance, recorded.replayed, reversed_now)
 
 
 # --- refunds ------------------------------------------------------------------------------------------
@@ -225,13 +235,16 @@ StarRefunder = Callable[[str, str], Awaitable[None]]
 
 
 class RefundCode(StrEnum):
-    DONE = "refund_done"
+    DONE = "refund_done"  # Stars sent back
+    DONE_CARD = "refund_done_card"  # a card payment refunded through Stripe
     NOT_ADMIN = "refund_not_admin"
     USAGE = "refund_usage"
-    UNKNOWN = "refund_unknown"  # no Stars payment with that charge id
+    UNKNOWN = "refund_unknown"  # no payment with that id (ours, or Stripe's charge or payment intent)
     ALREADY = "refund_already"
     PAYER_GONE = "refund_payer_gone"  # the payer used /forget: the platform id to refund to is gone
-    REFUSED = "refund_refused"  # the platform said no
+    REFUSED = "refund_refused"  # Telegram said no
+    REFUSED_CARD = "refund_refused_card"  # Stripe said no (or could not be reached)
+    NO_STRIPE_KEY = "refund_no_stripe_key"  # a card payment, and no STRIPE_SECRET_KEY to refund it with
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,42 +256,101 @@ class Refund:
     detail: str | None = None  # the platform's reason for a refusal
     payer: User | None = None  # who paid (set when a refund was done: they are told)
 
+    @property
+    def done(self) -> bool:
+        return self.code in (RefundCode.DONE, RefundCode.DONE_CARD)
 
-async def refund(services: Services, admin: User, charge_id: str, refund_stars: StarRefunder) -> Refund:
-    """An admin refunds a Stars payment: the Stars go back (``refund_stars``), then the credits are
-    reversed as far as the balance allows, with what could not be taken back recorded.
+    @property
+    def price(self) -> str | None:
+        """What was paid, as the payer saw it (``1.99 USD``; Stars sentences say ``{amount} ⭐``)."""
+        payment = self.payment
+        return price_text(Money(payment.amount, payment.currency)) if payment is not None else None
+
+
+async def refund(services: Services, admin: User, reference: str, refund_stars: StarRefunder) -> Refund:
+    """An admin refunds a payment named by ``reference``: our charge id (Telegram's charge id, a
+    Checkout session id) or Stripe's charge or payment intent id. The money goes back first: Stars
+    through ``refund_stars``, a card payment through Stripe's refunds API (it needs the Stripe key);
+    then the credits are reversed as far as the balance allows, with what could not be taken back
+    recorded.
 
     The platform is asked first, holding no database lock over the round trip: when it refuses,
     nothing changed here. The reversal after it is idempotent (``payments.reverse``), so a refund whose
-    commit was lost is finished by asking again (the platform then says "already refunded"), and of
-    two concurrent refunds the platform refunds one and the database reverses one.
+    commit was lost is finished by asking again (the platform then says "already refunded"), of two
+    concurrent refunds the platform refunds one and the database reverses one, and Stripe's
+    ``charge.refunded`` that follows a card refund changes nothing more.
     """
     if not services.config.is_admin(admin.platform, admin.external_id):
         return Refund(RefundCode.NOT_ADMIN)
-    charge_id = charge_id.strip()
-    if not charge_id:
+    reference = reference.strip()
+    if not reference:
         return Refund(RefundCode.USAGE)
     async with services.db.session() as session:
-        payment = await payments.get_or_none(session, Provider.TELEGRAM_STARS, charge_id)
+        payment = await payments.find_any(session, reference)
         if payment is None:
             return Refund(RefundCode.UNKNOWN)
         if payment.status == PaymentStatus.REFUNDED.value:
             return _already(payment)
         payer = await session.get(User, payment.user_id) if payment.user_id is not None else None
+    if payment.provider == Provider.STRIPE.value:
+        return await _refund_card(services, payment, payer)
     if payer is None:
         return Refund(RefundCode.PAYER_GONE, payment)
     try:
-        await refund_stars(payer.external_id, charge_id)
+        await refund_stars(payer.external_id, payment.charge_id)
     except AlreadyRefunded:
-        log.warning("stars were refunded before; reversing the credits", charge_id=charge_id)
+        log.warning("stars were refunded before; reversing the credits", charge_id=payment.charge_id)
     except RefundRefused as exc:
         return Refund(RefundCode.REFUSED, payment, detail=exc.description)
+    return await _reverse(services, payment, payer, RefundCode.DONE)
+
+
+async def _refund_card(services: Services, payment: Payment, payer: User | None) -> Refund:
+    """A card payment: Stripe refunds it (to the card, so a payer who used /forget is refunded too),
+    then the credits are reversed."""
+    account = services.config.stripe_api()
+    if account is None:
+        return Refund(RefundCode.NO_STRIPE_KEY, payment)
+    refused = await _ask_stripe(account, payment)
+    if refused is not None:
+        return Refund(RefundCode.REFUSED_CARD, payment, detail=refused)
+    return await _reverse(services, payment, payer, RefundCode.DONE_CARD)
+
+
+async def _ask_stripe(account: StripeAccount, payment: Payment) -> str | None:
+    """None once Stripe has refunded the payment (now or before); otherwise why not."""
+    if not (payment.stripe_charge or payment.stripe_intent):
+        return "no Stripe charge or payment intent is known for this payment"
+    try:
+        # One key per payment: a repeated or concurrent /refund gets Stripe's first answer again.
+        await stripe_api.refund(
+            account,
+            charge=payment.stripe_charge,
+            intent=payment.stripe_intent,
+            idempotency_key=f"swapbot-refund:{payments.purchase_key(payment.provider, payment.charge_id)}",
+        )
+    except stripe.StripeError as exc:
+        if exc.code == stripe_api.ALREADY_REFUNDED:
+            log.warning("card refunded before; reversing the credits", charge_id=payment.charge_id)
+            return None
+        log.warning("stripe refused a refund", charge_id=payment.charge_id, error=type(exc).__name__)
+        return str(exc.user_message or type(exc).__name__).rstrip(".")  # the sentence adds its own
+    return None
+
+
+async def _reverse(services: Services, payment: Payment, payer: User | None, done: RefundCode) -> Refund:
     async with services.db.transaction() as session:
-        reversal = await payments.reverse(session, Provider.TELEGRAM_STARS, charge_id)
-    if not reversal.changed:  # a concurrent /refund reversed it
+        reversal = await payments.reverse(session, payment.provider, payment.charge_id)
+    if not reversal.changed:  # a concurrent /refund (or Stripe's webhook) reversed it
         return _already(reversal.payment)
-    log.info("payment refunded", charge_id=charge_id, taken=reversal.taken, shortfall=reversal.shortfall)
-    return Refund(RefundCode.DONE, reversal.payment, reversal.taken, reversal.shortfall, payer=payer)
+    log.info(
+        "payment refunded",
+        charge_id=payment.charge_id,
+        provider=payment.provider,
+        taken=reversal.taken,
+        shortfall=reversal.shortfall,
+    )
+    return Refund(done, reversal.payment, reversal.taken, reversal.shortfall, payer=payer)
 
 
 def _already(payment: Payment) -> Refund:

@@ -4,8 +4,12 @@
 ``checkout.session.async_payment_succeeded`` credit the pack named by the session's signed metadata,
 once per session id (the payment's charge id). ``charge.refunded`` (once the charge is fully refunded)
 and ``charge.dispute.created`` take the credits back, never below zero, recording what was already
-spent. Every event with an effect is claimed by its id in the same transaction as the effect, so a
-redelivery, even five at once, changes nothing. Anything else is acknowledged and ignored.
+spent; they find the payment by its payment intent or by Stripe's charge id (``charge.id``,
+``dispute.charge``), so Telegram's card payments, which know only the charge, are reversed too.
+Stripe does not order events: a reversal that comes before its payment is held (db/payments.py) and
+applied when the payment is recorded, in that transaction, so its credits never show. Every event with
+an effect is claimed by its id in the same transaction as the effect, so a redelivery, even five at
+once, changes nothing. Anything else is acknowledged and ignored.
 
 The signature check happens before this (the web handler, with the endpoint secret): here the event is
 trusted to come from Stripe, but its metadata is still checked against our own HMAC, so a session made
@@ -39,6 +43,8 @@ HANDLED_TYPES = frozenset({COMPLETED, ASYNC_SUCCEEDED, REFUNDED, DISPUTED})
 class Outcome(StrEnum):
     CREDITED = "credited"
     REVERSED = "reversed"
+    HELD = "held"  # a reversal of a payment not recorded yet: kept, and applied when it lands
+    REVERSED_ON_ARRIVAL = "reversed_on_arrival"  # a payment refunded or disputed before it came
     REPLAYED = "replayed"  # this event (or this session's payment, or this refund) was handled before
     IGNORED = "ignored"  # nothing to do: another type, unpaid, partial refund, unknown payment
     REJECTED = "rejected"  # not a session we made (metadata unsigned or edited, the buyer is gone)
@@ -80,6 +86,7 @@ async def _credit(
         log.error("stripe session without our signature", session_id=session_id, event_id=event_id)
         return Handled(Outcome.REJECTED, reason="metadata not signed by this bot")
     credits, user_id = read
+    intent = _id_of(session.get("payment_intent"))
     if str(session.get("client_reference_id") or "") != str(user_id):
         log.error("stripe session names another buyer", session_id=session_id, event_id=event_id)
         return Handled(Outcome.REJECTED, reason="client_reference_id differs from the signed user")
@@ -99,14 +106,20 @@ async def _credit(
             currency=str(session.get("currency") or ""),
             credits=credits,
             payload={
-                stripe_events.INTENT_KEY: _id_of(session.get("payment_intent")),
+                stripe_events.INTENT_KEY: intent,
                 "event_id": event_id,
                 "platform": metadata.get("platform"),
             },
+            stripe_intent=intent,
         )
-    balance = recorded.posting.balance_after if recorded.posting is not None else buyer.balance
+    balance = recorded.balance if recorded.balance is not None else buyer.balance
     if recorded.replayed:  # the other of completed / async_payment_succeeded came first
         return Handled(Outcome.REPLAYED, buyer, credits, balance, reason=f"session {session_id}")
+    if (reversal := recorded.reversal) is not None:  # refunded or disputed before it came: no credits
+        log.info("stripe payment reversed on arrival", session_id=session_id, user_id=user_id)
+        return Handled(
+            Outcome.REVERSED_ON_ARRIVAL, buyer, credits, balance, reversal.taken, reversal.shortfall
+        )
     record_payment(Provider.STRIPE.value, credits)
     log.info("stripe payment credited", session_id=session_id, user_id=user_id, credits=credits)
     return Handled(Outcome.CREDITED, buyer, credits, balance)
@@ -114,26 +127,33 @@ async def _credit(
 
 async def _reverse(db: Database, event_id: str, event_type: str, obj: dict[str, Any]) -> Handled:
     intent = _id_of(obj.get("payment_intent"))
+    # charge.refunded carries the Charge itself; a dispute names its charge.
+    charge = _id_of(obj.get("id") if event_type == REFUNDED else obj.get("charge"))
     # A partial refund leaves the pack paid for in part: the credits stay until the charge is refunded
     # in full (Stripe sends charge.refunded again then, with refunded true).
     if event_type == REFUNDED and not obj.get("refunded"):
-        return Handled(Outcome.IGNORED, reason=f"partial refund of {intent}")
-    if intent is None:
-        return Handled(Outcome.IGNORED, reason=f"{event_type} without a payment intent")
+        return Handled(Outcome.IGNORED, reason=f"partial refund of {charge}")
+    if intent is None and charge is None:
+        return Handled(Outcome.IGNORED, reason=f"{event_type} names no payment")
     async with db.transaction() as tx:
-        payment = await stripe_events.payment_of_intent(tx, intent)
-        if payment is None:  # not a payment of this bot (another integration on the account)
-            return Handled(Outcome.IGNORED, reason=f"no payment with intent {intent}")
         if not await stripe_events.claim(tx, event_id, event_type):
             return Handled(Outcome.REPLAYED, reason=f"event {event_id}")
-        reversal = await payments.reverse(tx, Provider.STRIPE, payment.charge_id)
+        reversal = await payments.reverse_stripe(
+            tx, event_id=event_id, event_type=event_type, intent=intent, charge=charge
+        )
+        if reversal is None:
+            # Not recorded yet (Stripe's order is not ours), or never: another integration's payment
+            # on the same account is held too, and simply never lands.
+            log.info("stripe reversal held", event_type=event_type, intent=intent, charge=charge)
+            return Handled(Outcome.HELD, reason=f"no payment yet with intent {intent} or charge {charge}")
+        payment = reversal.payment
         buyer = await tx.get(User, payment.user_id) if payment.user_id is not None else None
     if not reversal.changed:  # a refund and a dispute of one payment: reversed once
         return Handled(Outcome.REPLAYED, reason=f"payment {payment.charge_id} reversed before")
     log.info(
         "stripe payment reversed",
         event_type=event_type,
-        session_id=payment.charge_id,
+        charge_id=payment.charge_id,
         taken=reversal.taken,
         shortfall=reversal.shortfall,
     )

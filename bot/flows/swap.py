@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import PurePath
 from typing import Any
 
@@ -51,6 +52,28 @@ class Photo:
     # Sent in a Discord channel marked NSFW: the workers' content guard may allow more there
     # (SWAPBOT_DISCORD_NSFW_CHANNELS); it reaches them as the job parameter ``channel_nsfw``.
     channel_nsfw: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """For what is kept between updates (FSM data, held requests): JSON, in Redis too."""
+        data = {
+            "ref": self.ref.to_json(),
+            "size": self.size,
+            "as_file": self.as_file,
+            "mime": self.mime,
+            "filename": self.filename,
+        }
+        return {**data, "channel_nsfw": True} if self.channel_nsfw else data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Photo:
+        return cls(
+            InputRef.from_json(data["ref"]),
+            size=data.get("size"),
+            as_file=bool(data.get("as_file")),
+            mime=data.get("mime"),
+            filename=data.get("filename"),
+            channel_nsfw=bool(data.get("channel_nsfw")),
+        )
 
 
 def nsfw_param(*photos: Photo) -> dict[str, bool]:
@@ -259,6 +282,109 @@ async def swap_album(
         delivery=delivery,
     )
     return await submit(services, request, delivery)
+
+
+class How(StrEnum):
+    PHOTO = "photo"  # saved faces onto a photo: analysed first (``swap_photo``)
+    NUMBERED = "numbered"  # saved faces onto the faces numbered (``swap_numbered``)
+    ALBUM = "album"  # the first photo's face onto the second's (``swap_album``)
+    CHOICE = "choice"  # a picker's button (``choose``)
+
+
+@dataclass(frozen=True, slots=True)
+class SwapRequest:
+    """A swap as its handler understood what the person asked, before anything is submitted: kept
+    while they are asked for consent (bot/flows/consent.py), then ``perform``ed the same way the
+    handler performs it when no question is needed."""
+
+    how: How
+    photos: tuple[Photo, ...] = ()
+    names: tuple[str, ...] = ()
+    faces: tuple[int, ...] | None = None
+    options: Mapping[str, Any] | None = None
+    analysis: str | None = None  # CHOICE: the analysis, face ``number`` (None: all), saved ``face``
+    number: int | None = None
+    face: int | None = None
+
+    @classmethod
+    def photo(
+        cls, photo: Photo, *, names: Sequence[str] = (), options: Mapping[str, Any] | None = None
+    ) -> SwapRequest:
+        return cls(How.PHOTO, (photo,), tuple(names), options=options)
+
+    @classmethod
+    def numbered(
+        cls,
+        photo: Photo,
+        faces: Sequence[int],
+        *,
+        names: Sequence[str] = (),
+        options: Mapping[str, Any] | None = None,
+    ) -> SwapRequest:
+        return cls(How.NUMBERED, (photo,), tuple(names), tuple(faces), options)
+
+    @classmethod
+    def album(
+        cls,
+        source: Photo,
+        target: Photo,
+        *,
+        faces: Sequence[int] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> SwapRequest:
+        return cls(
+            How.ALBUM, (source, target), faces=None if faces is None else tuple(faces), options=options
+        )
+
+    @classmethod
+    def choice(cls, analysis_id: str, number: int | None, face_id: int) -> SwapRequest:
+        return cls(How.CHOICE, analysis=analysis_id, number=number, face=face_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "how": self.how.value,
+            "photos": [photo.to_json() for photo in self.photos],
+            "names": list(self.names),
+            "faces": None if self.faces is None else list(self.faces),
+            "options": None if self.options is None else dict(self.options),
+            "analysis": self.analysis,
+            "number": self.number,
+            "face": self.face,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SwapRequest:
+        faces, options = data.get("faces"), data.get("options")
+        return cls(
+            How(data["how"]),
+            tuple(Photo.from_json(photo) for photo in data.get("photos") or ()),
+            tuple(str(name) for name in data.get("names") or ()),
+            None if faces is None else tuple(int(n) for n in faces),
+            None if options is None else dict(options),
+            data.get("analysis"),
+            data.get("number"),
+            data.get("face"),
+        )
+
+
+async def perform(services: Services, user: User, request: SwapRequest, open_status: OpenStatus) -> Answer:
+    """The swap ``request`` names, through the flow its handler uses."""
+    names, options = request.names, request.options
+    if request.how is How.PHOTO:
+        (photo,) = request.photos
+        return await swap_photo(services, user, photo, open_status, names=names, options=options)
+    if request.how is How.NUMBERED:
+        (photo,) = request.photos
+        faces = list(request.faces or ())
+        return await swap_numbered(services, user, photo, faces, open_status, names=names, options=options)
+    if request.how is How.ALBUM:
+        source, target = request.photos
+        faces_or_all = None if request.faces is None else list(request.faces)
+        return await swap_album(
+            services, user, source, target, open_status, faces=faces_or_all, options=options
+        )
+    assert request.analysis is not None and request.face is not None
+    return await choose(services, user, request.analysis, request.number, request.face, open_status)
 
 
 async def choose(

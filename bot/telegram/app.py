@@ -1,7 +1,8 @@
 """The dispatcher built from the services, and the bot's two ways in: long polling and the webhook.
 
 ``build_dispatcher`` wires the middlewares (dedupe, user, language, throttling) and every feature's
-router; handlers get ``services``, ``user``, ``new_user`` and ``t`` (see bot/telegram/middlewares).
+router; handlers get ``services``, ``user``, ``new_user``, ``t`` (see bot/telegram/middlewares) and
+``albums``.
 ``prepare_bot`` puts Telegram's sending limits on a Bot's session; ``WebhookHandler`` is the aiohttp
 route for ``/telegram/webhook``.
 """
@@ -22,6 +23,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.services import Services
+from bot.telegram.albums import MemoryAlbumPairs
 from bot.telegram.middlewares import (
     CatalogueI18n,
     DedupeMiddleware,
@@ -62,15 +64,17 @@ COMMANDS = (
 def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> Dispatcher:
     """The dispatcher: ``services`` in its workflow data, FSM ``storage`` (memory when None; see
     ``fsm_storage``), the middlewares in order, then the routers."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services)
+    # ``albums``: the photos of albums waiting for their pair (bot/telegram/albums.py)
+    dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services, albums=MemoryAlbumPairs())
     dispatcher.update.outer_middleware(LogContextMiddleware())  # update and sender ids on every line
     dispatcher.update.outer_middleware(DedupeMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())
     dispatcher.update.outer_middleware(LogContextMiddleware())  # ...and our user id
     dispatcher.update.outer_middleware(LanguageMiddleware(CatalogueI18n(services.texts)))
+    # Inner: only updates a handler takes are throttled (and only its WORK flag counts as work).
     throttling = ThrottlingMiddleware()
-    dispatcher.message.outer_middleware(throttling)
-    dispatcher.callback_query.outer_middleware(throttling)
+    dispatcher.message.middleware(throttling)
+    dispatcher.callback_query.middleware(throttling)
     dispatcher.include_routers(*routers())
     _filters_on_the_loop(dispatcher)
     return dispatcher

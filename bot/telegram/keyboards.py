@@ -40,7 +40,10 @@ class CheckoutPack(CallbackData, prefix="card"):
 # re-checked by its flow: the analysis and the saved face must be the presser's.
 
 ANALYSIS_PREFIX = "analyze:"
-PICKER_ROW = 5  # number buttons per row
+PICKER_ROW = 5  # number buttons per row (Telegram allows 8)
+# Telegram refuses an inline keyboard of more buttons (the message then never arrives). SWAPBOT_MAX_FACES
+# keeps the pickers far below it; an analysis stored before that limit is cut here.
+MAX_BUTTONS = 100
 
 
 def short_job(job_id: str) -> str:
@@ -131,7 +134,7 @@ def _numbers(count: int, data: Callable[[int], CallbackData]) -> list[list[Inlin
 def swap_picker(t: Callable[..., str], job_id: str, face_id: int, count: int) -> InlineKeyboardMarkup:
     """Buttons 1..count and All, each putting saved face ``face_id`` in; then "another saved face"."""
     job = short_job(job_id)
-    rows = _numbers(count, lambda n: SwapPick(job=job, face=face_id, n=n))
+    rows = _numbers(min(count, MAX_BUTTONS - 2), lambda n: SwapPick(job=job, face=face_id, n=n))
     rows.append([_button(t("swap_all"), SwapPick(job=job, face=face_id, n=0))])
     rows.append([_button(t("swap_other_face"), SwapFaces(job=job))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -146,7 +149,8 @@ def swap_faces(job_id: str, faces: Sequence[tuple[int, str]]) -> InlineKeyboardM
 
 def save_picker(job_id: str, count: int) -> InlineKeyboardMarkup:
     job = short_job(job_id)
-    return InlineKeyboardMarkup(inline_keyboard=_numbers(count, lambda n: SavePick(job=job, n=n)))
+    rows = _numbers(min(count, MAX_BUTTONS), lambda n: SavePick(job=job, n=n))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def faces_list(t: Callable[..., str], faces: Sequence[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
@@ -214,11 +218,13 @@ class PickerMarkup:
 
 class ConsentAnswer(CallbackData, prefix="tc"):
     """Agree (or not) to terms ``version``, asked of our user ``user`` (a press by anyone else, or for
-    terms replaced since, records nothing)."""
+    terms replaced since, records nothing); ``q``: the question, whose swap waits on our side
+    (bot/flows/consent.py), looked up among the presser's own."""
 
     user: int
     version: str
     yes: bool
+    q: str
 
 
 class ReportAction(CallbackData, prefix="rp"):
@@ -229,10 +235,10 @@ class ReportAction(CallbackData, prefix="rp"):
     sig: str
 
 
-def consent_buttons(t: Callable[..., str], user_id: int, version: str) -> InlineKeyboardMarkup:
+def consent_buttons(t: Callable[..., str], user_id: int, version: str, question: str) -> InlineKeyboardMarkup:
     row = [
-        _button(t("consent_yes"), ConsentAnswer(user=user_id, version=version, yes=True)),
-        _button(t("consent_no"), ConsentAnswer(user=user_id, version=version, yes=False)),
+        _button(t("consent_yes"), ConsentAnswer(user=user_id, version=version, yes=True, q=question)),
+        _button(t("consent_no"), ConsentAnswer(user=user_id, version=version, yes=False, q=question)),
     ]
     return InlineKeyboardMarkup(inline_keyboard=[row])
 

@@ -35,23 +35,11 @@ def photo_of(message: Message | None) -> Photo | None:
 
 def photo_to_json(photo: Photo) -> dict[str, Any]:
     """For FSM data (JSON in Redis)."""
-    return {
-        "ref": photo.ref.to_json(),
-        "size": photo.size,
-        "as_file": photo.as_file,
-        "mime": photo.mime,
-        "filename": photo.filename,
-    }
+    return photo.to_json()
 
 
 def photo_from_json(data: Mapping[str, Any]) -> Photo:
-    return Photo(
-        InputRef.from_json(data["ref"]),
-        size=data.get("size"),
-        as_file=bool(data.get("as_file")),
-        mime=data.get("mime"),
-        filename=data.get("filename"),
-    )
+    return Photo.from_json(data)
 
 
 class StatusMessage:

@@ -7,6 +7,11 @@ records every request with its parsed fields, bearer key and ``Idempotency-Key``
 hours), so a double tap is seen here as two requests and one session. A ``Script`` makes the route fail
 (``card_error``-style 402s, 5xx, 401 for a wrong key).
 
+``POST /v1/refunds`` refunds a charge the test made known with ``add_charge``, named by ``charge`` or by
+``payment_intent``, in full, and answers a ``refund`` object. As Stripe does: the same idempotency key
+gets the first refund back; another refund of a refunded charge is a 400 ``charge_already_refunded``;
+an unknown charge or intent is a 400 ``resource_missing``. ``refund_script`` scripts this route.
+
 ``signature_header`` and ``signed`` build the ``Stripe-Signature`` header with the ``stripe`` library's
 own ``WebhookSignature.generate_signature_header`` (``t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<payload>" keyed by the endpoint secret>``), with the timestamp chosen by the test
@@ -54,12 +59,17 @@ class FakeStripe:
         self.sessions: dict[str, dict[str, Any]] = {}  # id -> the session object answered
         self.script = Script()
         self._by_key: dict[str, str] = {}  # idempotency key -> session id
+        self.charges: dict[str, dict[str, Any]] = {}  # charge id -> the charge (add_charge)
+        self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> the refund object answered
+        self.refund_script = Script()
+        self._refund_by_key: dict[str, str] = {}  # idempotency key -> refund id
         self._ids = itertools.count(1)
         # Unique across fakes: tests sharing one database never meet another test's session id.
         self._prefix = secrets.token_hex(6)
         self._lock = threading.Lock()
         app = web.Application()
         app.router.add_post("/v1/checkout/sessions", self._create_session)
+        app.router.add_post("/v1/refunds", self._create_refund)
         self._server = ServerThread(app)
 
     @property
@@ -81,15 +91,79 @@ class FakeStripe:
     ) -> None:
         self.stop()
 
-    async def _create_session(self, request: web.Request) -> web.Response:
+    def add_charge(
+        self, charge_id: str, *, amount: int, currency: str = "usd", payment_intent: str | None = None
+    ) -> dict[str, Any]:
+        """A paid charge on the account, as Stripe keeps it (refundable once, in full)."""
+        charge = {
+            "id": charge_id,
+            "object": "charge",
+            "amount": amount,
+            "amount_refunded": 0,
+            "currency": currency,
+            "payment_intent": payment_intent,
+            "paid": True,
+            "refunded": False,
+        }
+        with self._lock:
+            self.charges[charge_id] = charge
+        return charge
+
+    def refund_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.path == "/v1/refunds"]
+
+    async def _seen(self, request: web.Request) -> Request:
         form = dict(parse_qsl(await request.text(), keep_blank_values=True))
         auth = request.headers.get("Authorization", "")
         api_key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
-        key = request.headers.get("Idempotency-Key")
+        seen = Request(
+            request.method,
+            request.path,
+            form,
+            api_key,
+            request.headers.get("Idempotency-Key"),
+            dict(request.headers),
+        )
         with self._lock:
-            self.requests.append(
-                Request(request.method, request.path, form, api_key, key, dict(request.headers))
-            )
+            self.requests.append(seen)
+        return seen
+
+    async def _create_refund(self, request: web.Request) -> web.Response:
+        seen = await self._seen(request)
+        reply = self.refund_script.next()
+        if reply.status != 200:
+            return _error(reply)
+        if seen.api_key != self.secret_key:
+            return _error(Reply(401, f"Invalid API Key provided: {seen.api_key}", "invalid_api_key"))
+        key, form = seen.idempotency_key, seen.form
+        with self._lock:
+            if key is not None and key in self._refund_by_key:
+                return web.json_response(self.refunds[self._refund_by_key[key]])
+            charge = self._charge_named(form)
+            if charge is None:
+                name = "charge" if "charge" in form else "payment_intent"
+                missing = f"No such {name}: '{form.get(name, '')}'"
+                return _error(Reply(400, missing, "resource_missing"))
+            if charge["refunded"]:
+                return _error(
+                    Reply(400, f"Charge {charge['id']} has already been refunded.", "charge_already_refunded")
+                )
+            charge |= {"refunded": True, "amount_refunded": charge["amount"]}
+            refund = _refund(f"re_test_{self._prefix}{next(self._ids):04d}", charge)
+            self.refunds[refund["id"]] = refund
+            if key is not None:
+                self._refund_by_key[key] = refund["id"]
+        return web.json_response(refund)
+
+    def _charge_named(self, form: dict[str, str]) -> dict[str, Any] | None:
+        if "charge" in form:
+            return self.charges.get(form["charge"])
+        intent = form.get("payment_intent")
+        return next((c for c in self.charges.values() if intent and c["payment_intent"] == intent), None)
+
+    async def _create_session(self, request: web.Request) -> web.Response:
+        seen = await self._seen(request)
+        form, api_key, key = seen.form, seen.api_key, seen.idempotency_key
         reply = self.script.next()
         if reply.status != 200:
             return _error(reply)
@@ -126,6 +200,21 @@ def _session(session_id: str, form: dict[str, str]) -> dict[str, Any]:
         "cancel_url": form.get("cancel_url"),
         "payment_intent": None,
         "livemode": False,
+        "created": int(time.time()),
+    }
+
+
+def _refund(refund_id: str, charge: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": charge["amount"],
+        "charge": charge["id"],
+        "currency": charge["currency"],
+        "payment_intent": charge["payment_intent"],
+        "metadata": {},
+        "reason": None,
+        "status": "succeeded",
         "created": int(time.time()),
     }
 

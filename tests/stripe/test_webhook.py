@@ -208,9 +208,10 @@ async def test_events_we_do_not_handle_are_acknowledged(shop: Shop) -> None:
     buyer = await shop.buyer("discord")
     status, body = await shop.post(event("customer.created", {"id": "cus_1", "object": "customer"}))
     assert (status, body["outcome"]) == (200, "ignored")
-    # A refund of a payment that is not ours (another integration): acknowledged, nothing changes.
+    # A refund of a payment not recorded (another integration's, or ours still to come): acknowledged
+    # and held for a payment that may land later; nothing changes now.
     status, body = await shop.post(event(REFUNDED, charge("pi_not_ours", amount=500)))
-    assert (status, body["outcome"]) == (200, "ignored")
+    assert (status, body["outcome"]) == (200, "held")
     assert await shop.balance(buyer) == 0
 
 

@@ -187,15 +187,21 @@ class Person:
         return self.harness.update(pre_checkout_query=query)
 
     def paid(
-        self, payload: str, amount: int, charge_id: str | None = None, currency: str = "XTR"
+        self,
+        payload: str,
+        amount: int,
+        charge_id: str | None = None,
+        currency: str = "XTR",
+        provider_charge_id: str = "",
     ) -> dict[str, Any]:
-        """A ``successful_payment`` message (deliver the same dict twice for a duplicated update)."""
+        """A ``successful_payment`` message (deliver the same dict twice for a duplicated update); a card
+        payment carries the provider's (Stripe's) charge id too."""
         payment = {
             "currency": currency,
             "total_amount": amount,
             "invoice_payload": payload,
             "telegram_payment_charge_id": charge_id or f"stxCharge{uuid.uuid4().hex[:12]}",
-            "provider_payment_charge_id": "",
+            "provider_payment_charge_id": provider_charge_id,
         }
         return self.message(successful_payment=payment)
 

@@ -7,18 +7,20 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
 from bot.once import RedisOnce
 from bot.ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter, day_of
+from bot.telegram.keyboards import SettingsOpen
 from bot.telegram.middlewares import OutgoingLimits
 from bot.telegram.middlewares.outgoing import _Schedule
-from bot.telegram.middlewares.throttling import is_work
 from db.session import Database
 from tests.fakes.telegram_server import FakeTelegram, retry_after
 from tests.jobs.squares import SquareEngine, picture, png
 from tests.telegram.conftest import REDIS_URL, TelegramHarness, close_tg, engine_for, open_tg
+from tests.telegram.swapkit import enlarged, save_face
 
 
 class Clock:
@@ -113,7 +115,7 @@ async def test_a_flood_is_told_to_wait_once(tight: TelegramHarness) -> None:
     assert len(said) == 3
     assert "/setface" in said[0] and "/setface" in said[1]
     assert said[2] == tight.services.texts.text("rate_limited", "en", seconds=60)
-    await tight.feed(alice.press("whatever", message_id=1))
+    await tight.feed(alice.press(SettingsOpen(page="main").pack(), message_id=1))
     assert tight.telegram.called("answerCallbackQuery")[-1].get("text") is None  # no second "wait"
     # Someone else is not slowed down by Alice.
     bob = tight.person("Bob")
@@ -169,16 +171,43 @@ async def test_the_daily_cap_refuses_photos_not_talk(
         await close_tg(harness)
 
 
-def test_what_counts_as_work() -> None:
-    from aiogram.types import Message
+@pytest.mark.engine("classic")  # a real swap at the end: real faces, the real engine
+async def test_plain_group_photos_are_no_work_and_a_swap_after_them_still_goes(
+    telegram: FakeTelegram,
+    tg_sqlite: Database,
+    request: pytest.FixtureRequest,
+    astronaut: np.ndarray,
+    hanks: np.ndarray,
+) -> None:
+    """Photos shared in a group without a command reach no handler: they take nothing from the bucket
+    or the day's cap and get no "please wait"; ``/swap`` alone asks for a photo and is no work either.
+    The limits fit exactly /start, /setface, /swap alone and one real swap."""
+    limits = Limits(burst=4, per_minute=0.01, daily_cap=2)
+    harness = await open_tg(tg_sqlite, telegram, engine_for(request), limiter=MemoryRateLimiter(limits))
+    try:
+        fay = harness.person("Fay")
+        await save_face(harness, fay, png(astronaut), "me")
+        group = {"id": -(10**12) - fay.id, "type": "group", "title": "friends"}
+        shared = [
+            fay.photo(png(picture(((0, 200, 0), 10 * n, 30)))) for n in range(1, 7)
+        ]  # six plain photos: more than the bucket and the cap together
+        for n, update in enumerate(shared):
+            update["message"].update(chat=group, message_id=1000 + n)
+        await harness.feed(*shared)
+        await harness.feed(fay.text("/swap", chat=group, message_id=1100))
+        await harness.idle()
+        said = harness.telegram.sent_to(group["id"])
+        assert [s.text for s in said] == [harness.services.texts.text("swap_needs_photo", "en")]
 
-    base = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}
-    photo = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
-    assert is_work(Message.model_validate(base | {"photo": photo}))
-    assert not is_work(Message.model_validate(base | {"text": "/swap"}))
-    replying = base | {"reply_to_message": base | {"photo": photo}}
-    assert is_work(Message.model_validate(replying | {"text": "/swap"}))
-    assert not is_work(Message.model_validate(replying | {"text": "/help"}))
+        swap = fay.photo(png(enlarged(hanks)), caption="/swap")
+        swap["message"].update(chat=group, message_id=1101)
+        await harness.feed(swap)
+        await harness.idle()
+        assert len(harness.telegram.sent_to(group["id"], "photo")) == 1  # the swapped result
+        assert not any("wait" in (s.text or "") or "limit" in (s.text or "") for s in said)
+        assert (await fay.user()).balance == 2
+    finally:
+        await close_tg(harness)
 
 
 async def test_only_new_messages_are_spaced(telegram: FakeTelegram, tg_sqlite: Database) -> None:

@@ -1,12 +1,13 @@
 """Buying credits through the real dispatcher and the fake Bot API: /buy, the Stars invoice, the
-pre-checkout answer, crediting once, refunds, /paysupport and /terms; on SQLite (the embedded mode)
-and on Postgres with ARQ."""
+pre-checkout answer, crediting once, refunds (Stars through Telegram, card payments through the fake
+Stripe API), /paysupport and /terms; on SQLite (the embedded mode) and on Postgres with ARQ."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,13 +15,16 @@ from sqlalchemy import update
 
 from bot.flows.payments import sign_payload
 from bot.pricing import Money, Pack
-from bot.services import BotConfig
+from bot.services import BotConfig, StripeAccount
 from db import ledger
 from db import payments as db_payments
 from db.models import Provider, Reason, User
 from db.session import Database
 from swapbot.bots import bot_config
 from swapbot.settings import Settings
+from tests.fakes import Reply
+from tests.fakes.stripe_server import SECRET_KEY as STRIPE_KEY
+from tests.fakes.stripe_server import FakeStripe
 from tests.fakes.telegram_server import FakeTelegram, bad_request
 from tests.telegram.conftest import (
     REDIS_URL,
@@ -242,7 +246,7 @@ async def test_a_refund_telegram_refuses_changes_nothing(shop: TelegramHarness) 
     assert await tg.balance(frank) == 3
 
     await tg.feed(admin.text("/refund"))
-    assert admin.texts()[-1] == "Usage: /refund <telegram_payment_charge_id>"
+    assert admin.texts()[-1].startswith("Usage: /refund <id>: a Telegram charge id")
 
 
 async def test_fiat_invoices_with_a_provider_token(
@@ -300,3 +304,113 @@ def test_the_provider_token_setting_reaches_the_bots(monkeypatch: pytest.MonkeyP
         bot_config(Settings(TELEGRAM_PAYMENT_PROVIDER_TOKEN="", SWAPBOT_SECRET_KEY=key)).stripe_provider_token
         is None
     )
+
+
+# --- card payments (Telegram's Stripe provider token): refunded through Stripe's API ------------------
+
+# Fiat invoices; the Stripe key (pointing at the fake) is added by the tests that have one.
+CARD_CONFIG = replace(CONFIG, stripe_provider_token="284685063:TEST:fake")
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+async def open_card_shop(
+    request: pytest.FixtureRequest, telegram: FakeTelegram, backend: tuple[Database, bool], config: BotConfig
+) -> TelegramHarness:
+    db, postgres = backend
+    return await open_tg(
+        db, telegram, engine_for(request), config=config, redis_url=REDIS_URL if postgres else None
+    )
+
+
+async def card_payment(tg: TelegramHarness, person: Person, stripe_charge: str) -> str:
+    """The 10-credit pack paid in USD with Stripe charge ``stripe_charge``; returns Telegram's charge id."""
+    await tg.feed(person.text("/start"))
+    payload = sign_payload(SECRET, 10, (await person.user()).id)
+    charge = f"tgCard{uuid.uuid4().hex[:12]}"
+    await tg.feed(person.paid(payload, 199, charge, "USD", provider_charge_id=stripe_charge))
+    assert await tg.balance(person) == 13
+    return charge
+
+
+async def test_admin_refund_of_a_card_payment_asks_stripe_then_reverses_once(
+    request: pytest.FixtureRequest,
+    telegram: FakeTelegram,
+    backend: tuple[Database, bool],
+    fake_stripe: FakeStripe,
+) -> None:
+    config = replace(CARD_CONFIG, stripe_account=StripeAccount(STRIPE_KEY, fake_stripe.url))
+    tg = await open_card_shop(request, telegram, backend, config)
+    try:
+        admin = Person(tg, ADMIN_ID, "Admin")
+        gus = tg.person("Gus")
+        stripe_charge = f"ch_fiat_1_{uuid.uuid4().hex[:10]}"
+        charge = await card_payment(tg, gus, stripe_charge)
+        fake_stripe.add_charge(stripe_charge, amount=199)
+
+        # Stripe says no first (a disputed charge cannot be refunded): nothing changes.
+        disputed = f"Charge {stripe_charge} has been charged back; cannot issue a refund."
+        fake_stripe.refund_script.push(Reply(400, disputed, "charge_already_disputed"))
+        await tg.feed(admin.text(f"/refund {charge}"))
+        assert admin.texts()[-1] == (
+            f"Stripe refused the refund: {disputed.removesuffix('.')}. Nothing was changed."
+        )
+        assert await tg.balance(gus) == 13
+
+        await tg.feed(admin.text(f"/refund {charge}"))
+        calls = fake_stripe.refund_requests()
+        assert len(calls) == 2
+        assert calls[-1].form == {"charge": stripe_charge}
+        assert calls[-1].api_key == STRIPE_KEY
+        assert calls[-1].idempotency_key == f"swapbot-refund:pay:stripe:{charge}"
+        assert fake_stripe.charges[stripe_charge]["refunded"] is True
+        assert admin.texts()[-1] == (
+            "Refunded 1.99 USD to the card. 10 credits were taken back; 0 had already been spent."
+        )
+        assert gus.texts()[-1] == "Your card payment of 1.99 USD was refunded. 10 credits were taken back."
+        assert await tg.balance(gus) == 3
+
+        # Again, by Stripe's charge id this time: found, already refunded, Stripe not asked.
+        await tg.feed(admin.text(f"/refund {stripe_charge}"))
+        assert "refunded before" in admin.texts()[-1]
+        assert len(fake_stripe.refund_requests()) == 2
+        assert await tg.balance(gus) == 3
+        async with tg.db.session() as session:
+            payment = await db_payments.get(session, Provider.STRIPE, charge)
+            assert (payment.status, payment.credits_reversed) == ("refunded", 10)
+            reversal = await ledger.find(session, db_payments.reversal_key(Provider.STRIPE, charge))
+            assert reversal is not None and reversal.delta == -10
+    finally:
+        await close_tg(tg)
+
+
+async def test_refund_of_a_card_payment_without_a_stripe_key_changes_nothing(
+    request: pytest.FixtureRequest,
+    telegram: FakeTelegram,
+    backend: tuple[Database, bool],
+    fake_stripe: FakeStripe,
+) -> None:
+    tg = await open_card_shop(request, telegram, backend, CARD_CONFIG)  # no STRIPE_SECRET_KEY
+    try:
+        admin = Person(tg, ADMIN_ID, "Admin")
+        hana = tg.person("Hana")
+        stripe_charge = f"ch_fiat_1_{uuid.uuid4().hex[:10]}"
+        charge = await card_payment(tg, hana, stripe_charge)
+        fake_stripe.add_charge(stripe_charge, amount=199)
+
+        await tg.feed(admin.text(f"/refund {charge}"))
+        assert admin.texts()[-1] == (
+            "This is a card payment, and no Stripe secret key (STRIPE_SECRET_KEY) is configured, so it "
+            "cannot be refunded here. Nothing was changed."
+        )
+        assert fake_stripe.requests == []
+        assert await tg.balance(hana) == 13
+        async with tg.db.session() as session:
+            payment = await db_payments.get(session, Provider.STRIPE, charge)
+            assert (payment.status, payment.credits_reversed) == ("paid", None)
+    finally:
+        await close_tg(tg)

@@ -11,9 +11,8 @@ from discord.ext import commands
 from bot.discord import consent
 from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.cogs.faces import face_names
-from bot.discord.context import Refused, Status, asker, check_attachment, say
+from bot.discord.context import Refused, asker, check_attachment, say
 from bot.discord.describe import describe
-from bot.discord.picker import offer_picker
 from bot.flows import swap as flow
 
 if TYPE_CHECKING:
@@ -56,24 +55,15 @@ class SwapCog(commands.Cog):
         if isinstance(options, flow.Answer):
             await say(interaction, options)
             return
-        if await consent.ask(interaction, me):
-            return
-        status = Status(interaction)
-        await status.defer()
         if source_photo is not None:
-            answer = await flow.swap_album(
-                me.services, me.user, source_photo, target_photo, status.open, faces=numbers, options=options
-            )
+            request = flow.SwapRequest.album(source_photo, target_photo, faces=numbers, options=options)
         elif numbers is not None:
-            answer = await flow.swap_numbered(
-                me.services, me.user, target_photo, numbers, status.open, names=names, options=options
-            )
+            request = flow.SwapRequest.numbered(target_photo, numbers, names=names, options=options)
         else:
-            answer = await flow.swap_photo(
-                me.services, me.user, target_photo, status.open, names=names, options=options
-            )
-            offer_picker(interaction, answer)
-        await status.show(answer)
+            request = flow.SwapRequest.photo(target_photo, names=names, options=options)
+        if await consent.ask(interaction, me, request):
+            return
+        await consent.go_ahead(interaction, me, request)
 
     @swap.autocomplete("face")
     async def face_autocomplete(

@@ -1,7 +1,7 @@
 """Middlewares, in the order an update meets them: dedupe (an update handled once), user (who is
 talking: get or create, bans; injects ``user``), language (aiogram's i18n: the user's language;
-injects ``t``), throttling (a per-user token bucket). ``outgoing`` is on the Bot's session: Telegram's
-sending limits and 429s."""
+injects ``t``), throttling (a per-user token bucket; inner, so only for updates a handler takes).
+``outgoing`` is on the Bot's session: Telegram's sending limits and 429s."""
 
 from bot.telegram.middlewares.dedupe import DedupeMiddleware
 from bot.telegram.middlewares.i18n import CatalogueI18n, LanguageMiddleware

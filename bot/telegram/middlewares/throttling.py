@@ -2,7 +2,12 @@
 bucket, the user is told once politely how long to wait ("wait N s") and the update is dropped; over
 the day's cap, a photo (or file, or /swap and /caricature in reply to one) is refused with when to
 come back. Every piece of work starts from such a message (a picker's button continues work already
-counted), so the cap is counted here, once, and the flows need not. Payments are never throttled."""
+counted), so the cap is counted here, once, and the flows need not. Payments are never throttled.
+
+It is an inner middleware: it runs only for an update some handler's filters took, so what no
+handler takes (photos shared in a group without a command) costs no bucket and gets no "please
+wait". What counts as work is the handler's own ``WORK`` flag, not a second copy of its filters.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.people import Translate, limit_key, refusal
 from bot.services import Services
+from bot.telegram.photos import photo_of
 from db.models import User
+
+# The handler flag of message handlers that turn a message carrying a photo (or replying to one) into
+# work on the queue: ``@router.message(..., flags=WORK)``.
+WORK = {"work": True}
 
 
 class ThrottlingMiddleware(BaseMiddleware):
-    """Outer middleware on ``message`` and ``callback_query`` (after the user middleware)."""
+    """Inner middleware on ``message`` and ``callback_query``: after the outer ones (user, language)
+    and after a handler's filters matched."""
 
     async def __call__(
         self,
@@ -30,7 +42,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         if user is None or (isinstance(event, Message) and event.successful_payment is not None):
             return await handler(event, data)
         services: Services = data["services"]
-        verdict = await services.limiter.hit(limit_key(user), daily=is_work(event))
+        verdict = await services.limiter.hit(limit_key(user), daily=is_work(event, data))
         if verdict.allowed:
             return await handler(event, data)
         # Told once per wait (at most a minute): a flood of messages does not become a flood of answers.
@@ -45,16 +57,10 @@ class ThrottlingMiddleware(BaseMiddleware):
         return None
 
 
-WORK_COMMANDS = ("/swap", "/caricature", "/setface")
-
-
-def is_work(event: TelegramObject) -> bool:
-    """A message that starts work on the queue: a photo, a file, an album's photo, or a work command
-    in reply to a photo."""
-    if not isinstance(event, Message):
+def is_work(event: TelegramObject, data: dict[str, Any]) -> bool:
+    """A message that starts work on the queue: its handler says it does work (``WORK``), and it
+    carries a photo or a file, or replies to one (``/swap`` as a reply; ``/swap`` alone asks for a
+    photo and is no work yet)."""
+    if not isinstance(event, Message) or not get_flag(data, "work"):
         return False
-    if event.photo or event.document:
-        return True
-    command = (event.text or "").split(maxsplit=1)[0].split("@")[0].lower() if event.text else ""
-    replied = event.reply_to_message
-    return command in WORK_COMMANDS and replied is not None and bool(replied.photo or replied.document)
+    return photo_of(event) is not None or photo_of(event.reply_to_message) is not None

@@ -21,6 +21,7 @@ from bot.telegram.keyboards import (
     caricature_strengths,
     caricature_styles,
 )
+from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_to_json
 from bot.telegram.states import Caricature
 from db.models import User
@@ -28,7 +29,7 @@ from db.models import User
 router = Router(name="caricature")
 
 
-@router.message(Command("caricature"))
+@router.message(Command("caricature"), flags=WORK)
 async def caricature(message: Message, services: Services, t: Translate, state: FSMContext) -> None:
     photo = photo_of(message) or photo_of(message.reply_to_message)
     if photo is None:
@@ -38,7 +39,7 @@ async def caricature(message: Message, services: Services, t: Translate, state: 
     await _ask_style(message, services, t, state, photo)
 
 
-@router.message(Caricature.photo, F.photo | F.document)
+@router.message(Caricature.photo, F.photo | F.document, flags=WORK)
 async def caricature_photo(message: Message, services: Services, t: Translate, state: FSMContext) -> None:
     photo = photo_of(message)
     assert photo is not None

@@ -1,7 +1,12 @@
-"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``ask`` puts the question
-with its buttons in place of the swap, as a reply to the person's message; the buttons' answer is
-handled here. Agreeing to a question that answered a plain photo of theirs (a private chat, no
-command, not an album) swaps that photo at once; anything else is sent again."""
+"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``ask`` holds the swap
+that asked and puts the question with its buttons in its place, as a reply to the person's message;
+the buttons' answer is handled here: "I agree" performs the held swap at once (a photo, an album,
+``/swap`` with names, a picker's button), "No" drops it.
+
+Why not the question's ``reply_to_message``: Telegram nests no reply in it, so a ``/swap`` sent as a
+reply to a photo has lost the photo there; an album, the names after ``/swap`` and a picker's choice
+are not in it at all; and it is gone when the person deleted their message (the question is sent
+``allow_sending_without_reply``). The swap is kept on our side instead, keyed by the question."""
 
 from __future__ import annotations
 
@@ -13,18 +18,21 @@ from bot.flows import swap as swap_flow
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram.keyboards import ConsentAnswer, consent_buttons
-from bot.telegram.photos import StatusMessage, photo_of
+from bot.telegram.photos import StatusMessage
 from db.models import User
 
 router = Router(name="consent")
 
 
-async def ask(message: Message, user: User, services: Services, t: Translate) -> bool:
-    """True when ``user`` must agree first: the question went out (answering ``message``) and the caller
-    swaps nothing."""
+async def ask(
+    message: Message, user: User, services: Services, t: Translate, request: swap_flow.SwapRequest
+) -> bool:
+    """True when ``user`` must agree first: ``request`` is held and the question went out (answering
+    ``message``); the caller swaps nothing."""
     if not flow.needed(services, user):
         return False
-    markup = consent_buttons(t, user.id, services.config.terms_version)
+    question = await flow.hold(services, user, request)
+    markup = consent_buttons(t, user.id, services.config.terms_version, question)
     reply = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
     await message.answer(t(flow.ASK), reply_markup=markup, reply_parameters=reply)
     return True
@@ -38,35 +46,33 @@ async def answer(
         await query.answer(t("not_your_button"))
         return
     if not callback_data.yes:
+        await flow.drop(services, user, callback_data.q)
         await _close(query, t("consent_declined"))
         return
+    answered_before = not flow.needed(services, user)
     agreed = await flow.agree(services, user, callback_data.version)
     if agreed is flow.Agreed.STALE:
-        # Terms replaced since the question: the new ones are asked, nothing is recorded.
+        # Terms replaced since the question: the new ones are asked, nothing is recorded; the swap
+        # still waits for the answer.
         await query.answer(t(agreed.value), show_alert=True)
         if isinstance(query.message, Message):
-            markup = consent_buttons(t, user.id, services.config.terms_version)
+            markup = consent_buttons(t, user.id, services.config.terms_version, callback_data.q)
             await query.message.edit_text(t(flow.ASK), reply_markup=markup)
         return
-    photo = _plain_photo(query, user)
-    if photo is None or not isinstance(query.message, Message):
+    request = await flow.release(services, user, callback_data.q)
+    if request is None or not isinstance(query.message, Message):
+        # Nothing waits (expired, or answered by an earlier press): send it again. A second press
+        # leaves the first one's "swapping now" in place.
+        if answered_before:
+            await query.answer(t(agreed.value), show_alert=True)
+            if isinstance(query.message, Message):
+                await query.message.edit_reply_markup(reply_markup=None)
+            return
         await _close(query, t(agreed.value))
         return
     await _close(query, t("consent_agreed_swapping"))
     status = StatusMessage(query.message, t)
-    await status.show(await swap_flow.swap_photo(services, user, photo, status.open))
-
-
-def _plain_photo(query: CallbackQuery, user: User) -> swap_flow.Photo | None:
-    """The photo the question answered, when it was a plain photo of the presser's in a private chat:
-    what the "any photo" handler would have swapped."""
-    question = query.message if isinstance(query.message, Message) else None
-    original = question.reply_to_message if question is not None else None
-    if original is None or original.from_user is None or str(original.from_user.id) != user.external_id:
-        return None
-    if original.chat.type != "private" or original.media_group_id or (original.caption or "").startswith("/"):
-        return None
-    return photo_of(original)  # swap_photo refuses a file that is no picture, as the photo handler does
+    await status.show(await swap_flow.perform(services, user, request, status.open))
 
 
 async def _close(query: CallbackQuery, text: str) -> None:

@@ -12,6 +12,7 @@ from bot.flows import faces as flow
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram.keyboards import FaceAction, SavePick, analysis_id, faces_list
+from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
 from bot.telegram.states import RenameFace, SetFace
 from db import faces as db_faces
@@ -20,7 +21,7 @@ from db.models import User
 router = Router(name="faces")
 
 
-@router.message(Command("setface"))
+@router.message(Command("setface"), flags=WORK)
 async def setface(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -34,7 +35,7 @@ async def setface(
     await _save(message, user, services, t, photo, name)
 
 
-@router.message(SetFace.photo, F.photo | F.document)
+@router.message(SetFace.photo, F.photo | F.document, flags=WORK)
 async def setface_photo(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:

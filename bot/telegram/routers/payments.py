@@ -1,6 +1,7 @@
 """Buying credits with Telegram Stars (and fiat, when a provider token is set): /buy and its pack
 buttons, the invoice, the pre-checkout answer, crediting the payment, /paysupport, /terms, and the
-admins' /refund. The rules live in bot/flows/payments.py."""
+admins' /refund (Stars through Telegram here, card payments through Stripe in the flow). The rules live
+in bot/flows/payments.py."""
 
 from __future__ import annotations
 
@@ -148,8 +149,10 @@ async def paid(message: Message, user: User, services: Services, t: Translate) -
     )
     if credited is None:
         await message.answer(t("payment_unrecognized", charge_id=payment.telegram_payment_charge_id))
-    elif not credited.replayed:  # the same payment reported again was thanked for the first time
-        await message.answer(t("payment_credited", credits=credited.credits, balance=credited.balance))
+    elif not credited.replayed:  # the same payment reported again was answered the first time
+        # Reversed: refunded or disputed at Stripe before Telegram told us, so nothing was added.
+        code = "payment_arrived_reversed" if credited.reversed else "payment_credited"
+        await message.answer(t(code, credits=credited.credits, balance=credited.balance))
 
 
 @router.message(Command("paysupport"))
@@ -184,15 +187,16 @@ async def refund(
 
     done = await flow.refund(services, user, command.args or "", refund_stars)
     amount = done.payment.amount if done.payment is not None else None
-    await message.answer(
-        t(done.code.value, amount=amount, taken=done.taken, shortfall=done.shortfall, detail=done.detail)
-    )
-    if done.code is flow.RefundCode.DONE and done.payer is not None:
-        await tell_payer(bot, services, done.payer, amount=amount, taken=done.taken)
+    said = {"amount": amount, "price": done.price, "taken": done.taken}
+    await message.answer(t(done.code.value, shortfall=done.shortfall, detail=done.detail, **said))
+    if done.done and done.payer is not None:
+        card = done.code is flow.RefundCode.DONE_CARD
+        code = "refund_received_card" if card else "refund_received"
+        await tell_payer(bot, services, done.payer, code, **said)
 
 
-async def tell_payer(bot: Bot, services: Services, payer: User, **params: object) -> None:
-    text = services.texts.text("refund_received", payer.language, **params)
+async def tell_payer(bot: Bot, services: Services, payer: User, code: str, **params: object) -> None:
+    text = services.texts.text(code, payer.language, **params)
     # A chat that is gone or a bot that was blocked: the refund itself is done and reported.
     with suppress(TelegramBadRequest, TelegramForbiddenError):
         await bot.send_message(int(payer.external_id), text)

@@ -4,31 +4,28 @@ picker's buttons (a face number or All, another saved face). Rules: bot/flows/sw
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, or_f
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
 from bot.people import Translate
 from bot.services import Services
+from bot.telegram.albums import AlbumPairs
 from bot.telegram.filters import ImageDocument, OtherDocument
 from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
-from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_to_json
+from bot.telegram.middlewares.throttling import WORK
+from bot.telegram.photos import StatusMessage, photo_of
 from bot.telegram.routers import consent
 from db.models import User
 
 router = Router(name="swap")
-
-ALBUM_KEY = "album"  # FSM data: the first photo of an album, until its second arrives
 # Photos without a command are swapped in private chats only: in a group, people share photos freely.
 PRIVATE = F.chat.type == "private"
 
 
-@router.message(Command("swap"))
+@router.message(Command("swap"), flags=WORK)
 async def swap_command(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate
 ) -> None:
@@ -36,64 +33,41 @@ async def swap_command(
     if photo is None:
         await message.answer(t("swap_needs_photo"))
         return
-    if await consent.ask(message, user, services, t):
-        return
-    status = StatusMessage(message, t)
     names = flow.parse_face_names(command.args)
-    await status.show(await flow.swap_photo(services, user, photo, status.open, names=names))
+    await _go(message, user, services, t, flow.SwapRequest.photo(photo, names=names))
 
 
-class AlbumPairs:
-    """The photos of an album arrive as separate updates, which polling hands to concurrent tasks: one
-    lock per album (in this process) makes "keep the first, pair it with the second" atomic."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
-
-    def forget(self, key: str) -> None:
-        self._locks.pop(key, None)
-
-
-albums = AlbumPairs()
-
-
-@router.message(PRIVATE, F.media_group_id, or_f(F.photo, ImageDocument()))
+@router.message(PRIVATE, F.media_group_id, or_f(F.photo, ImageDocument()), flags=WORK)
 async def album_photo(
-    message: Message, user: User, services: Services, t: Translate, state: FSMContext
+    message: Message, user: User, services: Services, t: Translate, albums: AlbumPairs
 ) -> None:
     photo = photo_of(message)
     assert photo is not None
-    key = f"{message.chat.id}:{message.media_group_id}"
-    async with albums.lock(key):
-        kept = (await state.get_data()).get(ALBUM_KEY)
-        if kept is None or kept["group"] != message.media_group_id:
-            mine = {"group": message.media_group_id, "id": message.message_id, "photo": photo_to_json(photo)}
-            await state.update_data({ALBUM_KEY: mine})
-            return
-        if kept.get("done"):
-            return  # a third photo and beyond: the album's swap is already asked for
-        await state.update_data({ALBUM_KEY: {**kept, "done": True}})
-    albums.forget(key)
-    if await consent.ask(message, user, services, t):
-        return
-    other = photo_from_json(kept["photo"])
-    # The album's order is its message ids', whichever update ran first.
-    source, target = (other, photo) if kept["id"] < message.message_id else (photo, other)
-    status = StatusMessage(message, t)
-    await status.show(await flow.swap_album(services, user, source, target, status.open))
+    pair = await albums.pair(f"{message.chat.id}:{message.media_group_id}", message.message_id, photo)
+    if pair is None:
+        return  # the first photo (kept until the second), or a third and later (ignored)
+    await _go(message, user, services, t, flow.SwapRequest.album(pair.source, pair.target))
 
 
-@router.message(PRIVATE, or_f(F.photo, ImageDocument()))
+@router.message(PRIVATE, or_f(F.photo, ImageDocument()), flags=WORK)
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
-    if flow.check_photo(services, photo) is None and await consent.ask(message, user, services, t):
+    refused = flow.check_photo(services, photo)
+    if refused is not None:  # refused before any question: nothing to agree to
+        await message.answer(t(refused.code, **refused.params))
+        return
+    await _go(message, user, services, t, flow.SwapRequest.photo(photo))
+
+
+async def _go(
+    message: Message, user: User, services: Services, t: Translate, request: flow.SwapRequest
+) -> None:
+    """Ask for consent first (``request`` waits for the answer), or perform it now."""
+    if await consent.ask(message, user, services, t, request):
         return
     status = StatusMessage(message, t)
-    await status.show(await flow.swap_photo(services, user, photo, status.open))
+    await status.show(await flow.perform(services, user, request, status.open))
 
 
 @router.message(PRIVATE, OtherDocument())
@@ -113,13 +87,12 @@ async def pick(
     if not isinstance(query.message, Message):
         await query.answer(t("picker_stale"))
         return
-    if await consent.ask(query.message, user, services, t):
+    request = flow.SwapRequest.choice(analysis_id(callback_data.job), number, callback_data.face)
+    if await consent.ask(query.message, user, services, t, request):  # terms changed since the photo
         await query.answer()
         return
     status = StatusMessage(query.message, t)
-    answer = await flow.choose(
-        services, user, analysis_id(callback_data.job), number, callback_data.face, status.open
-    )
+    answer = await flow.perform(services, user, request, status.open)
     if not answer.submitted and status.sent is None:
         await query.answer(t(answer.code, **answer.params), show_alert=True)
         return

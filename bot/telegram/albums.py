@@ -1,0 +1,87 @@
+"""Pairing an album's photos: Telegram sends each photo of an album as an update of its own (polling
+hands them to concurrent tasks), so the first is kept until the second arrives; the pair is the swap,
+and a third photo and later ones are ignored.
+
+An album is held for ``ttl_s`` at most, paired or not (an album whose second photo never comes, or was
+dropped by the throttle, is forgotten then), and at most ``max_albums`` are held at once (the oldest
+go first). ``AlbumPairs`` is the one interface the router uses, so a store shared by several bot
+processes (Redis) can take the in-memory one's place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.flows.swap import Photo
+
+ALBUM_TTL_S = 60.0  # an album's photos arrive within seconds of each other
+MAX_ALBUMS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """The album's first photo (its face) and second (the faces it goes into), by message id."""
+
+    source: Photo
+    target: Photo
+
+
+class AlbumPairs(Protocol):
+    async def pair(self, album: str, message_id: int, photo: Photo) -> Pair | None:
+        """The pair once ``photo`` is the album's second; None for its first (kept) and for a third
+        and later ones."""
+        ...
+
+
+@dataclass(slots=True)
+class _Held:
+    expires: float
+    message_id: int
+    photo: Photo | None  # None once paired: later photos of the album are ignored until it expires
+
+
+class MemoryAlbumPairs:
+    """In this process's memory. No lock is needed: a ``pair`` call does not await, so the asyncio
+    tasks of an album's updates take their turns whole."""
+
+    def __init__(
+        self,
+        ttl_s: float = ALBUM_TTL_S,
+        max_albums: int = MAX_ALBUMS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_albums = max_albums
+        self.clock = clock
+        self._held: dict[str, _Held] = {}  # in arrival order: the oldest first
+
+    async def pair(self, album: str, message_id: int, photo: Photo) -> Pair | None:
+        now = self.clock()
+        self._expire(now)
+        held = self._held.get(album)
+        if held is None:
+            self._held[album] = _Held(now + self.ttl_s, message_id, photo)
+            while len(self._held) > self.max_albums:
+                del self._held[next(iter(self._held))]
+            return None
+        if held.photo is None:
+            return None
+        first, held.photo = held.photo, None
+        # The album's order is its message ids', whichever update ran first.
+        return Pair(first, photo) if held.message_id < message_id else Pair(photo, first)
+
+    def held(self) -> int:
+        """How many albums are held now (expired ones are dropped first)."""
+        self._expire(self.clock())
+        return len(self._held)
+
+    def _expire(self, now: float) -> None:
+        # Every album gets the same lifetime, so the oldest expire first: stop at the first live one.
+        while self._held:
+            album, held = next(iter(self._held.items()))
+            if held.expires > now:
+                return
+            del self._held[album]
