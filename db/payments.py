@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -260,6 +260,21 @@ async def reverse_stripe(
     }
     await session.execute(insert_ignore(session, HeldReversal, values, ["event_id"]))
     return None
+
+
+HELD_FOR = timedelta(days=30)  # Stripe retries an event for 3 days: a payment never lands this late
+
+
+async def drop_unmatched_held(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete held reversals that never met their payment within ``HELD_FOR`` (another integration's
+    refunds on the same Stripe account, or a payment that never succeeded); how many went."""
+    cutoff = (now or utcnow()) - HELD_FOR
+    gone = await session.scalars(
+        delete(HeldReversal)
+        .where(HeldReversal.applied_at.is_(None), HeldReversal.received_at < cutoff)
+        .returning(HeldReversal.id)
+    )
+    return len(list(gone))
 
 
 async def _apply_held(session: AsyncSession, payment: Payment, now: datetime) -> Reversal | None:

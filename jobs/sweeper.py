@@ -21,6 +21,7 @@ from pathlib import Path
 import structlog
 
 from db import jobs as db_jobs
+from db import payments as db_payments
 from db.base import utcnow
 from db.errors import InvalidTransition, JobNotFound
 from db.jobs import Purged
@@ -95,8 +96,14 @@ class Sweeper:
         return report
 
     async def cleanup(self, now: datetime | None = None) -> list[Purged]:
-        """Drop inputs, results and parameters of jobs older than the retention; delete our own files."""
-        cutoff = (now or utcnow()) - timedelta(hours=self.config.retention_hours)
+        """Drop inputs, results and parameters of jobs older than the retention; delete our own files.
+        Also drop Stripe reversals held for a payment that never came (db.payments.HELD_FOR)."""
+        now = now or utcnow()
+        async with self.db.transaction() as session:
+            dropped = await db_payments.drop_unmatched_held(session, now)
+        if dropped:
+            log.info("unmatched stripe reversals dropped", count=dropped)
+        cutoff = now - timedelta(hours=self.config.retention_hours)
         purged: list[Purged] = []
         while True:
             async with self.db.transaction() as session:

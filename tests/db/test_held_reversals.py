@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db import ledger, payments
 from db.models import HeldReversal, Provider
@@ -134,3 +135,28 @@ async def test_a_reversal_held_while_its_payment_is_being_recorded_sees_it(
     assert reversal is not None and reversal.changed and reversal.taken == 10
     async with db.session() as session:
         assert await ledger.balance(session, user_id) == 0
+
+
+async def test_held_reversals_that_never_meet_a_payment_are_dropped_after_the_hold(
+    db: Database, new_user: NewUser
+) -> None:
+    stale_intent, fresh_intent = f"pi_{uuid.uuid4().hex}", f"pi_{uuid.uuid4().hex}"
+    await _reverse(db, intent=stale_intent, charge=None)
+    await _reverse(db, intent=fresh_intent, charge=None)
+    async with db.transaction() as session:
+        held = await session.scalar(select(HeldReversal).where(HeldReversal.stripe_intent == stale_intent))
+        assert held is not None
+        later = held.received_at + payments.HELD_FOR + timedelta(seconds=1)
+        # Only those received before the cutoff go; the fresh one was received at about the same time,
+        # so it is moved into the future to stay.
+        await session.execute(
+            update(HeldReversal).where(HeldReversal.stripe_intent == fresh_intent).values(received_at=later)
+        )
+        assert await payments.drop_unmatched_held(session, later) >= 1
+    async with db.session() as session:
+        left = set(await session.scalars(select(HeldReversal.stripe_intent)))
+    assert stale_intent not in left and fresh_intent in left
+    # The fresh one is still applied when its payment lands.
+    user_id = await new_user(balance=0)
+    recorded = await _record(db, user_id, f"cs_{uuid.uuid4().hex}", stripe_intent=fresh_intent)
+    assert recorded.reversal is not None and recorded.balance == 0
