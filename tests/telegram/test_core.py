@@ -160,3 +160,17 @@ async def test_a_second_ban_is_told_again_after_an_unban(tg: TelegramHarness) ->
             await users.update_profile(session, user_id, is_banned=False)
         await reset_ban_notice(tg.services, user_id)
     assert hal.texts().count(banned) == 2
+
+
+async def test_a_button_nobody_handles_is_answered_and_changes_nothing(tg: TelegramHarness) -> None:
+    dana = tg.person("Dana")
+    await tg.feed(dana.text("/start"))
+    balance = (await dana.user()).balance
+    sent = len(tg.telegram.sent)
+
+    await tg.feed(dana.press("v0:made-up:data", 1))
+
+    answers = tg.telegram.called("answerCallbackQuery")
+    assert [a.get("text") for a in answers] == ["This button no longer works. Please send the command again."]
+    assert len(tg.telegram.sent) == sent  # no message, no job
+    assert (await dana.user()).balance == balance

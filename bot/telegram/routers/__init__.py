@@ -17,6 +17,7 @@ from bot.telegram.routers import (
     privacy,
     reports,
     settings,
+    stale,
     start,
     swap,
 )
@@ -34,6 +35,7 @@ ROUTERS: list[Router] = [
     faces.router,  # its states (the photo or name it asked for) before swap's "any photo"
     caricature.router,
     swap.router,  # keep last among photo handlers: it takes any photo
+    stale.router,  # last: any button press nobody took
 ]
 
 
