@@ -7,16 +7,14 @@ and the saved face against the database (bot/flows/swap.check_picker)."""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 import structlog
 
 from bot.discord import consent
-from bot.discord.context import Status, asker, enter, reply, say, services_of
-from bot.discord.errors import on_error
-from bot.discord.signing import SIGNATURE, sign, verify
+from bot.discord.buttons import Field, SignedButton
+from bot.discord.context import Asker, Status, asker, say, services_of
 from bot.flows import faces as faces_flow
 from bot.flows import swap as swap_flow
 from bot.people import Translate
@@ -36,7 +34,7 @@ ROW = 5
 # An analysis is looked at this often until it ends (the bot learns the face count from the database).
 POLL_S = 0.5
 OFFER_WITHIN_S = 14 * 60  # the buttons go out as a followup: only while the token lasts (15 min)
-_JOB = r"(?P<job>[0-9a-f]{8,64}(?:\.\d+)?)"
+_JOB = r"[0-9a-f]{8,64}(?:\.\d+)?"  # an analysis's id without its "analyze:"
 
 
 def short_job(job_id: str) -> str:
@@ -44,31 +42,16 @@ def short_job(job_id: str) -> str:
 
 
 class SwapPickButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(rf"sp:{_JOB}:(?P<face>\d+):(?P<n>\d+):{SIGNATURE}"),
+    SignedButton, prefix="sp", fields=(Field.text("job", _JOB), Field.number("face"), Field.number("n"))
 ):
     """Saved face ``face`` onto face ``n`` (0: all faces) of analysis ``job``."""
 
-    def __init__(self, job: str, face: int, n: int, signature: str, label: str = "…") -> None:
-        self.job, self.face, self.n, self.signature = job, face, n, signature
-        super().__init__(
-            discord.ui.Button(
-                label=label, custom_id=f"sp:{job}:{face}:{n}:{signature}", style=discord.ButtonStyle.primary
-            )
-        )
+    job: str
+    face: int
+    n: int
+    style = discord.ButtonStyle.primary
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> SwapPickButton:
-        return cls(match["job"], int(match["face"]), int(match["n"]), match["sig"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        payload = f"sp:{self.job}:{self.face}:{self.n}"
-        await _guarded(interaction, self._press(interaction), payload, self.signature)
-
-    async def _press(self, interaction: discord.Interaction[Any]) -> None:
-        me = asker(interaction)
+    async def on_press(self, interaction: discord.Interaction[Any], me: Asker) -> None:
         request = swap_flow.SwapRequest.choice(ANALYSIS_PREFIX + self.job, self.n or None, self.face)
         if await consent.ask(interaction, me, request):  # terms changed since the photo: asked again first
             return
@@ -77,51 +60,17 @@ class SwapPickButton(
         await status.show(await swap_flow.perform(me.services, me.user, request, status.open))
 
 
-class SavePickButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(rf"fp:{_JOB}:(?P<n>\d+):{SIGNATURE}"),
-):
+class SavePickButton(SignedButton, prefix="fp", fields=(Field.text("job", _JOB), Field.number("n"))):
     """Save face ``n`` of analysis ``job`` under the name it was asked with."""
 
-    def __init__(self, job: str, n: int, signature: str, label: str = "…") -> None:
-        self.job, self.n, self.signature = job, n, signature
-        super().__init__(
-            discord.ui.Button(
-                label=label, custom_id=f"fp:{job}:{n}:{signature}", style=discord.ButtonStyle.primary
-            )
-        )
+    job: str
+    n: int
+    style = discord.ButtonStyle.primary
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> SavePickButton:
-        return cls(match["job"], int(match["n"]), match["sig"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, self._press(interaction), f"fp:{self.job}:{self.n}", self.signature)
-
-    async def _press(self, interaction: discord.Interaction[Any]) -> None:
-        me = asker(interaction)
+    async def on_press(self, interaction: discord.Interaction[Any], me: Asker) -> None:
         await say(
             interaction, await faces_flow.pick(me.services, me.user, ANALYSIS_PREFIX + self.job, self.n)
         )
-
-
-async def _guarded(interaction: discord.Interaction[Any], press: Any, payload: str, signature: str) -> None:
-    """A press: the signature for this user, then the asker admitted, then ``press``; any failure is
-    answered like a command's."""
-    services = services_of(interaction)
-    try:
-        if not verify(services.config.secret_key, interaction.user.id, payload, signature):
-            press.close()
-            await enter(interaction)
-            await reply(interaction, asker(interaction).t("not_your_button"))
-            return
-        await enter(interaction)
-        await press
-    except Exception as exc:
-        press.close()
-        await on_error(interaction, exc)
 
 
 def picker_view(services: Services, user_id: int, job: Any, count: int, t: Translate) -> discord.ui.View:
@@ -135,12 +84,11 @@ def picker_view(services: Services, user_id: int, job: Any, count: int, t: Trans
     if params.get("purpose") == "swap":
         face = int(params["face"])
         for n in [*numbers[: MAX_BUTTONS - 1], 0]:
-            signature = sign(secret, user_id, f"sp:{short}:{face}:{n}")
-            view.add_item(SwapPickButton(short, face, n, signature, str(n) if n else t("swap_all")))
+            label = str(n) if n else t("swap_all")
+            view.add_item(SwapPickButton.signed(secret, user_id, label=label, job=short, face=face, n=n))
     else:
         for n in numbers[:MAX_BUTTONS]:
-            signature = sign(secret, user_id, f"fp:{short}:{n}")
-            view.add_item(SavePickButton(short, n, signature, str(n)))
+            view.add_item(SavePickButton.signed(secret, user_id, label=str(n), job=short, n=n))
     return view
 
 

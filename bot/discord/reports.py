@@ -4,16 +4,14 @@ confirm / dismiss / ban button per report. discord.py requires context menus out
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 import structlog
 from discord import app_commands
 
-from bot.discord.context import asker, enter, reply, services_of
-from bot.discord.errors import on_error
-from bot.discord.signing import SIGNATURE, sign, verify
+from bot.discord.buttons import Field, SignedButton
+from bot.discord.context import Asker, asker, reply
 from bot.flows import reports as flow
 
 if TYPE_CHECKING:
@@ -50,52 +48,34 @@ async def tell_admins(client: discord.Client, made: flow.Made) -> None:
             log.info("admin not told of a report", admin=admin_id, error=repr(exc))
 
 
-def payload(report_id: int, action: str) -> str:
-    return f"{PREFIX}:{report_id}:{action}"
-
-
 def buttons(services: Any, admin_id: int, report_id: int, t: Any) -> list[ReportButton]:
     secret = services.config.secret_key
     return [
-        ReportButton(report_id, action, sign(secret, admin_id, payload(report_id, action)), t)
+        ReportButton.signed(
+            secret, admin_id, label=t(f"report_action_{action}"), report_id=report_id, action=action
+        )
         for action in ACTIONS
     ]
 
 
 class ReportButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(PREFIX + r":(?P<report>\d{1,19}):(?P<action>[a-z]{1,16}):" + SIGNATURE),
+    SignedButton, prefix=PREFIX, fields=(Field.number("report_id", 19), Field.text("action", r"[a-z]{1,16}"))
 ):
     """An admin's decision on a report, signed for the admin it was shown to."""
 
-    def __init__(self, report_id: int, action: str, signature: str, t: Any = None) -> None:
-        self.report_id, self.action, self.signature = report_id, action, signature
-        label = t(f"report_action_{action}") if t is not None else "…"
-        style = discord.ButtonStyle.danger if action == "ban" else discord.ButtonStyle.secondary
-        custom_id = f"{payload(report_id, action)}:{signature}"
-        super().__init__(discord.ui.Button(label=label, custom_id=custom_id, style=style))
+    report_id: int
+    action: str
+    refusal = "admin_only"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ReportButton:
-        return cls(int(match["report"]), match["action"], match["sig"])
+    def button_style(self) -> discord.ButtonStyle:
+        return discord.ButtonStyle.danger if self.action == "ban" else discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await self._press(interaction)
-        except Exception as exc:
-            await on_error(interaction, exc)
+    async def allowed(self, interaction: discord.Interaction[Any], me: Asker) -> bool:
+        return me.services.config.is_admin("discord", interaction.user.id) and self.action in ACTIONS
 
-    async def _press(self, interaction: discord.Interaction[Any]) -> None:
-        services = services_of(interaction)
+    async def on_press(self, interaction: discord.Interaction[Any], me: Asker) -> None:
         who = interaction.user.id
-        signed = verify(services.config.secret_key, who, payload(self.report_id, self.action), self.signature)
-        me = await enter(interaction)
-        if not signed or not services.config.is_admin("discord", who) or self.action not in ACTIONS:
-            await reply(interaction, me.t("admin_only"))
-            return
-        decided = await flow.decide(services, self.report_id, flow.Action(self.action), f"discord:{who}")
+        decided = await flow.decide(me.services, self.report_id, flow.Action(self.action), f"discord:{who}")
         text = me.t(
             decided.code,
             id=decided.report_id,

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.context import asker, enter, reply, services_of
+from bot.discord.buttons import Field, SignedButton
+from bot.discord.context import Asker, asker, reply
 from bot.discord.describe import describe
-from bot.discord.errors import on_error
-from bot.discord.signing import SIGNATURE, sign, verify
 from bot.flows import privacy as flow
 
 if TYPE_CHECKING:
@@ -35,50 +33,31 @@ class PrivacyCog(commands.Cog):
         secret = me.services.config.secret_key
         view = discord.ui.View(timeout=None)
         for yes in (True, False):
-            payload = f"fg:{me.user.id}:{int(yes)}"
-            view.add_item(ForgetButton(me.user.id, yes, sign(secret, interaction.user.id, payload), me.t))
+            label = me.t("forget_yes" if yes else "forget_no")
+            view.add_item(
+                ForgetButton.signed(secret, interaction.user.id, label=label, user_id=me.user.id, yes=yes)
+            )
         await reply(interaction, me.t("forget_confirm"), view=view)
 
 
-class ForgetButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=re.compile(rf"fg:(?P<user>\d{{1,19}}):(?P<yes>[01]):{SIGNATURE}"),
-):
-    """Yes or no to /forget of our user ``user`` (signed for the Discord user who asked)."""
+class ForgetButton(SignedButton, prefix="fg", fields=(Field.owner_id(), Field.flag("yes"))):
+    """Yes or no to /forget of our user ``user_id`` (signed for the Discord user who asked)."""
 
-    def __init__(self, user_id: int, yes: bool, signature: str, t: Any = None) -> None:
-        self.user_id, self.yes, self.signature = user_id, yes, signature
-        label = t("forget_yes" if yes else "forget_no") if t is not None else "…"
-        style = discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary
-        super().__init__(
-            discord.ui.Button(label=label, custom_id=f"fg:{user_id}:{int(yes)}:{signature}", style=style)
-        )
+    user_id: int
+    yes: bool
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ForgetButton:
-        return cls(int(match["user"]), match["yes"] == "1", match["sig"])
+    def button_style(self) -> discord.ButtonStyle:
+        return discord.ButtonStyle.danger if self.yes else discord.ButtonStyle.secondary
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await self._press(interaction)
-        except Exception as exc:
-            await on_error(interaction, exc)
+    async def stale(self, interaction: discord.Interaction[Any], me: Asker) -> str:
+        # Ours from before a /forget: this identity has a new row since, and the old one is gone.
+        gone = not await flow.exists(me.services, self.user_id)
+        return "forget_nothing" if gone else self.refusal
 
-    async def _press(self, interaction: discord.Interaction[Any]) -> None:
-        services = services_of(interaction)
-        payload = f"fg:{self.user_id}:{int(self.yes)}"
-        signed = verify(services.config.secret_key, interaction.user.id, payload, self.signature)
-        me = await enter(interaction)
-        if not signed or self.user_id != me.user.id:
-            # Someone else's button, or ours from before a /forget (this identity has a new row since).
-            gone = signed and not await flow.exists(services, self.user_id)
-            await reply(interaction, me.t("forget_nothing" if gone else "not_your_button"))
-            return
+    async def on_press(self, interaction: discord.Interaction[Any], me: Asker) -> None:
         if not self.yes:
             await interaction.response.edit_message(content=me.t("forget_kept"), view=None)
             return
         await interaction.response.defer()  # the deletion may take a moment: the message is edited after
-        code, params = flow.forget_reply(await flow.forget(services, me.user))
+        code, params = flow.forget_reply(await flow.forget(me.services, me.user))
         await interaction.edit_original_response(content=me.t(code, **params), view=None)
