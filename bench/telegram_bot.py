@@ -23,7 +23,7 @@ Simulated users, each in their own private chat, in stages:
 
 CPU per update of the bot and worker processes (Linux /proc) is printed too: on a shared machine it
 says more than the wall-clock rates. Two set-ups: ARQ on Redis with Postgres and a separate worker
-process (as bench/job_queue.py runs one; ``swapbot.cli.worker_config`` of the bot's settings), and
+process (as bench/job_queue.py runs one; ``swapbot.wiring.worker_config`` of the bot's settings), and
 the embedded mode (SQLite and the in-process runner in the bot process). The fake imposes no limits,
 so the bot's outgoing pacing for Telegram's limits (1 message a second per chat, 30 a second overall:
 bot/telegram/middlewares/outgoing.py) is lifted unless ``--telegram-limits``: at 30 jobs/s a job's
@@ -212,12 +212,12 @@ async def _serve_bot(spec: dict[str, Any]) -> None:
 
 
 def _serve_worker(spec: dict[str, Any]) -> None:
-    """A ``swapbot worker`` on the bot's settings (swapbot.cli.worker_config), with the square engine."""
+    """A ``swapbot worker`` on the bot's settings (swapbot.wiring.worker_config), with the square engine."""
     from bot.telegram.keyboards import PickerMarkup
     from bot.texts import Catalogue
     from jobs.worker import serve
-    from swapbot.cli import worker_config
     from swapbot.settings import Settings
+    from swapbot.wiring import worker_config
 
     config = worker_config(Settings(_env_file=None, **spec["settings"]))  # type: ignore[call-arg]
     texts = Catalogue()

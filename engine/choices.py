@@ -26,6 +26,9 @@ DEFAULT_PROVIDERS: tuple[str, ...] = ("cuda", "cpu")
 
 RestorerName = Literal["gfpgan", "codeformer"]
 RESTORERS: tuple[RestorerName, ...] = get_args(RestorerName)
+DEFAULT_RESTORER: RestorerName = "gfpgan"
+# The model file each restorer loads (engine/models/registry.py holds their URLs and hashes).
+RESTORER_MODELS: dict[RestorerName, str] = {"gfpgan": "gfpgan_1.4", "codeformer": "codeformer"}
 
 LocalStyle = Literal["warp", "cartoon", "both"]  # drawn on this machine (engine.caricature)
 RemoteStyle = Literal["openai", "replicate"]  # drawn by a service (engine.stylize)

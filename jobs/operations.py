@@ -18,6 +18,7 @@ from db.analyses import FoundFace
 from db.models import JobKind
 from engine import pipeline
 from engine.base import FaceEngine
+from engine.choices import DEFAULT_RESTORER
 from engine.face import select_faces
 from engine.factory import EngineBundle
 from engine.imageio import decode_image
@@ -135,5 +136,5 @@ class Operations:
 
     def _enhance(self, work: Work, target: np.ndarray) -> np.ndarray:
         faces = select_faces(self.engine.detect(target, embed=False), None)
-        restorer = TimedRestorer(self.engines.restorer(work.params.get("restorer", "gfpgan")))
+        restorer = TimedRestorer(self.engines.restorer(work.params.get("restorer", DEFAULT_RESTORER)))
         return restorer.restore(target, faces, work.params.get("blend", 0.8))

@@ -10,7 +10,7 @@ from typing import Any
 from db.errors import InvalidName
 from db.faces import normalize_name
 from db.models import JobKind
-from engine.choices import CARICATURE_STYLES, MAX_MIX, RESTORERS, check_choice
+from engine.choices import CARICATURE_STYLES, DEFAULT_RESTORER, MAX_MIX, RESTORERS, check_choice
 
 MAX_STRENGTH = 3.0
 
@@ -38,7 +38,7 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         allowed = {"faces", "style", "strength"}
     elif kind == JobKind.ENHANCE:
         out = {
-            "restorer": _restorer(params.get("restorer", "gfpgan"), optional=False),
+            "restorer": _restorer(params.get("restorer", DEFAULT_RESTORER), optional=False),
             "blend": _number("blend", params.get("blend", 0.8), 0.0, 1.0),
         }
         allowed = {"restorer", "blend"}

@@ -1,11 +1,9 @@
-"""The bots' composition: ``Services`` from ``Settings`` (database, queue, catalogue, limits), the
-Telegram bot and its dispatcher, the Discord bot, and their shutdown in order. The command line
-(swapbot/cli.py) runs them; tests open them the same way."""
+"""The bots' parts, opened: ``Services`` (database, queue, catalogue, limits) from the configs that
+swapbot/wiring.py maps, the Telegram bot and its dispatcher, the Discord bot, and their shutdown in
+order. The runners (swapbot/runners.py) and the web process run them; tests open them the same way."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -16,91 +14,23 @@ from aiogram import Bot, Dispatcher
 
 from bot.once import MemoryOnce, Once, RedisOnce
 from bot.pending import MemoryPending, Pending, RedisPending
-from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from bot.services import BotConfig, Services, StripeAccount, StripeCheckoutConfig
+from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from bot.services import Services
 from bot.telegram.app import build_dispatcher, fsm_storage, prepare_bot, set_commands
 from bot.telegram.keyboards import PickerMarkup
 from bot.texts import Catalogue
 from db.session import Database, is_sqlite
-from engine.choices import LOCAL_STYLES, RESTORERS
-from jobs.config import TelegramConfig
 from jobs.platforms.telegram import telegram_bot
 from jobs.queue import Queue, open_queue
 from jobs.worker import EngineFactory, default_engine
 from swapbot.logging import also_redact
 from swapbot.settings import Settings
+from swapbot.wiring import bot_config, derived_secrets, limits, telegram_config, worker_config
 
 if TYPE_CHECKING:
     from bot.discord.client import SwapBot
 
 log = logging.getLogger(__name__)
-
-# The model file each restorer needs (engine/models/registry.py names them).
-RESTORER_MODELS = {"gfpgan": "gfpgan_1.4", "codeformer": "codeformer"}
-
-
-def caricature_styles(settings: Settings) -> tuple[str, ...]:
-    """Local styles always; a remote one only when its service is set up."""
-    remote = []
-    if settings.openai_api_key:
-        remote.append("openai")
-    if settings.replicate_api_token and settings.replicate_model:
-        remote.append("replicate")
-    return (*LOCAL_STYLES, *remote)
-
-
-def restorers(settings: Settings) -> tuple[str, ...]:
-    """The restorers whose model files are in SWAPBOT_MODELS_DIR (the paths are checked; nothing is
-    loaded)."""
-    from engine.models.registry import path_of, spec
-
-    return tuple(
-        name for name in RESTORERS if path_of(spec(RESTORER_MODELS[name]), settings.models_dir).is_file()
-    )
-
-
-def bot_config(settings: Settings) -> BotConfig:
-    return BotConfig(
-        secret_key=settings.resolved_secret_key.get_secret_value(),
-        free_credits=settings.free_credits,
-        admins=settings.admin_ids,
-        packs=settings.packs,
-        retention_hours=settings.retention_hours,
-        terms_version=settings.terms_version,
-        report_ban_threshold=settings.report_ban_threshold,
-        caricature_styles=caricature_styles(settings),
-        restorers=restorers(settings),
-        stripe_provider_token=settings.telegram_payment_provider_token or None,
-        stripe=stripe_checkout(settings),
-        stripe_account=stripe_account(settings),
-    )
-
-
-def stripe_account(settings: Settings) -> StripeAccount | None:
-    """The Stripe API (card refunds) whenever STRIPE_SECRET_KEY is set, Checkout or not."""
-    if not settings.stripe_secret_key:
-        return None
-    return StripeAccount(settings.stripe_secret_key, settings.stripe_api_url)
-
-
-def stripe_checkout(settings: Settings) -> StripeCheckoutConfig | None:
-    """Stripe Checkout when its key and both return URLs are set; None otherwise."""
-    key, success, cancel = settings.stripe_secret_key, settings.stripe_success_url, settings.stripe_cancel_url
-    if not (key and success and cancel):
-        return None
-    return StripeCheckoutConfig(
-        secret_key=key,
-        success_url=success,
-        cancel_url=cancel,
-        api_url=settings.stripe_api_url,
-        telegram_checkout=settings.telegram_stripe_checkout,
-    )
-
-
-def limits(settings: Settings) -> Limits:
-    return Limits(
-        burst=settings.rate_burst, per_minute=settings.rate_per_minute, daily_cap=settings.daily_cap
-    )
 
 
 def open_limits(settings: Settings, stack: AsyncExitStack) -> tuple[RateLimiter, Once]:
@@ -138,21 +68,10 @@ async def open_database(settings: Settings, stack: AsyncExitStack, *, migrate: b
     return db
 
 
-def telegram_config(settings: Settings) -> TelegramConfig:
-    if not settings.telegram_bot_token:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set: there is no Telegram bot to run")
-    return TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
-
-
-def webhook_secret(settings: Settings) -> str:
-    """TELEGRAM_WEBHOOK_SECRET, or one derived from SWAPBOT_SECRET_KEY (stable across restarts and
-    processes, never guessable)."""
-    if settings.telegram_webhook_secret:
-        return settings.telegram_webhook_secret
-    key = settings.resolved_secret_key.get_secret_value()
-    derived = hmac.new(key, b"telegram-webhook", hashlib.sha256).hexdigest()
-    also_redact(derived)
-    return derived
+def redact_derived(settings: Settings) -> None:
+    """Start-up of a bot or the web process: the secrets it makes rather than reads (the embedded
+    mode's generated key, the webhook secret derived from it) are hidden from every log line."""
+    also_redact(*derived_secrets(settings))
 
 
 @dataclass
@@ -173,9 +92,8 @@ async def open_telegram(
     run``; always on the embedded SQLite, which has no operator to run ``swapbot db upgrade``). On exit:
     the queue stops first (running jobs go back to queued), then the limits, the FSM storage, the Bot's
     session and the database."""
-    from swapbot.cli import worker_config
-
     config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
+    redact_derived(settings)
     async with AsyncExitStack() as stack:
         db = await open_database(settings, stack, migrate=migrate)
         bot = prepare_bot(telegram_bot(telegram_config(settings)))
@@ -232,7 +150,6 @@ async def open_discord(
     then the queue, the limits and the database."""
     from bot.discord.client import SwapBot
     from jobs.platforms.discord import set_api_base
-    from swapbot.cli import worker_config
 
     if not settings.discord_bot_token:
         raise ValueError("DISCORD_BOT_TOKEN is not set: there is no Discord bot to run")
@@ -241,6 +158,7 @@ async def open_discord(
         queue: Queue | None = None
         if services is None:
             config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
+            redact_derived(settings)
             db = await open_database(settings, stack, migrate=migrate)
             limiter, once = open_limits(settings, stack)
             texts = Catalogue()

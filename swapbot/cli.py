@@ -1,4 +1,6 @@
-"""The one command line: ``swapbot <command>``. Builds Settings once and passes them down."""
+"""The one command line: ``swapbot <command>``, the commands only. Builds Settings once, hands their
+secrets to the log redactor, and passes them down: swapbot/wiring.py maps them onto each layer's
+config, swapbot/runners.py and swapbot/web.py run the bots."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from engine.choices import CARICATURE_STYLES, ENGINES, RESTORERS
+from engine.choices import CARICATURE_STYLES, DEFAULT_RESTORER, ENGINES, RESTORERS
 from engine.errors import EngineError
 from swapbot.settings import Settings
 
@@ -89,7 +91,7 @@ def _settings(ctx: typer.Context) -> Settings:
 def main_callback(ctx: typer.Context) -> None:
     from pydantic import ValidationError
 
-    from swapbot.logging import configure_logging, settings_secrets
+    from swapbot.logging import configure_logging
     from swapbot.settings import error_lines
 
     if ctx.invoked_subcommand == "doctor":  # it loads them itself: malformed values are rows of its table
@@ -100,7 +102,7 @@ def main_callback(ctx: typer.Context) -> None:
         for line in error_lines(exc):
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_json, settings_secrets(settings))
+    configure_logging(settings.log_level, settings.log_json, settings.secret_values())
     ctx.obj = settings
 
 
@@ -135,31 +137,9 @@ def parse_faces(value: str) -> list[int] | None:
     return numbers
 
 
-def engine_spec(settings: Settings, name: str | None = None):
-    """The one mapping from settings to the engine's spec (CLI and workers); ``name`` overrides it."""
-    from engine.factory import EngineSpec, StylizerSpec
-    from engine.safety.settings import GuardSpec
-
-    return EngineSpec(
-        name=name or settings.engine,
-        models_dir=settings.models_dir,
-        providers=tuple(settings.providers),
-        detector=settings.detector,
-        stylizers=StylizerSpec(
-            openai_api_key=settings.openai_api_key,
-            openai_base_url=settings.openai_base_url,
-            openai_model=settings.openai_image_model,
-            replicate_api_token=settings.replicate_api_token,
-            replicate_base_url=settings.replicate_base_url,
-            replicate_model=settings.replicate_model,
-            timeout=settings.stylizer_timeout_s,
-        ),
-        guard=GuardSpec(settings.nsfw_policy, settings.nsfw_threshold, settings.discord_nsfw_channels),
-    )
-
-
 def _engines(settings: Settings, name: str | None = None):
     from engine.factory import EngineBundle
+    from swapbot.wiring import engine_spec
 
     return EngineBundle(engine_spec(settings, name))
 
@@ -174,7 +154,7 @@ def swap(
     source_face: Annotated[int, typer.Option(help="which face of the source photo (1-based)")] = 1,
     engine: Annotated[str | None, typer.Option(help=f"{_ENGINES} (default: SWAPBOT_ENGINE)")] = None,
     enhance: Annotated[bool, typer.Option(help="restore faces with GFPGAN afterwards")] = False,
-    restorer: Annotated[str, typer.Option(help=f"{_RESTORERS}, with --enhance")] = "gfpgan",
+    restorer: Annotated[str, typer.Option(help=f"{_RESTORERS}, with --enhance")] = DEFAULT_RESTORER,
 ) -> None:
     """Put the face from SOURCE into faces of TARGET."""
     from engine import pipeline
@@ -242,20 +222,23 @@ def run(
         with cli_errors():
             asyncio.run(serve(settings, settings.web_host, settings.web_port, migrate=True))
         return
-    if settings.telegram_bot_token and settings.discord_bot_token:
-        _run_both(settings)
-        return
-    if settings.telegram_bot_token:
-        _run_telegram(settings, migrate=True)
-        return
-    if settings.discord_bot_token:
-        _run_discord(settings, migrate=True)
+    if settings.telegram_bot_token or settings.discord_bot_token:
+        from swapbot.runners import run_both, run_discord, run_telegram
+
+        with cli_errors():
+            if settings.telegram_bot_token and settings.discord_bot_token:
+                run_both(settings)
+            elif settings.telegram_bot_token:
+                run_telegram(settings, migrate=True)
+            else:
+                run_discord(settings, migrate=True)
         return
     from engine import pipeline
+    from swapbot import demo
 
     progress = Progress()
     with cli_errors():
-        source, target = demo_photos()
+        source, target = demo.astronaut(), _read_image(demo.group_photo())
         progress(f"loading the {settings.engine} engine")
         face_engine = _engines(settings).engine
         identity = pipeline.source_identity(face_engine, source, stage=progress)
@@ -271,7 +254,9 @@ def telegram(ctx: typer.Context) -> None:
     with cli_errors():
         if settings.telegram_webhook_url:
             raise ValueError("TELEGRAM_WEBHOOK_URL is set: the bot runs behind `swapbot web`, not by polling")
-        _run_telegram(settings, migrate=False)
+        from swapbot.runners import run_telegram
+
+        run_telegram(settings, migrate=False)
 
 
 @app.command()
@@ -297,71 +282,10 @@ def web(
 def discord_bot(ctx: typer.Context) -> None:
     """Run the Discord bot over the gateway (jobs go to ARQ with REDIS_URL, else run in this process);
     its commands are synced at start (to DISCORD_DEV_GUILD_ID when set)."""
-    _run_discord(_settings(ctx), migrate=False)  # which turns errors into one line itself
-
-
-def _run_discord(settings: Settings, *, migrate: bool) -> None:
-    import asyncio
-
-    from bot.discord.app import run_gateway
-    from swapbot.bots import open_discord
-
-    async def main() -> None:
-        async with open_discord(settings, migrate=migrate) as discord:
-            typer.echo(f"discord bot running ({settings.discord_api_url})", err=True)
-            await run_gateway(discord.bot, discord.token)
+    from swapbot.runners import run_discord
 
     with cli_errors():
-        asyncio.run(main())
-
-
-def _run_both(settings: Settings) -> None:
-    """``swapbot run`` with both tokens: one process, one database, one queue; SIGINT stops both."""
-    import asyncio
-    from contextlib import suppress
-
-    from bot.discord.app import run_gateway, stop_on_signals
-    from bot.telegram.app import run_polling
-    from swapbot.bots import open_discord, open_telegram
-
-    async def main() -> None:
-        async with (
-            open_telegram(settings, migrate=True) as telegram,
-            open_discord(settings, services=telegram.services) as discord,
-        ):
-            typer.echo("telegram (long polling) and discord bots running", err=True)
-            stop = asyncio.Event()
-            stop_on_signals(stop)
-            polling = asyncio.create_task(
-                run_polling(telegram.dispatcher, telegram.bot, handle_signals=False)
-            )
-            gateway = asyncio.create_task(run_gateway(discord.bot, discord.token, stop=stop))
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({polling, gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stop.set()
-            with suppress(RuntimeError):  # polling already ended
-                await telegram.dispatcher.stop_polling()
-            stopped.cancel()
-            for task in (polling, gateway):
-                await task  # the first to fail says why
-
-    with cli_errors():
-        asyncio.run(main())
-
-
-def _run_telegram(settings: Settings, *, migrate: bool) -> None:
-    import asyncio
-
-    from bot.telegram.app import run_polling
-    from swapbot.bots import open_telegram
-
-    async def main() -> None:
-        async with open_telegram(settings, migrate=migrate) as telegram:
-            typer.echo(f"telegram bot running (long polling, {telegram.settings.telegram_api_url})", err=True)
-            await run_polling(telegram.dispatcher, telegram.bot)
-
-    with cli_errors():
-        asyncio.run(main())
+        run_discord(_settings(ctx), migrate=False)
 
 
 @app.command("caricature")
@@ -467,51 +391,6 @@ def db_downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] 
     typer.echo(f"database downgraded to {revision}")
 
 
-def platform_configs(settings: Settings):
-    """The Telegram and Discord API configs jobs/ takes, each None when its bot token is unset."""
-    from jobs.config import DiscordConfig, TelegramConfig
-
-    telegram = (
-        TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
-        if settings.telegram_bot_token
-        else None
-    )
-    discord = (
-        DiscordConfig(settings.discord_bot_token, settings.discord_api_url)
-        if settings.discord_bot_token
-        else None
-    )
-    return telegram, discord
-
-
-def worker_config(settings: Settings):
-    """Map the settings onto the plain values jobs/ takes (it never imports the settings module)."""
-    from jobs.config import QueueConfig, UrlPolicy, WorkerConfig
-
-    telegram, discord = platform_configs(settings)
-    return WorkerConfig(
-        database_url=settings.database_url,
-        queue=QueueConfig(
-            redis_url=settings.redis_url,
-            concurrency=settings.worker_concurrency,
-            engine_slots=settings.engine_slots,
-            job_timeout_s=settings.job_timeout_s,
-            max_tries=settings.max_tries,
-            retention_hours=settings.retention_hours,
-            max_faces=settings.max_faces,
-            lost_after_s=settings.lost_after_s,
-            sweep_interval_s=settings.sweep_interval_s,
-            queued_max_age_s=settings.queued_max_age_s,
-            shutdown_grace_s=settings.shutdown_grace_s,
-        ),
-        engine=engine_spec(settings),
-        telegram=telegram,
-        discord=discord,
-        urls=UrlPolicy(frozenset(settings.discord_attachment_hosts), settings.allow_private_fetch),
-        metrics_port=settings.metrics_port,
-    )
-
-
 @app.command()
 def worker(
     ctx: typer.Context,
@@ -521,6 +400,7 @@ def worker(
     import asyncio
 
     from jobs.worker import check_health, run_worker
+    from swapbot.wiring import worker_config
 
     settings = _settings(ctx)
     with cli_errors():
@@ -555,26 +435,13 @@ def doctor_command(
 ) -> None:
     """Check the settings, database, Redis, model files, onnxruntime providers, bot tokens, Stripe and
     webhook URLs; print what to fix; exit 1 when something needed is missing or broken."""
-    from swapbot.doctor import Options, doctor
+    from swapbot.doctor import doctor
+    from swapbot.findings import Options
 
     with cli_errors():
         table, healthy = doctor(only, Options(verify=verify, require_gpu=require_gpu, timeout_s=timeout))
     typer.echo(table)
     raise typer.Exit(0 if healthy else 1)
-
-
-def demo_photos():
-    """The two real photos the demo uses, from installed packages (never committed to the repo)."""
-    import cv2
-
-    try:
-        import insightface
-        from skimage import data
-    except ImportError as exc:
-        raise ValueError(f"the demo photos come from scikit-image and insightface: {exc}") from None
-    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    group_path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
-    return astronaut, _read_image(group_path)
 
 
 def main() -> None:

@@ -4,50 +4,20 @@ Each check looks at one part (settings, database, Redis, model files, onnxruntim
 tokens, Stripe, webhook URLs) and returns findings: ok, warn (works, but not as intended), FAIL
 (something needed is missing or broken: the exit code says so) or skip (not configured, not needed).
 ``--only`` runs a subset, which is what the compose health checks call. Nothing here writes: the
-database is not migrated, no key file is generated, no model is fetched.
+database is not migrated, no key file is generated, no model is fetched. The checks are in
+swapbot/doctor_checks.py, their findings' types in swapbot/findings.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from swapbot.doctor_checks import CHECKS
+from swapbot.findings import Finding, Loaded, Options, Status
 from swapbot.settings import Settings, error_lines
-
-
-class Status(enum.Enum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "FAIL"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: Status
-    check: str
-    detail: str
-    fix: str = ""
-
-
-@dataclass(frozen=True)
-class Options:
-    verify: bool = True  # hash the model files (slow for the ONNX ones: about 1.5 GB)
-    require_gpu: bool = False  # a GPU worker's health check: CPU fallback is a failure
-    timeout_s: float = 5.0  # for each network call (getMe, /users/@me, Redis, the database)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The settings, with each malformed variable at its default so the other checks can still run."""
-
-    settings: Settings
-    errors: tuple[str, ...]
 
 
 def load_settings() -> Loaded:
@@ -74,18 +44,9 @@ def _bad_fields(exc: ValidationError) -> set[str]:
     return {name for name in names if name in Settings.model_fields}
 
 
-Check = Callable[[Loaded, Options], Awaitable[list[Finding]]]
-
-
-def _checks() -> dict[str, Check]:
-    from swapbot.doctor_checks import CHECKS  # they import this module's types
-
-    return CHECKS
-
-
 def parse_only(value: str | None) -> tuple[str, ...]:
     """``--only database,redis`` -> the names, in the order given; ValueError for an unknown one."""
-    known = tuple(_checks())
+    known = tuple(CHECKS)
     if not value:
         return known
     names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
@@ -97,7 +58,7 @@ def parse_only(value: str | None) -> tuple[str, ...]:
 
 async def run_checks(loaded: Loaded, names: Sequence[str], options: Options) -> list[Finding]:
     """Run the named checks one after another; a check that crashes is a failure, not a traceback."""
-    checks = _checks()
+    checks = CHECKS
     findings: list[Finding] = []
     for name in names:
         try:
@@ -138,13 +99,3 @@ def doctor(only: str | None = None, options: Options | None = None) -> tuple[str
     loaded = load_settings()
     findings = asyncio.run(run_checks(loaded, names, options or Options()))
     return render(findings), not failed(findings)
-
-
-def sqlite_path(database_url: str) -> Path | None:
-    """The file of an SQLite URL (None for Postgres or an in-memory database)."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database)

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 
 from db.session import is_sqlite
+from engine.choices import RESTORER_MODELS
 from swapbot import credentials, secret_key
-from swapbot.doctor import Check, Finding, Loaded, Options, Status, sqlite_path
+from swapbot.findings import Check, Finding, Loaded, Options, Status, sqlite_path
 
 FAIL, WARN, OK, SKIP = Status.FAIL, Status.WARN, Status.OK, Status.SKIP
 UPGRADE = "run `swapbot db upgrade` (the compose file's `migrate` service)"
@@ -130,7 +131,7 @@ async def redis_check(loaded: Loaded, options: Options) -> list[Finding]:
 # What each engine loads; caricatures need the classic landmarks whatever the engine.
 _CLASSIC = ("shape_predictor_68_face_landmarks", "dlib_face_recognition_resnet_model_v1")
 _ONNX = ("det_10g", "w600k_r50", "inswapper_128")
-_RESTORERS = ("gfpgan_1.4", "codeformer")  # only for "enhance": missing ones are a warning
+_RESTORERS = tuple(RESTORER_MODELS.values())  # only for "enhance": missing ones are a warning
 
 
 async def models_check(loaded: Loaded, options: Options) -> list[Finding]:

@@ -14,13 +14,10 @@ import logging
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import structlog
-
-if TYPE_CHECKING:
-    from swapbot.settings import Settings
 
 REDACTED = "[redacted]"
 MIN_SECRET = 6  # shorter values (a test's "x", a port) would blank out ordinary words
@@ -46,26 +43,6 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
-
-
-def settings_secrets(settings: Settings) -> list[str]:
-    """Every secret the settings hold: what no log line may show."""
-    values = [
-        settings.telegram_bot_token,
-        settings.telegram_webhook_secret,
-        settings.telegram_payment_provider_token,
-        settings.discord_bot_token,
-        settings.stripe_secret_key,
-        settings.stripe_webhook_secret,
-        settings.openai_api_key,
-        settings.replicate_api_token,
-        settings.secret_key.get_secret_value() if settings.secret_key else None,
-    ]
-    for url in (settings.database_url, settings.redis_url):
-        password = urlsplit(url).password if url else None
-        if password:
-            values += [password, unquote(password)]
-    return [value for value in values if value]
 
 
 def drop_bytes(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -99,8 +76,9 @@ class _RedactingFormatter(logging.Formatter):
         return self.redact(jsonlib.dumps(line, default=repr))
 
 
-# The redaction in force: logging is process-wide, and so are the secrets it must hide. Secrets made
-# after start-up (the embedded mode's generated key, the webhook secret derived from it) join it.
+# The redaction in force: logging is process-wide, and so are the secrets it must hide. The composition
+# root hands it the configured ones (``Settings.secret_values``) and, when a bot or the web process
+# opens, those made then (``swapbot.wiring.derived_secrets``).
 _ACTIVE = Redactor(())
 
 
@@ -111,7 +89,7 @@ def also_redact(*secrets: str) -> None:
 
 def configure_logging(level: str = "INFO", json: bool = False, secrets: Iterable[str] = ()) -> None:
     """Set up structlog and the standard library's root logger; ``secrets``: values no line may show
-    (``settings_secrets``), kept with those added since by ``also_redact``."""
+    (``Settings.secret_values``), kept with those added since by ``also_redact``."""
     _ACTIVE.add(secrets)
     redact = _ACTIVE
     # Third-party libraries log through the standard library: warnings only, except the lines that

@@ -10,13 +10,13 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.pricing import DEFAULT_PACKS, PACKS_EXAMPLE, Pack, parse_packs
 from engine.choices import DEFAULT_PROVIDERS, PROVIDERS, Detector, EngineName, check_choice
-from swapbot.logging import also_redact
 from swapbot.secret_key import EXAMPLE as SECRET_KEY_EXAMPLE
 from swapbot.secret_key import MIN_LENGTH as SECRET_KEY_MIN_LENGTH
 from swapbot.secret_key import resolve_secret_key
@@ -32,22 +32,32 @@ _DATABASE_URL = re.compile(r"(?P<backend>\w+)(\+\w+)?://")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ADMIN = re.compile(r"(?P<platform>[a-z]+):(?P<id>\d{1,20})")
 
+# Field markers: the value is a secret; or, for a URL, the password in it is.
+SECRET = {"secret": "value"}
+SECRET_PASSWORD = {"secret": "password"}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    database_url: str = Field("sqlite+aiosqlite:///./swapbot.db", alias="DATABASE_URL")
-    secret_key: SecretStr | None = Field(None, alias="SWAPBOT_SECRET_KEY")
-    redis_url: str | None = Field(None, alias="REDIS_URL")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./swapbot.db", alias="DATABASE_URL", json_schema_extra=SECRET_PASSWORD
+    )
+    secret_key: SecretStr | None = Field(None, alias="SWAPBOT_SECRET_KEY", json_schema_extra=SECRET)
+    redis_url: str | None = Field(None, alias="REDIS_URL", json_schema_extra=SECRET_PASSWORD)
 
-    telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN", json_schema_extra=SECRET)
     telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
     telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
-    telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_webhook_secret: str | None = Field(
+        None, alias="TELEGRAM_WEBHOOK_SECRET", json_schema_extra=SECRET
+    )
     # Fiat invoices (a pack's Stripe price) through Telegram's Stripe provider; unset = Stars only.
-    telegram_payment_provider_token: str | None = Field(None, alias="TELEGRAM_PAYMENT_PROVIDER_TOKEN")
+    telegram_payment_provider_token: str | None = Field(
+        None, alias="TELEGRAM_PAYMENT_PROVIDER_TOKEN", json_schema_extra=SECRET
+    )
 
     web_host: str = Field("127.0.0.1", alias="SWAPBOT_WEB_HOST")
     web_port: int = Field(8080, ge=1, le=65535, alias="SWAPBOT_WEB_PORT")
@@ -58,7 +68,7 @@ class Settings(BaseSettings):
     rate_per_minute: float = Field(30.0, gt=0, alias="SWAPBOT_RATE_PER_MINUTE")
     daily_cap: int = Field(100, ge=0, alias="SWAPBOT_DAILY_CAP")
 
-    discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN")
+    discord_bot_token: str | None = Field(None, alias="DISCORD_BOT_TOKEN", json_schema_extra=SECRET)
     discord_api_url: str = Field("https://discord.com/api/v10", alias="DISCORD_API_URL")
     # Commands are published to this guild at once (development), else globally (Discord spreads global
     # commands within the hour); DISCORD_SYNC_COMMANDS=false leaves the published ones as they are.
@@ -72,8 +82,8 @@ class Settings(BaseSettings):
     )
     allow_private_fetch: bool = Field(False, alias="SWAPBOT_ALLOW_PRIVATE_FETCH")
 
-    stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
-    stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+    stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY", json_schema_extra=SECRET)
+    stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET", json_schema_extra=SECRET)
     stripe_api_url: str = Field("https://api.stripe.com", alias="STRIPE_API_URL")
     # Where Stripe Checkout sends the buyer back; Checkout links are offered only when both are set.
     stripe_success_url: str | None = Field(None, alias="STRIPE_SUCCESS_URL")
@@ -82,10 +92,10 @@ class Settings(BaseSettings):
     # operator decides).
     telegram_stripe_checkout: bool = Field(False, alias="SWAPBOT_TELEGRAM_STRIPE_CHECKOUT")
 
-    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", json_schema_extra=SECRET)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_image_model: str = Field("gpt-image-1", alias="OPENAI_IMAGE_MODEL")
-    replicate_api_token: str | None = Field(None, alias="REPLICATE_API_TOKEN")
+    replicate_api_token: str | None = Field(None, alias="REPLICATE_API_TOKEN", json_schema_extra=SECRET)
     replicate_base_url: str | None = Field(None, alias="REPLICATE_BASE_URL")
     replicate_model: str | None = Field(None, alias="REPLICATE_MODEL")
     stylizer_timeout_s: float = Field(120.0, alias="SWAPBOT_STYLIZER_TIMEOUT")
@@ -211,9 +221,32 @@ class Settings(BaseSettings):
         on first use). Resolved on first access, so commands that keep no users never need one;
         raises ``SecretKeyError`` (a ValueError) with Postgres and no key."""
         given = self.secret_key.get_secret_value() if self.secret_key else None
-        key = resolve_secret_key(self.database_url, given)
-        also_redact(key.decode("ascii", errors="replace"))  # a generated key is as secret as a given one
-        return SecretBytes(key)
+        return SecretBytes(resolve_secret_key(self.database_url, given))
+
+    @classmethod
+    def secret_fields(cls) -> dict[str, str]:
+        """Field name -> what of it is secret: "value" (a token, a key) or "password" (of a URL)."""
+        marks = {name: field.json_schema_extra for name, field in cls.model_fields.items()}
+        return {
+            name: str(mark["secret"])
+            for name, mark in marks.items()
+            if isinstance(mark, dict) and "secret" in mark
+        }
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, as configured: what no log line may show (the embedded
+        mode's generated key is not among them: ``swapbot.wiring.derived_secrets``)."""
+        values: list[str] = []
+        for name, kind in self.secret_fields().items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value and kind == "password":
+                password = urlsplit(value).password
+                values += [password, unquote(password)] if password else []
+            elif value:
+                values.append(value)
+        return values
 
 
 # One example per variable, shown when its value is malformed.

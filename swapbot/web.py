@@ -14,12 +14,15 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.telegram.app import WEBHOOK_PATH, WebhookHandler, set_webhook
+from bot.texts import Catalogue
 from db.session import Database
 from jobs.metrics import exposition
+from jobs.notify.direct import DirectMessages
 from jobs.worker import EngineFactory, default_engine
-from swapbot.bots import open_telegram, webhook_secret
+from swapbot.bots import open_telegram, redact_derived
 from swapbot.settings import Settings
 from swapbot.stripe_webhook import StripeWebhook
+from swapbot.wiring import platform_configs, webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,7 @@ def stripe_webhook(settings: Settings, database: Database, stack: AsyncExitStack
     process has tokens for (the clients close with ``stack``)."""
     if not settings.stripe_webhook_secret:
         return None
-    from bot.texts import Catalogue
-    from jobs.notify.direct import DirectMessages
-    from swapbot.cli import platform_configs
-
+    redact_derived(settings)
     telegram, discord = platform_configs(settings)
     messages = DirectMessages(telegram, discord) if telegram or discord else None
     if messages is not None:

@@ -194,8 +194,8 @@ def test_run_without_a_token_swaps_the_demo_photos(tmp_path, group_photo):
 
 
 def test_worker_config_maps_the_settings(tmp_path):
-    from swapbot.cli import worker_config
     from swapbot.settings import Settings
+    from swapbot.wiring import worker_config
 
     settings = Settings(
         REDIS_URL="redis://localhost:6379/5",

@@ -150,6 +150,28 @@ def test_the_resolved_key_never_shows(tmp_path: Path) -> None:
     assert all(KEY not in text for text in shown)
 
 
+def test_the_settings_name_their_secrets_and_hand_over_their_values(tmp_path: Path) -> None:
+    """Every token, key and secret variable is marked; URL fields give only their password."""
+    marked = Settings.secret_fields()
+    aliases = {name: field.alias or name for name, field in Settings.model_fields.items()}
+    secret_like = {
+        name
+        for name, alias in aliases.items()
+        if re.search(r"TOKEN|SECRET|_KEY$", alias) and not alias.endswith("_URL")
+    }
+    assert secret_like <= set(marked) and marked["database_url"] == marked["redis_url"] == "password"
+    settings = Settings(
+        DATABASE_URL="postgresql+asyncpg://swapbot:pa%2Fss@db/swapbot",
+        REDIS_URL="redis://:redispass@localhost:6379/0",
+        SWAPBOT_SECRET_KEY=KEY,
+        TELEGRAM_BOT_TOKEN="123:telegram-token",
+        STRIPE_WEBHOOK_SECRET="whsec_abcdef",
+    )
+    values = settings.secret_values()
+    assert {KEY, "123:telegram-token", "whsec_abcdef", "pa%2Fss", "pa/ss", "redispass"} <= set(values)
+    assert not any("postgresql" in value or "redis://" in value for value in values)
+
+
 def test_db_upgrade_keeps_the_key_with_the_database(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'swapbot.db'}", "SWAPBOT_SECRET_KEY": ""}
     result = _run(env, "db", "upgrade")
@@ -187,7 +209,7 @@ async def _tables(name: str) -> set[str]:
 
 
 def test_max_faces_reaches_the_workers_and_stays_within_the_pickers() -> None:
-    from swapbot.cli import worker_config
+    from swapbot.wiring import worker_config
 
     assert worker_config(Settings()).queue.max_faces == 20
     assert worker_config(Settings(SWAPBOT_MAX_FACES="5")).queue.max_faces == 5

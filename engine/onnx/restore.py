@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 from engine.align import ffhq_matrix
 from engine.base import check_bgr
+from engine.choices import RESTORER_MODELS
 from engine.face import Face
 from engine.models.registry import require
 from engine.onnx.runtime import get_session
@@ -132,13 +133,13 @@ class _OnnxRestorer:
 class GfpganRestorer(_OnnxRestorer):
     """GFPGAN v1.4: one 1x3x512x512 input in [-1, 1], one output of the same shape."""
 
-    name = "gfpgan_1.4"
+    name = RESTORER_MODELS["gfpgan"]
 
 
 class CodeFormerRestorer(_OnnxRestorer):
     """CodeFormer: the image plus a fidelity ``weight`` (0 = strongest restoration, 1 = closest to input)."""
 
-    name = "codeformer"
+    name = RESTORER_MODELS["codeformer"]
 
     def __init__(self, models_dir: Path, providers: Sequence[str], fidelity: float = 0.7) -> None:
         if not 0.0 <= fidelity <= 1.0:

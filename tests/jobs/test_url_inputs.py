@@ -217,8 +217,8 @@ async def test_too_large_by_header_or_by_what_arrives(discord: FakeDiscord) -> N
 
 
 def test_the_settings_map_onto_the_policy() -> None:
-    from swapbot.cli import worker_config
     from swapbot.settings import Settings
+    from swapbot.wiring import worker_config
 
     default = worker_config(Settings(_env_file=None))  # type: ignore[call-arg]
     assert default.urls == UrlPolicy(frozenset(DISCORD_ATTACHMENT_HOSTS), allow_private=False)

@@ -13,8 +13,8 @@ from engine.factory import EngineBundle, EngineSpec
 from engine.safety.guard import EXPLICIT, ContentBlocked, Guard, load_guard
 from engine.safety.nudenet import NudeNet
 from engine.safety.settings import GuardSpec
-from swapbot.cli import engine_spec
 from swapbot.settings import Settings
+from swapbot.wiring import engine_spec
 from tests.safety.conftest import nudenet_file
 from tests.safety.drawing import body_drawing
 

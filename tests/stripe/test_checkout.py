@@ -97,8 +97,8 @@ async def test_stripe_refusing_raises_checkout_failed(shop: Shop, reply: object)
 
 
 def test_settings_turn_checkout_on_only_when_complete() -> None:
-    from swapbot.bots import bot_config
     from swapbot.settings import Settings
+    from swapbot.wiring import bot_config
 
     base = {"SWAPBOT_SECRET_KEY": SECRET, "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_SUCCESS_URL": SUCCESS_URL}
     assert bot_config(Settings(**base, _env_file=None)).stripe is None  # no cancel URL

@@ -12,8 +12,9 @@ from bot.once import MemoryOnce, RedisOnce
 from bot.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from jobs.arq_transport import ArqTransport
 from jobs.local import LocalRunner
-from swapbot.bots import bot_config, open_telegram, webhook_secret
+from swapbot.bots import open_telegram
 from swapbot.settings import Settings
+from swapbot.wiring import bot_config, webhook_secret
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.squares import SquareEngine
 from tests.telegram.conftest import REDIS_URL

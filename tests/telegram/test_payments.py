@@ -20,8 +20,8 @@ from db import ledger
 from db import payments as db_payments
 from db.models import Provider, Reason, User
 from db.session import Database
-from swapbot.bots import bot_config
 from swapbot.settings import Settings
+from swapbot.wiring import bot_config
 from tests.fakes import Reply
 from tests.fakes.stripe_server import SECRET_KEY as STRIPE_KEY
 from tests.fakes.stripe_server import FakeStripe
