@@ -16,9 +16,15 @@ from discord.ext import commands
 
 from bot import people
 from bot.discord import errors
+from bot.discord.cogs.credits import BuyButton, ResendButton
+from bot.discord.cogs.privacy import ForgetButton
+from bot.discord.cogs.registry import all_cogs
+from bot.discord.consent import ConsentButton
 from bot.discord.context import EXTRAS_KEY, PLATFORM, Asker, discord_translator, enter, language_of
 from bot.discord.describe import CatalogueTranslator
+from bot.discord.menu import swap_in_message
 from bot.discord.picker import POLL_S, SavePickButton, SwapPickButton, offer_picker
+from bot.discord.reports import ReportButton, report_menu
 from bot.flows import swap as swap_flow
 from bot.services import Services
 
@@ -78,13 +84,6 @@ class SwapBot(commands.Bot):
         self.background: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
-        from bot.discord.cogs import all_cogs
-        from bot.discord.cogs.credits import BuyButton, ResendButton
-        from bot.discord.cogs.privacy import ForgetButton
-        from bot.discord.consent import ConsentButton
-        from bot.discord.menu import swap_in_message
-        from bot.discord.reports import ReportButton, report_menu
-
         for cog in all_cogs(self):
             await self.add_cog(cog)
         self.tree.add_command(swap_in_message())  # context menus cannot live in a cog

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.discord import consent
-from bot.discord.cogs import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, asker, check_attachment
 from bot.flows import swap as flow
 

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.cogs import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
 from bot.discord.context import Status, asker, check_attachment, reply, say
 from bot.discord.describe import describe
 from bot.discord.picker import offer_picker

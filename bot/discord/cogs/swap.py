@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import consent
-from bot.discord.cogs import WORK_PER_S, WORK_RATE
 from bot.discord.cogs.faces import face_names
+from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, asker, check_attachment, say
 from bot.discord.describe import describe
 from bot.flows import swap as flow

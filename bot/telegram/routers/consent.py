@@ -1,7 +1,7 @@
-"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``ask`` holds the swap
-that asked and puts the question with its buttons in its place, as a reply to the person's message;
-the buttons' answer is handled here: "I agree" performs the held swap at once (a photo, an album,
-``/swap`` with names, a picker's button), "No" drops it.
+"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``bot.telegram.consent.ask``
+holds the swap that asked and puts the question with its buttons in its place, as a reply to the
+person's message; the buttons' answer is handled here: "I agree" performs the held swap at once (a
+photo, an album, ``/swap`` with names, a picker's button), "No" drops it.
 
 Why not the question's ``reply_to_message``: Telegram nests no reply in it, so a ``/swap`` sent as a
 reply to a photo has lost the photo there; an album, the names after ``/swap`` and a picker's choice
@@ -11,7 +11,7 @@ are not in it at all; and it is gone when the person deleted their message (the 
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.types import CallbackQuery, Message, ReplyParameters
+from aiogram.types import CallbackQuery, Message
 
 from bot.flows import consent as flow
 from bot.flows import swap as swap_flow
@@ -22,20 +22,6 @@ from bot.telegram.photos import StatusMessage
 from db.models import User
 
 router = Router(name="consent")
-
-
-async def ask(
-    message: Message, user: User, services: Services, t: Translate, request: swap_flow.SwapRequest
-) -> bool:
-    """True when ``user`` must agree first: ``request`` is held and the question went out (answering
-    ``message``); the caller swaps nothing."""
-    if not flow.needed(services, user):
-        return False
-    question = await flow.hold(services, user, request)
-    markup = consent_buttons(t, user.id, services.config.terms_version, question)
-    reply = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
-    await message.answer(t(flow.ASK), reply_markup=markup, reply_parameters=reply)
-    return True
 
 
 @router.callback_query(ConsentAnswer.filter())

@@ -12,12 +12,12 @@ from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
 from bot.people import Translate
 from bot.services import Services
+from bot.telegram import consent
 from bot.telegram.albums import AlbumPairs
 from bot.telegram.filters import ImageDocument, OtherDocument
 from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
 from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
-from bot.telegram.routers import consent
 from db.models import User
 
 router = Router(name="swap")
