@@ -15,8 +15,6 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.dispatcher.event.handler import FilterObject
-from aiogram.filters.logic import _AndFilter, _InvertFilter, _OrFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
@@ -76,38 +74,7 @@ def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> 
     dispatcher.message.middleware(throttling)
     dispatcher.callback_query.middleware(throttling)
     dispatcher.include_routers(*routers())
-    _filters_on_the_loop(dispatcher)
     return dispatcher
-
-
-def _filters_on_the_loop(dispatcher: Dispatcher) -> None:
-    """aiogram runs every synchronous filter through ``asyncio.to_thread``, and ``F`` (magic) filters
-    are synchronous: each one checked (``F.successful_payment`` before every /balance, ``F.photo``,
-    ``F.chat.type`` for every photo) cost a thread hop and two GIL handovers for a microsecond's
-    attribute test. They read the event and nothing else, so they run on the loop instead."""
-    for router in dispatcher.chain_tail:
-        for observer in router.observers.values():
-            for handler in [observer._handler, *observer.handlers]:
-                for check in handler.filters or ():
-                    _resolve_inline(check)
-
-
-def _resolve_inline(check: FilterObject) -> None:
-    if check.magic is not None and not check.awaitable:
-        resolve = check.callback
-
-        async def resolved(value: Any) -> Any:
-            return resolve(value)
-
-        check.callback = resolved
-        check.awaitable = True
-    # or_f, and_f and ~ hold filter objects of their own
-    logic = check.callback
-    inner: tuple[FilterObject, ...] = (logic.target,) if isinstance(logic, _InvertFilter) else ()
-    if isinstance(logic, (_AndFilter, _OrFilter)):
-        inner = logic.targets
-    for each in inner:
-        _resolve_inline(each)
 
 
 def fsm_storage(redis_url: str | None) -> BaseStorage:

@@ -174,3 +174,27 @@ async def test_a_button_nobody_handles_is_answered_and_changes_nothing(tg: Teleg
     assert [a.get("text") for a in answers] == ["This button no longer works. Please send the command again."]
     assert len(tg.telegram.sent) == sent  # no message, no job
     assert (await dana.user()).balance == balance
+
+
+def test_every_handler_filter_runs_on_the_event_loop(tg: TelegramHarness) -> None:
+    """aiogram sends a synchronous filter (a bare ``F`` rule, a plain function) through a thread on
+    every update it checks; ours are all async (bot/telegram/filters.Magic)."""
+
+    def sync_checks(checks: object) -> list[str]:
+        found = []
+        for check in checks or ():  # type: ignore[attr-defined]
+            inner = getattr(check.callback, "targets", None) or [getattr(check.callback, "target", None)]
+            found += [] if check.awaitable else [repr(check.callback)]
+            found += sync_checks([each for each in inner if each is not None])
+        return found
+
+    routers = list(tg.dp.chain_tail)
+    assert len(routers) > 10
+    slow = [
+        (router.name, handler.callback.__name__, sync_checks(handler.filters))
+        for router in routers
+        for observer in router.observers.values()
+        for handler in observer.handlers
+        if sync_checks(handler.filters)
+    ]
+    assert slow == []

@@ -10,24 +10,13 @@ from aiogram.types import Message
 from bot.flows import admin as flow
 from bot.people import Translate
 from bot.services import Services
-from db.models import User
-
-router = Router(name="admin")
+from bot.telegram.filters import Admin
 
 
-def is_admin(_: object, user: User, services: Services) -> bool:
-    return services.config.is_admin(user.platform, user.external_id)
-
-
-router.message.filter(is_admin)
-
-
-@router.message(Command("stats"))
 async def stats(message: Message, services: Services, t: Translate) -> None:
     await message.answer(flow.stats_text(await flow.stats(services), t))
 
 
-@router.message(Command("grant"))
 async def grant(message: Message, command: CommandObject, t: Translate, services: Services) -> None:
     parts = (command.args or "").split()
     try:
@@ -48,7 +37,6 @@ async def grant(message: Message, command: CommandObject, t: Translate, services
     await message.answer(t(code, credits=credits, who=done.who, balance=done.balance))
 
 
-@router.message(Command("ban", "unban"))
 async def ban(message: Message, command: CommandObject, t: Translate, services: Services) -> None:
     name = command.command  # "ban" or "unban"
     try:
@@ -62,3 +50,14 @@ async def ban(message: Message, command: CommandObject, t: Translate, services: 
         await message.answer(t(f"{name}_{outcome.value}", who=who))
     else:
         await message.answer(t(outcome.value, who=who))
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="admin")
+    router.message.filter(Admin())
+    router.message(Command("stats"))(stats)
+    router.message(Command("grant"))(grant)
+    router.message(Command("ban", "unban"))(ban)
+    return router

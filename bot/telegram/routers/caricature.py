@@ -7,7 +7,7 @@ refused with a short answer."""
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -15,6 +15,7 @@ from bot.flows import caricature as flow
 from bot.flows.swap import Photo
 from bot.people import Translate
 from bot.services import Services
+from bot.telegram.filters import Magic
 from bot.telegram.keyboards import (
     CaricatureStrength,
     CaricatureStyle,
@@ -26,10 +27,7 @@ from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_
 from bot.telegram.states import Caricature
 from db.models import User
 
-router = Router(name="caricature")
 
-
-@router.message(Command("caricature"), flags=WORK)
 async def caricature(message: Message, services: Services, t: Translate, state: FSMContext) -> None:
     photo = photo_of(message) or photo_of(message.reply_to_message)
     if photo is None:
@@ -39,7 +37,6 @@ async def caricature(message: Message, services: Services, t: Translate, state: 
     await _ask_style(message, services, t, state, photo)
 
 
-@router.message(Caricature.photo, F.photo | F.document, flags=WORK)
 async def caricature_photo(message: Message, services: Services, t: Translate, state: FSMContext) -> None:
     photo = photo_of(message)
     assert photo is not None
@@ -59,7 +56,6 @@ async def _ask_style(
     await message.answer(t("caricature_pick_style"), reply_markup=caricature_styles(t, flow.styles(services)))
 
 
-@router.callback_query(CaricatureStyle.filter())
 async def style_chosen(
     query: CallbackQuery, callback_data: CaricatureStyle, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -72,7 +68,6 @@ async def style_chosen(
     await query.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(CaricatureStrength.filter())
 async def strength_chosen(
     query: CallbackQuery,
     callback_data: CaricatureStrength,
@@ -93,3 +88,14 @@ async def strength_chosen(
         services, user, photo, callback_data.style, callback_data.strength, status.open
     )
     await status.show(answer)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="caricature")
+    router.message(Command("caricature"), flags=WORK)(caricature)
+    router.message(StateFilter(Caricature.photo), Magic(F.photo | F.document), flags=WORK)(caricature_photo)
+    router.callback_query(CaricatureStyle.filter())(style_chosen)
+    router.callback_query(CaricatureStrength.filter())(strength_chosen)
+    return router

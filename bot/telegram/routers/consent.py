@@ -21,10 +21,7 @@ from bot.telegram.keyboards import ConsentAnswer, consent_buttons
 from bot.telegram.photos import StatusMessage
 from db.models import User
 
-router = Router(name="consent")
 
-
-@router.callback_query(ConsentAnswer.filter())
 async def answer(
     query: CallbackQuery, callback_data: ConsentAnswer, user: User, services: Services, t: Translate
 ) -> None:
@@ -66,3 +63,11 @@ async def _close(query: CallbackQuery, text: str) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="consent")
+    router.callback_query(ConsentAnswer.filter())(answer)
+    return router

@@ -14,17 +14,13 @@ from bot.telegram.keyboards import ResendJob
 from db.jobs import Delivery
 from db.models import User
 
-router = Router(name="credits")
 
-
-@router.message(Command("balance"))
 async def balance(message: Message, user: User, t: Translate) -> None:
     # ``user`` was read from the database by the user middleware for this very update: its balance is
     # the current one, and reading it again would cost a second transaction per /balance.
     await message.answer(t("balance", credits=user.balance))
 
 
-@router.message(Command("history"))
 async def history(message: Message, user: User, services: Services, t: Translate) -> None:
     lines = await flow.history(services, user)
     if not lines:
@@ -55,7 +51,6 @@ def _resend_buttons(lines: list[flow.JobLine]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 5] for i in range(0, len(buttons), 5)])
 
 
-@router.callback_query(ResendJob.filter())
 async def resend(
     query: CallbackQuery, callback_data: ResendJob, user: User, services: Services, t: Translate
 ) -> None:
@@ -66,7 +61,17 @@ async def resend(
     await query.answer(t(outcome.value))
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, user: User, services: Services, t: Translate) -> None:
     done = await flow.cancel(services, user)
     await message.answer("\n".join(t(code, **params) for code, params in flow.cancel_reply(done)))
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="credits")
+    router.message(Command("balance"))(balance)
+    router.message(Command("history"))(history)
+    router.callback_query(ResendJob.filter())(resend)
+    router.message(Command("cancel"))(cancel)
+    return router

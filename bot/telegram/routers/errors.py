@@ -17,12 +17,10 @@ from db.errors import DbError
 
 log = logging.getLogger(__name__)
 
-router = Router(name="errors")
 
 APOLOGY = "sorry_error"
 
 
-@router.errors()
 async def apologise(event: ErrorEvent, bot: Bot, services: Services, **data: Any) -> None:
     update = event.update
     log.error(
@@ -56,3 +54,11 @@ def _sentence(services: Services, t: Translate, exc: BaseException) -> str:
     if isinstance(exc, DbError) and exc.code in services.texts.languages[DEFAULT_LANGUAGE]:
         return t(exc.code, **{k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))})
     return t(APOLOGY)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="errors")
+    router.errors()(apologise)
+    return router

@@ -4,13 +4,14 @@ picker's number buttons, and ``/faces`` with make default / rename / delete. Rul
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import faces as flow
 from bot.people import Translate
 from bot.services import Services
+from bot.telegram.filters import Magic
 from bot.telegram.keyboards import FaceAction, SavePick, analysis_id, faces_list
 from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
@@ -18,10 +19,7 @@ from bot.telegram.states import RenameFace, SetFace
 from db import faces as db_faces
 from db.models import User
 
-router = Router(name="faces")
 
-
-@router.message(Command("setface"), flags=WORK)
 async def setface(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -35,7 +33,6 @@ async def setface(
     await _save(message, user, services, t, photo, name)
 
 
-@router.message(SetFace.photo, F.photo | F.document, flags=WORK)
 async def setface_photo(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -53,7 +50,6 @@ async def _save(
     await status.show(await flow.start_save(services, user, photo, name, status.open))
 
 
-@router.callback_query(SavePick.filter())
 async def save_pick(
     query: CallbackQuery, callback_data: SavePick, user: User, services: Services, t: Translate
 ) -> None:
@@ -63,7 +59,6 @@ async def save_pick(
         await query.message.answer(t(answer.code, **answer.params))
 
 
-@router.message(Command("faces"))
 async def faces(message: Message, user: User, services: Services, t: Translate) -> None:
     await _show_faces(message, user, services, t)
 
@@ -79,7 +74,6 @@ async def _show_faces(message: Message, user: User, services: Services, t: Trans
     )
 
 
-@router.callback_query(FaceAction.filter(F.action == "rename"))
 async def rename_asked(
     query: CallbackQuery,
     callback_data: FaceAction,
@@ -99,7 +93,6 @@ async def rename_asked(
         await query.message.answer(t("face_rename_prompt", name=mine[callback_data.face]))
 
 
-@router.message(RenameFace.name, F.text, ~F.text.startswith("/"))  # a command leaves the rename
 async def rename_given(
     message: Message, user: User, services: Services, t: Translate, state: FSMContext
 ) -> None:
@@ -109,7 +102,6 @@ async def rename_given(
     await message.answer(t(answer.code, **answer.params))
 
 
-@router.callback_query(FaceAction.filter(F.action.in_({"default", "delete"})))
 async def face_action(
     query: CallbackQuery, callback_data: FaceAction, user: User, services: Services, t: Translate
 ) -> None:
@@ -120,3 +112,18 @@ async def face_action(
         saved = await flow.list_faces(services, user)
         rows = [(face.id, face.name, face.is_default) for face in saved]
         await query.message.edit_reply_markup(reply_markup=faces_list(t, rows) if rows else None)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="faces")
+    router.message(Command("setface"), flags=WORK)(setface)
+    router.message(StateFilter(SetFace.photo), Magic(F.photo | F.document), flags=WORK)(setface_photo)
+    router.callback_query(SavePick.filter())(save_pick)
+    router.message(Command("faces"))(faces)
+    router.callback_query(FaceAction.filter(F.action == "rename"))(rename_asked)
+    # A command leaves the rename.
+    router.message(StateFilter(RenameFace.name), Magic(F.text & ~F.text.startswith("/")))(rename_given)
+    router.callback_query(FaceAction.filter(F.action.in_({"default", "delete"})))(face_action)
+    return router

@@ -23,16 +23,14 @@ from bot.flows import checkout as card
 from bot.flows import payments as flow
 from bot.people import Translate
 from bot.services import Services
+from bot.telegram.filters import Magic
 from bot.telegram.keyboards import BuyPack, CheckoutPack
 from db.models import User
-
-router = Router(name="payments")
 
 # refundStarPayment's answer when the Stars went back before (e.g. a refund whose commit was lost).
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 
 
-@router.message(Command("buy"))
 async def buy(message: Message, user: User, services: Services, t: Translate) -> None:
     offers = flow.offers(services)
     if not offers:
@@ -74,7 +72,6 @@ def packs_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.callback_query(BuyPack.filter())
 async def chose_pack(
     query: CallbackQuery, callback_data: BuyPack, user: User, services: Services, t: Translate, bot: Bot
 ) -> None:
@@ -97,7 +94,6 @@ async def chose_pack(
     )
 
 
-@router.callback_query(CheckoutPack.filter())
 async def chose_card(
     query: CallbackQuery, callback_data: CheckoutPack, user: User, services: Services, t: Translate, bot: Bot
 ) -> None:
@@ -123,7 +119,6 @@ async def chose_card(
     )
 
 
-@router.pre_checkout_query()
 async def pre_checkout(query: PreCheckoutQuery, user: User, services: Services, t: Translate) -> None:
     refusal = flow.check_checkout(services, user, query.invoice_payload, query.currency, query.total_amount)
     if refusal is None:
@@ -132,7 +127,6 @@ async def pre_checkout(query: PreCheckoutQuery, user: User, services: Services, 
         await query.answer(ok=False, error_message=t(refusal.value))
 
 
-@router.message(F.successful_payment)
 async def paid(message: Message, user: User, services: Services, t: Translate) -> None:
     payment = message.successful_payment
     assert payment is not None  # the filter above
@@ -155,12 +149,10 @@ async def paid(message: Message, user: User, services: Services, t: Translate) -
         await message.answer(t(code, credits=credited.credits, balance=credited.balance))
 
 
-@router.message(Command("paysupport"))
 async def paysupport(message: Message, t: Translate) -> None:
     await message.answer(t("paysupport"))
 
 
-@router.message(Command("terms"))
 async def terms(message: Message, services: Services, t: Translate) -> None:
     config = services.config
     await message.answer(
@@ -173,7 +165,6 @@ async def terms(message: Message, services: Services, t: Translate) -> None:
     )
 
 
-@router.message(Command("refund"))
 async def refund(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate, bot: Bot
 ) -> None:
@@ -200,3 +191,18 @@ async def tell_payer(bot: Bot, services: Services, payer: User, code: str, **par
     # A chat that is gone or a bot that was blocked: the refund itself is done and reported.
     with suppress(TelegramBadRequest, TelegramForbiddenError):
         await bot.send_message(int(payer.external_id), text)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="payments")
+    router.message(Command("buy"))(buy)
+    router.callback_query(BuyPack.filter())(chose_pack)
+    router.callback_query(CheckoutPack.filter())(chose_card)
+    router.pre_checkout_query()(pre_checkout)
+    router.message(Magic(F.successful_payment))(paid)
+    router.message(Command("paysupport"))(paysupport)
+    router.message(Command("terms"))(terms)
+    router.message(Command("refund"))(refund)
+    return router

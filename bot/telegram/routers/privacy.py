@@ -13,16 +13,12 @@ from bot.services import Services
 from bot.telegram.keyboards import ForgetAnswer
 from db.models import User
 
-router = Router(name="privacy")
 
-
-@router.message(Command("privacy"))
 async def privacy(message: Message, user: User, services: Services, t: Translate) -> None:
     kept = await flow.kept(services, user)
     await message.answer(t("privacy", faces=kept.faces, retention_hours=kept.retention_hours))
 
 
-@router.message(Command("forget"))
 async def forget(message: Message, user: User, t: Translate) -> None:
     buttons = [
         InlineKeyboardButton(text=t("forget_yes"), callback_data=ForgetAnswer(user=user.id, yes=True).pack()),
@@ -31,7 +27,6 @@ async def forget(message: Message, user: User, t: Translate) -> None:
     await message.answer(t("forget_confirm"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[buttons]))
 
 
-@router.callback_query(ForgetAnswer.filter())
 async def forget_answer(
     query: CallbackQuery, callback_data: ForgetAnswer, user: User, services: Services, t: Translate
 ) -> None:
@@ -52,3 +47,13 @@ async def _close(query: CallbackQuery, text: str) -> None:
     await query.answer()
     if isinstance(query.message, Message):  # not an old message Telegram no longer lets us see
         await query.message.edit_text(text)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="privacy")
+    router.message(Command("privacy"))(privacy)
+    router.message(Command("forget"))(forget)
+    router.callback_query(ForgetAnswer.filter())(forget_answer)
+    return router

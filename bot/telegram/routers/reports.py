@@ -12,20 +12,15 @@ from bot.flows import reports as flow
 from bot.people import Translate
 from bot.services import Services
 from bot.signing import verify
+from bot.telegram.filters import Admin
 from bot.telegram.keyboards import ReportAction, report_buttons, report_payload
 from db.models import User
 
-router = Router(name="reports")
 log = structlog.get_logger("bot.telegram.reports")
 
 ACTIONS = tuple(action.value for action in flow.Action)
 
 
-def is_admin(_: object, user: User, services: Services) -> bool:
-    return services.config.is_admin(user.platform, user.external_id)
-
-
-@router.message(Command("report"))
 async def report(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate, bot: Bot
 ) -> None:
@@ -49,7 +44,6 @@ async def tell_admins(bot: Bot, services: Services, made: flow.Made) -> None:
             log.info("admin not told of a report", admin=admin_id, error=repr(exc))
 
 
-@router.message(Command("reports"), is_admin)
 async def reports(message: Message, user: User, services: Services, t: Translate) -> None:
     listed = await flow.open_reports(services)
     if not listed:
@@ -70,13 +64,16 @@ async def reports(message: Message, user: User, services: Services, t: Translate
         await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(ReportAction.filter())
 async def decide(
     query: CallbackQuery, callback_data: ReportAction, user: User, services: Services, t: Translate
 ) -> None:
     payload = report_payload(callback_data.report, callback_data.action)
     signed = verify(services.config.secret_key, user.external_id, payload, callback_data.sig)
-    if not signed or not is_admin(None, user, services) or callback_data.action not in ACTIONS:
+    if (
+        not signed
+        or not services.config.is_admin(user.platform, user.external_id)
+        or callback_data.action not in ACTIONS
+    ):
         await query.answer(t("admin_only"), show_alert=True)
         return
     decided = await flow.decide(
@@ -88,3 +85,13 @@ async def decide(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text)
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="reports")
+    router.message(Command("report"))(report)
+    router.message(Command("reports"), Admin())(reports)
+    router.callback_query(ReportAction.filter())(decide)
+    return router

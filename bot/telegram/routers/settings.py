@@ -13,18 +13,14 @@ from bot.services import Services
 from bot.telegram.keyboards import SettingsFace, SettingsLanguage, SettingsOpen, SettingsRestorer
 from db.models import User
 
-router = Router(name="settings")
-
 OFF = "off"
 
 
-@router.message(Command("settings"))
 async def settings(message: Message, user: User, services: Services, t: Translate) -> None:
     text, markup = await _main(services, user, t)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SettingsOpen.filter())
 async def open_page(
     query: CallbackQuery, callback_data: SettingsOpen, user: User, services: Services, t: Translate
 ) -> None:
@@ -45,7 +41,6 @@ async def open_page(
         await _back(query, services, user, t, None)
 
 
-@router.callback_query(SettingsLanguage.filter())
 async def set_language(
     query: CallbackQuery, callback_data: SettingsLanguage, user: User, services: Services, t: Translate
 ) -> None:
@@ -57,7 +52,6 @@ async def set_language(
     await _back(query, services, user, t, t("settings_language_set"))
 
 
-@router.callback_query(SettingsRestorer.filter())
 async def set_restorer(
     query: CallbackQuery, callback_data: SettingsRestorer, user: User, services: Services, t: Translate
 ) -> None:
@@ -74,7 +68,6 @@ async def set_restorer(
     await _back(query, services, user, t, said)
 
 
-@router.callback_query(SettingsFace.filter())
 async def set_face(
     query: CallbackQuery, callback_data: SettingsFace, user: User, services: Services, t: Translate
 ) -> None:
@@ -119,3 +112,15 @@ def _button(
     text: str, data: SettingsOpen | SettingsLanguage | SettingsRestorer | SettingsFace
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="settings")
+    router.message(Command("settings"))(settings)
+    router.callback_query(SettingsOpen.filter())(open_page)
+    router.callback_query(SettingsLanguage.filter())(set_language)
+    router.callback_query(SettingsRestorer.filter())(set_restorer)
+    router.callback_query(SettingsFace.filter())(set_face)
+    return router

@@ -9,9 +9,14 @@ from aiogram.types import CallbackQuery
 
 from bot.people import Translate
 
-router = Router(name="stale")
 
-
-@router.callback_query()
 async def stale_button(query: CallbackQuery, t: Translate) -> None:
     await query.answer(t("button_stale"))
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="stale")
+    router.callback_query()(stale_button)
+    return router

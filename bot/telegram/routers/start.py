@@ -11,14 +11,19 @@ from bot.services import Services
 from bot.telegram.keyboards import main_menu
 from db.models import User
 
-router = Router(name="start")
 
-
-@router.message(CommandStart())
 async def start(message: Message, user: User, new_user: bool, t: Translate) -> None:
     await message.answer(welcome_text(t, user, new_user), reply_markup=main_menu())
 
 
-@router.message(Command("help"))
 async def help_command(message: Message, user: User, services: Services, t: Translate) -> None:
     await message.answer(help_text(t, admin=services.config.is_admin(user.platform, user.external_id)))
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="start")
+    router.message(CommandStart())(start)
+    router.message(Command("help"))(help_command)
+    return router

@@ -14,18 +14,16 @@ from bot.people import Translate
 from bot.services import Services
 from bot.telegram import consent
 from bot.telegram.albums import AlbumPairs
-from bot.telegram.filters import ImageDocument, OtherDocument
+from bot.telegram.filters import ImageDocument, Magic, OtherDocument
 from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
 from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
 from db.models import User
 
-router = Router(name="swap")
 # Photos without a command are swapped in private chats only: in a group, people share photos freely.
-PRIVATE = F.chat.type == "private"
+PRIVATE = Magic(F.chat.type == "private")
 
 
-@router.message(Command("swap"), flags=WORK)
 async def swap_command(
     message: Message, command: CommandObject, user: User, services: Services, t: Translate
 ) -> None:
@@ -37,7 +35,6 @@ async def swap_command(
     await _go(message, user, services, t, flow.SwapRequest.photo(photo, names=names))
 
 
-@router.message(PRIVATE, F.media_group_id, or_f(F.photo, ImageDocument()), flags=WORK)
 async def album_photo(
     message: Message, user: User, services: Services, t: Translate, albums: AlbumPairs
 ) -> None:
@@ -49,7 +46,6 @@ async def album_photo(
     await _go(message, user, services, t, flow.SwapRequest.album(pair.source, pair.target))
 
 
-@router.message(PRIVATE, or_f(F.photo, ImageDocument()), flags=WORK)
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
@@ -70,7 +66,6 @@ async def _go(
     await status.show(await flow.perform(services, user, request, status.open))
 
 
-@router.message(PRIVATE, OtherDocument())
 async def not_a_picture(message: Message, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
@@ -79,7 +74,6 @@ async def not_a_picture(message: Message, services: Services, t: Translate) -> N
     await message.answer(t(refused.code, **refused.params))
 
 
-@router.callback_query(SwapPick.filter(F.n >= 0))
 async def pick(
     query: CallbackQuery, callback_data: SwapPick, user: User, services: Services, t: Translate
 ) -> None:
@@ -100,7 +94,6 @@ async def pick(
     await status.show(answer)
 
 
-@router.callback_query(SwapFaces.filter())
 async def other_face(
     query: CallbackQuery, callback_data: SwapFaces, user: User, services: Services, t: Translate
 ) -> None:
@@ -115,7 +108,6 @@ async def other_face(
     await query.message.edit_reply_markup(reply_markup=swap_faces(job, [(f.id, f.name) for f in faces]))
 
 
-@router.callback_query(SwapPick.filter(F.n < 0))
 async def face_chosen(
     query: CallbackQuery, callback_data: SwapPick, user: User, services: Services, t: Translate
 ) -> None:
@@ -128,3 +120,19 @@ async def face_chosen(
     name, count = chosen
     await query.answer(t("swap_face_chosen", name=name))
     await query.message.edit_reply_markup(reply_markup=swap_picker(t, job, callback_data.face, count))
+
+
+def build() -> Router:
+    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
+    (one per process, one per test) gets its own."""
+    router = Router(name="swap")
+    router.message(Command("swap"), flags=WORK)(swap_command)
+    router.message(PRIVATE, Magic(F.media_group_id), or_f(Magic(F.photo), ImageDocument()), flags=WORK)(
+        album_photo
+    )
+    router.message(PRIVATE, or_f(Magic(F.photo), ImageDocument()), flags=WORK)(any_photo)
+    router.message(PRIVATE, OtherDocument())(not_a_picture)
+    router.callback_query(SwapPick.filter(F.n >= 0))(pick)
+    router.callback_query(SwapFaces.filter())(other_face)
+    router.callback_query(SwapPick.filter(F.n < 0))(face_chosen)
+    return router
