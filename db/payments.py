@@ -224,7 +224,8 @@ async def find_any(session: AsyncSession, reference: str) -> Payment | None:
     by Stripe's charge id or payment intent."""
     found = await session.scalar(
         select(Payment)
-        .where(Payment.charge_id == reference)
+        # Every provider named: the (provider, charge_id) unique index answers it.
+        .where(Payment.provider.in_([p.value for p in Provider]), Payment.charge_id == reference)
         .order_by(Payment.id)
         .limit(1)
         .execution_options(populate_existing=True)

@@ -16,6 +16,7 @@ from bot.once import MemoryOnce, Once, RedisOnce
 from bot.pending import MemoryPending, Pending, RedisPending
 from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.services import Services
+from bot.telegram.albums import AlbumPairs, MemoryAlbumPairs, RedisAlbumPairs
 from bot.telegram.app import build_dispatcher, fsm_storage, prepare_bot, set_commands
 from bot.telegram.keyboards import PickerMarkup
 from bot.texts import Catalogue
@@ -54,6 +55,16 @@ def open_pending(settings: Settings, stack: AsyncExitStack) -> Pending:
     pending: Pending = RedisPending.from_url(settings.redis_url) if settings.redis_url else MemoryPending()
     stack.push_async_callback(pending.close)
     return pending
+
+
+def open_albums(settings: Settings, stack: AsyncExitStack) -> AlbumPairs:
+    """Album photos waiting for their pair: in Redis when REDIS_URL is set (an album's two updates may
+    reach two bot processes), in memory otherwise; closed with ``stack``."""
+    if not settings.redis_url:
+        return MemoryAlbumPairs()
+    albums = RedisAlbumPairs.from_url(settings.redis_url)
+    stack.push_async_callback(albums.close)
+    return albums
 
 
 async def open_database(settings: Settings, stack: AsyncExitStack, *, migrate: bool) -> Database:
@@ -112,7 +123,7 @@ async def open_telegram(
         )
         stack.push_async_callback(queue.close)
         services = Services(db, queue.client, texts, config, limiter, once, open_pending(settings, stack))
-        dispatcher = build_dispatcher(services, storage)
+        dispatcher = build_dispatcher(services, storage, open_albums(settings, stack))
         try:
             await set_commands(bot, services)
         except Exception as exc:  # the menu is a nicety: a bot that cannot set it still serves

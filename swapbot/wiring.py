@@ -55,9 +55,10 @@ def platform_configs(settings: Settings) -> tuple[TelegramConfig | None, Discord
 
 def telegram_config(settings: Settings) -> TelegramConfig:
     """The Telegram bot's API config; ValueError without TELEGRAM_BOT_TOKEN."""
-    if not settings.telegram_bot_token:
+    telegram, _ = platform_configs(settings)
+    if telegram is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set: there is no Telegram bot to run")
-    return TelegramConfig(settings.telegram_bot_token, settings.telegram_api_url)
+    return telegram
 
 
 def worker_config(settings: Settings) -> WorkerConfig:

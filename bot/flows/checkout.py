@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import stripe
 import structlog
 
@@ -30,7 +29,6 @@ log = structlog.get_logger("bot.flows.checkout")
 
 IDEMPOTENCY_WINDOW_S = 600  # taps within this window (aligned to the clock) reuse one session
 CHECKOUT_FAILED = "checkout_failed"
-STRIPE_TIMEOUT_S = 20.0  # one API call; the library retries network failures under the same key
 PAYLOAD_KEY = "payload"  # the metadata key of the signed payload
 
 
@@ -80,9 +78,11 @@ async def checkout(services: Services, user: User, credits: int) -> CheckoutLink
         return None
     params = session_params(services, config, user, pack)
     key = idempotency_key(user, pack)
-    http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=STRIPE_TIMEOUT_S))
+    http = stripe_api.http_client()
     try:
-        session = await stripe_client(config, http).v1.checkout.sessions.create_async(
+        session = await stripe_api.client(
+            config.secret_key, config.api_url, http
+        ).v1.checkout.sessions.create_async(
             params,  # type: ignore[arg-type]  # a plain dict of Stripe's documented fields
             options={"idempotency_key": key},
         )
@@ -95,12 +95,6 @@ async def checkout(services: Services, user: User, credits: int) -> CheckoutLink
         raise CheckoutFailed(f"stripe made session {session.id} without a URL")
     log.info("checkout session", user_id=user.id, credits=credits, session_id=session.id)
     return CheckoutLink(session.url, session.id, pack)
-
-
-def stripe_client(config: StripeCheckoutConfig, http: stripe.HTTPClient) -> stripe.StripeClient:
-    """A client per call over ``http`` (an aiohttp session of the running loop, closed by the caller):
-    a checkout is a rare, human-paced request, and no module-level client outlives its loop."""
-    return stripe_api.client(config.secret_key, config.api_url, http)
 
 
 def session_params(

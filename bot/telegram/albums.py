@@ -4,16 +4,19 @@ and a third photo and later ones are ignored.
 
 An album is held for ``ttl_s`` at most, paired or not (an album whose second photo never comes, or was
 dropped by the throttle, is forgotten then), and at most ``max_albums`` are held at once (the oldest
-go first). ``AlbumPairs`` is the one interface the router uses, so a store shared by several bot
-processes (Redis) can take the in-memory one's place.
+go first). ``AlbumPairs`` is the one interface the router uses: ``RedisAlbumPairs`` when REDIS_URL is
+set (the album's two updates may reach two bot processes), ``MemoryAlbumPairs`` otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+import redis.asyncio as aioredis
 
 from bot.flows.swap import Photo
 
@@ -85,3 +88,45 @@ class MemoryAlbumPairs:
             if held.expires > now:
                 return
             del self._held[album]
+
+
+# KEYS[1]: the album. The first photo is kept (SET NX with the album's lifetime); the second takes it
+# and leaves a "paired" mark for the rest of that lifetime, so a third is ignored. One script: two
+# processes' updates cannot both be first, nor both be second.
+_PAIR = """
+local kept = redis.call('GET', KEYS[1])
+if not kept then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return false
+end
+if kept == 'paired' then return false end
+redis.call('SET', KEYS[1], 'paired', 'KEEPTTL')
+return kept
+"""
+
+
+class RedisAlbumPairs:
+    """Shared by every bot process on one Redis; each album's key expires with it."""
+
+    def __init__(self, client: aioredis.Redis, ttl_s: float = ALBUM_TTL_S, prefix: str = "swapbot:album:"):
+        self.client = client
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self._pair = client.register_script(_PAIR)
+
+    @classmethod
+    def from_url(cls, url: str, ttl_s: float = ALBUM_TTL_S) -> RedisAlbumPairs:
+        return cls(aioredis.from_url(url), ttl_s)
+
+    async def pair(self, album: str, message_id: int, photo: Photo) -> Pair | None:
+        mine = json.dumps({"message_id": message_id, "photo": photo.to_json()})
+        kept = await self._pair(keys=[self.prefix + album], args=[mine, max(1, int(self.ttl_s * 1000))])
+        if not kept:
+            return None
+        first = json.loads(kept)
+        other = Photo.from_json(first["photo"])
+        # The album's order is its message ids', whichever update ran first.
+        return Pair(other, photo) if first["message_id"] < message_id else Pair(photo, other)
+
+    async def close(self) -> None:
+        await self.client.aclose()

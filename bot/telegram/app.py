@@ -21,7 +21,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.services import Services
-from bot.telegram.albums import MemoryAlbumPairs
+from bot.telegram.albums import AlbumPairs, MemoryAlbumPairs
 from bot.telegram.middlewares import (
     CatalogueI18n,
     DedupeMiddleware,
@@ -59,11 +59,15 @@ COMMANDS = (
 )
 
 
-def build_dispatcher(services: Services, storage: BaseStorage | None = None) -> Dispatcher:
+def build_dispatcher(
+    services: Services, storage: BaseStorage | None = None, albums: AlbumPairs | None = None
+) -> Dispatcher:
     """The dispatcher: ``services`` in its workflow data, FSM ``storage`` (memory when None; see
-    ``fsm_storage``), the middlewares in order, then the routers."""
-    # ``albums``: the photos of albums waiting for their pair (bot/telegram/albums.py)
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services, albums=MemoryAlbumPairs())
+    ``fsm_storage``), the albums waiting for their pair (memory when None; bot/telegram/albums.py),
+    the middlewares in order, then the routers."""
+    dispatcher = Dispatcher(
+        storage=storage or MemoryStorage(), services=services, albums=albums or MemoryAlbumPairs()
+    )
     dispatcher.update.outer_middleware(LogContextMiddleware())  # update and sender ids on every line
     dispatcher.update.outer_middleware(DedupeMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())

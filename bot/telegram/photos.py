@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aiogram.types import Message
 
 from bot.flows.swap import Answer, OpenStatus, Photo
@@ -31,15 +28,6 @@ def photo_of(message: Message | None) -> Photo | None:
             filename=document.file_name,
         )
     return None
-
-
-def photo_to_json(photo: Photo) -> dict[str, Any]:
-    """For FSM data (JSON in Redis)."""
-    return photo.to_json()
-
-
-def photo_from_json(data: Mapping[str, Any]) -> Photo:
-    return Photo.from_json(data)
 
 
 class StatusMessage:

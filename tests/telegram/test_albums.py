@@ -5,12 +5,17 @@ included, while later albums still pair correctly."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import numpy as np
 
-from bot.telegram.albums import ALBUM_TTL_S, MAX_ALBUMS, MemoryAlbumPairs
+from bot.flows.swap import Photo
+from bot.telegram.albums import ALBUM_TTL_S, MAX_ALBUMS, MemoryAlbumPairs, RedisAlbumPairs
 from engine.imageio import decode_image
+from jobs.request import InputRef
 from tests.jobs.squares import picture
-from tests.telegram.conftest import Person, TelegramHarness
+from tests.telegram.conftest import REDIS_URL, Person, TelegramHarness
 from tests.telegram.swapkit import photos_to, png
 
 RED, BLUE, GREEN = (30, 30, 200), (200, 30, 30), (30, 200, 30)
@@ -80,3 +85,31 @@ async def test_the_albums_held_are_bounded(tg: TelegramHarness) -> None:
     assert pairs.held() == 3
     await tg.idle()
     assert not photos_to(tg, carol)
+
+
+async def test_an_album_split_over_two_processes_pairs_once_through_redis(tg: TelegramHarness) -> None:
+    """Two bot processes each get one of the album's updates (two stores on one Redis, each with its
+    own connection): exactly one of them pairs, in message-id order, and a third photo is ignored."""
+    album = f"42:{uuid.uuid4().hex}"
+    one, two = (RedisAlbumPairs.from_url(REDIS_URL, ttl_s=5) for _ in range(2))
+    try:
+        red, blue, green = (Photo(InputRef.telegram(f"file-{n}", f"u-{n}")) for n in "rbg")
+        outcomes = await asyncio.gather(one.pair(album, 11, blue), two.pair(album, 10, red))
+        pairs = [pair for pair in outcomes if pair is not None]
+        assert len(pairs) == 1
+        assert (pairs[0].source.ref, pairs[0].target.ref) == (red.ref, blue.ref)  # id 10 first
+        assert await one.pair(album, 12, green) is None and await two.pair(album, 13, green) is None
+    finally:
+        await one.close()
+        await two.close()
+
+    tg.dp["albums"] = RedisAlbumPairs.from_url(REDIS_URL)  # and through the bot's album handler
+    try:
+        bob = tg.person("Bob")
+        first, second = bob.album(png(picture((RED, 40, 40))), png(picture((BLUE, 50, 30))))
+        await tg.feed(second, first)
+        await tg.idle()
+        assert len(photos_to(tg, bob)) == 1 and (await bob.user()).balance == 2
+        assert np.abs(_result_colour(tg, bob, 50, 30) - np.array(RED)).max() < 40
+    finally:
+        await tg.dp["albums"].close()

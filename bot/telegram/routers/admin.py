@@ -53,8 +53,6 @@ async def ban(message: Message, command: CommandObject, t: Translate, services: 
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="admin")
     router.message.filter(Admin())
     router.message(Command("stats"))(stats)

@@ -23,7 +23,7 @@ from bot.telegram.keyboards import (
     caricature_styles,
 )
 from bot.telegram.middlewares.throttling import WORK
-from bot.telegram.photos import StatusMessage, photo_from_json, photo_of, photo_to_json
+from bot.telegram.photos import StatusMessage, photo_of
 from bot.telegram.states import Caricature
 from db.models import User
 
@@ -52,7 +52,7 @@ async def _ask_style(
         await message.answer(t(refused.code, **refused.params))
         return
     await state.set_state(Caricature.style)
-    await state.update_data(photo=photo_to_json(photo))
+    await state.update_data(photo=photo.to_json())
     await message.answer(t("caricature_pick_style"), reply_markup=caricature_styles(t, flow.styles(services)))
 
 
@@ -83,7 +83,7 @@ async def strength_chosen(
     await state.clear()
     await query.answer()
     status = StatusMessage(query.message, t)
-    photo = photo_from_json(data["photo"])
+    photo = Photo.from_json(data["photo"])
     answer = await flow.caricature(
         services, user, photo, callback_data.style, callback_data.strength, status.open
     )
@@ -91,8 +91,6 @@ async def strength_chosen(
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="caricature")
     router.message(Command("caricature"), flags=WORK)(caricature)
     router.message(StateFilter(Caricature.photo), Magic(F.photo | F.document), flags=WORK)(caricature_photo)

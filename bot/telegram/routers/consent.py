@@ -66,8 +66,6 @@ async def _close(query: CallbackQuery, text: str) -> None:
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="consent")
     router.callback_query(ConsentAnswer.filter())(answer)
     return router

@@ -67,8 +67,6 @@ async def cancel(message: Message, user: User, services: Services, t: Translate)
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="credits")
     router.message(Command("balance"))(balance)
     router.message(Command("history"))(history)

@@ -57,8 +57,6 @@ def _sentence(services: Services, t: Translate, exc: BaseException) -> str:
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="errors")
     router.errors()(apologise)
     return router

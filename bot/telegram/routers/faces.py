@@ -115,8 +115,6 @@ async def face_action(
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="faces")
     router.message(Command("setface"), flags=WORK)(setface)
     router.message(StateFilter(SetFace.photo), Magic(F.photo | F.document), flags=WORK)(setface_photo)

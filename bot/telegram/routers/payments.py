@@ -194,8 +194,6 @@ async def tell_payer(bot: Bot, services: Services, payer: User, code: str, **par
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="payments")
     router.message(Command("buy"))(buy)
     router.callback_query(BuyPack.filter())(chose_pack)

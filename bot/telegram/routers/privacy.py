@@ -50,8 +50,6 @@ async def _close(query: CallbackQuery, text: str) -> None:
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="privacy")
     router.message(Command("privacy"))(privacy)
     router.message(Command("forget"))(forget)

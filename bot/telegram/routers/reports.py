@@ -88,8 +88,6 @@ async def decide(
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="reports")
     router.message(Command("report"))(report)
     router.message(Command("reports"), Admin())(reports)

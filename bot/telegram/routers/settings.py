@@ -115,8 +115,6 @@ def _button(
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="settings")
     router.message(Command("settings"))(settings)
     router.callback_query(SettingsOpen.filter())(open_page)

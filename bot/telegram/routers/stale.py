@@ -15,8 +15,6 @@ async def stale_button(query: CallbackQuery, t: Translate) -> None:
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="stale")
     router.callback_query()(stale_button)
     return router

@@ -21,8 +21,6 @@ async def help_command(message: Message, user: User, services: Services, t: Tran
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="start")
     router.message(CommandStart())(start)
     router.message(Command("help"))(help_command)

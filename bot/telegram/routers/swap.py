@@ -123,8 +123,6 @@ async def face_chosen(
 
 
 def build() -> Router:
-    """A new router of this feature's handlers: a dispatcher takes a router once, so each dispatcher
-    (one per process, one per test) gets its own."""
     router = Router(name="swap")
     router.message(Command("swap"), flags=WORK)(swap_command)
     router.message(PRIVATE, Magic(F.media_group_id), or_f(Magic(F.photo), ImageDocument()), flags=WORK)(
