@@ -14,18 +14,29 @@ Simulated users, each in their own private chat, in stages:
 - commands at once, 32 webhook requests in flight (``/start`` from new users, then ``/balance``, then
   ``/help``): updates/s from the first POST to the last reply at the fake, and each one's time to it;
 - every user saves a face (a photo captioned ``/setface me``; set-up, not timed);
-- photos, one per user. A photo is a free analysis job whose one face the worker follows up with the
-  swap itself (bot/flows/swap.py); timed from the POST to the result photo's upload at the fake:
+- photos, one per user. A photo is one swap job whose one face the worker swaps in the same job
+  (bot/flows/swap.py); timed from the POST to the result photo's upload at the fake:
   - ``--burst`` users at once: photo updates/s (to the status message) and results/s;
   - ``--steady`` users at ``--rate`` a second (30: Telegram's own ceiling for one bot): the median and
     p99, the goal's figure;
   - ``--alone`` users one after another, each once the last result is up: the latency with no queue.
 
-CPU per update of the bot and worker processes (Linux /proc) is printed too: on a shared machine it
-says more than the wall-clock rates. Two set-ups: ARQ on Redis with Postgres and a separate worker
-process (as bench/job_queue.py runs one; ``swapbot.wiring.worker_config`` of the bot's settings), and
-the embedded mode (SQLite and the in-process runner in the bot process). The fake imposes no limits,
-so the bot's outgoing pacing for Telegram's limits (1 message a second per chat, 30 a second overall:
+CPU per update of the bot and worker processes (Linux /proc) is printed too: on a shared machine it says
+more than the wall-clock rates. So are the SQL statements per photo: every statement the bot and worker
+processes send to the database from the first photo's POST until the last result is up and the processes
+are quiet, divided by the photos (all three photo stages, then the one-by-one stage alone, which has no
+queue and no contention), by kind, with the transactions they ran in (on Postgres each adds its BEGIN
+and COMMIT or ROLLBACK round trips, which are not statements SQLAlchemy sends; on SQLite the BEGIN
+IMMEDIATE is one) and the autocommit reads (``Database.read``: no BEGIN, no COMMIT). They are counted
+for real, in the processes: the bench's entry points (``--bot-process``, ``--worker-process``) install a
+``before_cursor_execute`` and a ``begin`` listener on SQLAlchemy's ``Engine`` class (``_count_sql``)
+before anything opens a database, counting into a small file each maps shared and this process reads
+when it likes (``SqlCounts``).
+
+Two set-ups: ARQ on Redis with Postgres and a separate worker process (as bench/job_queue.py runs one;
+``swapbot.wiring.worker_config`` of the bot's settings), and the embedded mode (SQLite and the
+in-process runner in the bot process). The fake imposes no limits, so the bot's outgoing pacing for
+Telegram's limits (1 message a second per chat, 30 a second overall:
 bot/telegram/middlewares/outgoing.py) is lifted unless ``--telegram-limits``: at 30 jobs/s a job's
 status message, edits and result are ~4 calls, so the overall limit alone would queue them.
 
@@ -41,6 +52,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import mmap
 import os
 import secrets
 import signal
@@ -49,6 +61,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -71,6 +84,7 @@ from db.base import utcnow
 from db.models import SavedFace, User
 from db.session import Database
 from engine.face import Face, Identity
+from jobs.worker import EngineFactory, default_engine
 from tests.jobs.squares import SquareEngine, picture, png
 
 ROOT = Path(__file__).resolve().parents[1]  # child processes run ``python -m ...`` from here
@@ -177,6 +191,14 @@ class People:
 # --- the bot process: swapbot's own composition, the square engine, Telegram's pacing lifted ---------------
 
 
+def _engine_factory(spec: dict[str, Any]) -> EngineFactory:
+    """The square engine, or with ``"engine": "settings"`` the one the settings choose (classic by
+    default: bench/photo_latency.py), built as ``swapbot run`` builds it."""
+    if spec.get("engine", "squares") == "settings":
+        return default_engine
+    return lambda _: SavableSquares()
+
+
 async def _serve_bot(spec: dict[str, Any]) -> None:
     from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 
@@ -190,7 +212,7 @@ async def _serve_bot(spec: dict[str, Any]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with open_telegram(settings, engine_factory=lambda _: SavableSquares()) as telegram:
+    async with open_telegram(settings, engine_factory=_engine_factory(spec)) as telegram:
         if spec["lift_limits"]:
             unlimited = OutgoingLimits(chat_burst=10**6, overall_per_s=10.0**6, overall_burst=10**6)
             middleware: BaseRequestMiddleware
@@ -222,7 +244,8 @@ def _serve_worker(spec: dict[str, Any]) -> None:
     config = worker_config(Settings(_env_file=None, **spec["settings"]))  # type: ignore[call-arg]
     texts = Catalogue()
     markup = PickerMarkup(texts)
-    asyncio.run(serve(config, engine_factory=lambda _: SavableSquares(), texts=texts, telegram_markup=markup))
+    markups = {"telegram": markup}
+    asyncio.run(serve(config, engine_factory=lambda _: SavableSquares(), texts=texts, markups=markups))
 
 
 PROFILED_STAGES = ("commands", "photos")  # what the parent profiles, in order: PROFILE.<process>.<stage>
@@ -251,6 +274,84 @@ def _profile_on_signals(path: str) -> None:
     signal.signal(signal.SIGUSR2, stop)
 
 
+# int64 each, in this order: all statements, those of each kind, then the transactions SQLAlchemy began:
+# real ones (BEGIN ... COMMIT or ROLLBACK) and ``Database.read``'s in autocommit (no BEGIN, no COMMIT)
+SQL_COUNTED = (
+    "statements",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "savepoints",
+    "BEGIN",
+    "transactions",
+    "autocommit",
+)
+# A statement's kind by its first word: savepoints are SAVEPOINT, RELEASE and ROLLBACK TO; BEGIN is the
+# explicit BEGIN IMMEDIATE of SQLite's write transactions (db/session.py; Postgres's BEGIN is asyncpg's,
+# not a statement SQLAlchemy sends); whatever else (PRAGMA, WITH, DDL) counts as "other".
+SQL_KINDS = {
+    "SELECT": "SELECT",
+    "INSERT": "INSERT",
+    "UPDATE": "UPDATE",
+    "DELETE": "DELETE",
+    "SAVEPOINT": "savepoints",
+    "RELEASE": "savepoints",
+    "ROLLBACK": "savepoints",
+    "BEGIN": "BEGIN",
+}
+
+
+def _count_sql(path: str) -> None:
+    """Count this process's database work into ``path`` (``SqlCounts`` made it, zeroed): every statement
+    SQLAlchemy sends to a driver (``before_cursor_execute`` on the ``Engine`` class: every engine, the
+    async ones' sync engines included; savepoints too), by kind (``SQL_KINDS``), and every transaction
+    begun (the ``begin`` event), told from ``Database.read``'s autocommit ones by their execution option.
+    The file is mapped shared, so the parent reads the counts at any moment with no signal or flush."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Connection, Engine
+
+    from db.session import READ_ONLY
+
+    with open(path, "r+b") as file:
+        counts = np.frombuffer(mmap.mmap(file.fileno(), 0), dtype=np.int64)
+    slot = {name: number for number, name in enumerate(SQL_COUNTED)}
+    lock = threading.Lock()  # aiosqlite and the engine's threads: statements may come from several
+
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        words = sql.split(None, 1)
+        kind = SQL_KINDS.get(words[0].upper()) if words else None
+        with lock:
+            counts[0] += 1
+            if kind is not None:
+                counts[slot[kind]] += 1
+
+    def begin(conn: Connection) -> None:
+        kind = "autocommit" if conn.get_execution_options().get(READ_ONLY) else "transactions"
+        with lock:
+            counts[slot[kind]] += 1
+
+    event.listen(Engine, "before_cursor_execute", statement)
+    event.listen(Engine, "begin", begin)
+
+
+@dataclass(frozen=True)
+class SqlCounts:
+    """What one child process's ``_count_sql`` has counted so far, read from its file."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, folder: Path, process: str) -> SqlCounts:
+        path = folder / f"{process}.sql-counts"
+        path.write_bytes(bytes(8 * len(SQL_COUNTED)))
+        return cls(path)
+
+    def read(self) -> dict[str, int]:
+        values = np.frombuffer(self.path.read_bytes(), dtype=np.int64)
+        return {name: int(value) for name, value in zip(SQL_COUNTED, values, strict=True)}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -261,19 +362,37 @@ def _free_port() -> int:
 class BotProcess:
     process: subprocess.Popen[bytes]
     webhook: str
+    sql: SqlCounts
 
     @classmethod
-    async def start(cls, settings: dict[str, Any], options: Options, log: Path) -> BotProcess:
+    async def start(
+        cls,
+        settings: dict[str, Any],
+        log: Path,
+        folder: Path,
+        *,
+        lift_limits: bool = True,
+        profile: str | None = None,
+        engine: str = "squares",
+    ) -> BotProcess:
+        """The bot on ``settings`` with ``engine`` (``_engine_factory``), its SQL counted into ``folder``;
+        ``profile``: a prefix for ``_profile_on_signals``."""
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         settings = settings | {
             "telegram_webhook_url": f"{url}/telegram/webhook",
             "telegram_webhook_secret": SECRET,
         }
-        mode = "arq" if settings["redis_url"] else "embedded"
-        profile = f"{options.profile}.{mode}.bot" if options.profile else None
+        sql = SqlCounts.create(folder, "bot")
         spec = json.dumps(
-            {"settings": settings, "port": port, "lift_limits": options.lift_limits, "profile": profile}
+            {
+                "settings": settings,
+                "port": port,
+                "lift_limits": lift_limits,
+                "profile": profile,
+                "count_sql": str(sql.path),
+                "engine": engine,
+            }
         )
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -282,7 +401,7 @@ class BotProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        bot = cls(process, f"{url}/telegram/webhook")
+        bot = cls(process, f"{url}/telegram/webhook", sql)
         deadline = time.time() + 60
         async with aiohttp.ClientSession() as http:
             while True:
@@ -347,6 +466,7 @@ class Bench:
     worker_pid: int | None = None
     profiling: bool = False
     people: People = field(default_factory=People)
+    worker_sql: SqlCounts | None = None  # ARQ: the worker process's (the bot's is ``bot.sql``)
 
     def profile(self, on: bool) -> None:
         """Start (or stop and write) the bot's and worker's profiles of a stage (``_profile_on_signals``)."""
@@ -405,6 +525,20 @@ class Bench:
             await self.arrivals.wait(self.http, want, kind)
         return sent
 
+    async def sql_settled(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> dict[str, dict[str, int]]:
+        """Each process's SQL counts, once none has changed for ``quiet_s``: a result is uploaded before
+        its job is marked done and its status message says so, and those statements belong to it."""
+        counters = {"bot": self.bot.sql} | ({"worker": self.worker_sql} if self.worker_sql else {})
+        last = {name: counter.read() for name, counter in counters.items()}
+        quiet_since = time.time()
+        deadline = quiet_since + timeout_s  # a process that never goes quiet: its counts as they are
+        while time.time() - quiet_since < quiet_s and time.time() < deadline:
+            await asyncio.sleep(0.05)
+            now = {name: counter.read() for name, counter in counters.items()}
+            if now != last:
+                last, quiet_since = now, time.time()
+        return last
+
     def cpu(self) -> dict[str, float]:
         pids = {"bot": self.bot.process.pid, "worker": self.worker_pid, "fake": self.fake.process.pid}
         return {name: _cpu_s(pid) for name, pid in pids.items() if pid is not None}
@@ -444,6 +578,26 @@ class Bench:
         return replies
 
 
+@dataclass
+class Statements:
+    """The SQL a stage's photos cost: each process's counts (SQL_COUNTED) over the stage."""
+
+    label: str
+    photos: int
+    counts: dict[str, dict[str, int]]  # process -> SQL_COUNTED name -> how many
+
+    @classmethod
+    def between(
+        cls, label: str, photos: int, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
+    ) -> Statements:
+        spent = {p: {name: after[p][name] - before[p][name] for name in SQL_COUNTED} for p in after}
+        return cls(label, photos, spent)
+
+    def per_photo(self, name: str, process: str | None = None) -> float:
+        processes = [process] if process else list(self.counts)
+        return sum(self.counts[p][name] for p in processes) / self.photos
+
+
 def _row(
     label: str, sent: dict[int, float], arrived: dict[int, float], cpu_s: dict[str, float], kind: str
 ) -> Row:
@@ -459,8 +613,9 @@ def _row(
     )
 
 
-async def _stages(bench: Bench, options: Options) -> list[Row]:
-    """Commands from every user, a face saved by each, then photos: at once, steady, one by one."""
+async def _stages(bench: Bench, options: Options) -> tuple[list[Row], list[Statements]]:
+    """Commands from every user, a face saved by each, then photos: at once, steady, one by one; the
+    photos' SQL statements, all three stages and the one-by-one stage alone."""
     people = bench.people
     rows = []
     everyone = people.new(options.users)
@@ -476,8 +631,8 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     faces = await bench.fake.files(bench.http, FACE, len(everyone))
     setface = {p: people.photo(p, f, len(FACE), "/setface me") for p, f in zip(everyone, faces, strict=True)}
     await bench.at_once(setface)
-    await _saved_faces(bench, len(everyone))
-    await _agree_to_terms(bench)
+    await saved_faces(bench, len(everyone))
+    await agree_to_terms(bench)
 
     targets = await bench.fake.files(bench.http, TARGET, len(everyone))
     photos = iter((p, people.photo(p, f, len(TARGET))) for p, f in zip(everyone, targets, strict=True))
@@ -485,6 +640,7 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     steady = dict(itertools.islice(photos, options.steady))
     alone = dict(photos)
 
+    sql_before = await bench.sql_settled()  # the set-up's own statements are done
     await bench.arrivals.refresh(bench.http)
     bench.profile(True)
     cpu = bench.cpu()
@@ -498,16 +654,22 @@ async def _stages(bench: Bench, options: Options) -> list[Row]:
     sent, results, cpu = await bench.timed(lambda: bench.steady(steady, rate), "photo", 1)
     rows.append(_row(f"photos at {rate:g}/s: result uploaded", sent, results, cpu, "steady"))
 
+    sql_alone = await bench.sql_settled()
     sent, results, cpu = await bench.timed(lambda: bench.one_by_one(alone, "photo"), "photo", 1)
     rows.append(_row("photos one by one: result uploaded", sent, results, cpu, "alone"))
     bench.profile(False)
-    return rows
+    sql_after = await bench.sql_settled()
+    statements = [
+        Statements.between(f"all {len(targets)} photos", len(targets), sql_before, sql_after),
+        Statements.between(f"{len(alone)} photos one by one", len(alone), sql_alone, sql_after),
+    ]
+    return rows, statements
 
 
 TERMS = "bench-1"  # the terms version the bot runs with, which the simulated people agree to
 
 
-async def _saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> None:
+async def saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> None:
     """Until ``count`` faces are saved (the set-up's analysis jobs are done)."""
     db = Database(bench.database_url)
     deadline = time.time() + timeout_s
@@ -524,7 +686,7 @@ async def _saved_faces(bench: Bench, count: int, timeout_s: float = 120.0) -> No
         await db.dispose()
 
 
-async def _agree_to_terms(bench: Bench) -> None:
+async def agree_to_terms(bench: Bench) -> None:
     """Every simulated person has agreed to the terms (set-up, not timed): otherwise each first photo
     gets the consent question instead of a swap."""
     db = Database(bench.database_url)
@@ -538,7 +700,7 @@ async def _agree_to_terms(bench: Bench) -> None:
 # --- the two set-ups ----------------------------------------------------------------------
 
 
-def _settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str, Any]:
+def bot_settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str, Any]:
     return {
         "database_url": database_url,
         "redis_url": redis_url,
@@ -555,52 +717,63 @@ def _settings(fake: Fake, database_url: str, redis_url: str | None) -> dict[str,
     }
 
 
+Measured = tuple[list[Row], list[Statements]]  # one set-up's table rows and SQL
+
+
 async def _with_bot(
-    fake: Fake, settings: dict[str, Any], options: Options, worker: subprocess.Popen[bytes] | None = None
-) -> list[Row]:
+    fake: Fake,
+    settings: dict[str, Any],
+    options: Options,
+    folder: Path,
+    worker: tuple[subprocess.Popen[bytes], SqlCounts] | None = None,
+) -> Measured:
     log = Path(tempfile.gettempdir()) / f"bench-telegram-bot-{os.getpid()}.log"
-    bot = await BotProcess.start(settings, options, log)
+    mode = "arq" if settings["redis_url"] else "embedded"
+    profile = f"{options.profile}.{mode}.bot" if options.profile else None
+    bot = await BotProcess.start(settings, log, folder, lift_limits=options.lift_limits, profile=profile)
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENT_POSTS * 2)) as http:
-            worker_pid = worker.pid if worker is not None else None
             bench = Bench(
                 fake,
                 bot,
                 http,
                 Arrivals(fake),
                 settings["database_url"],
-                worker_pid,
+                worker[0].pid if worker is not None else None,
                 options.profile is not None,
+                worker_sql=worker[1] if worker is not None else None,
             )
             return await _stages(bench, options)
     finally:
         bot.stop()
 
 
-async def _arq(fake: Fake, options: Options) -> list[Row]:
+async def _arq(fake: Fake, options: Options) -> Measured:
     from db.migrate import upgrade_engine
 
     name = f"swapbot_bench_tg_{os.getpid()}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://postgres@localhost:5432/{name}"
-    settings = _settings(fake, url, REDIS_URL)
+    settings = bot_settings(fake, url, REDIS_URL)
     worker: subprocess.Popen[bytes] | None = None
     log = Path(tempfile.gettempdir()) / f"bench-telegram-worker-{os.getpid()}.log"
     try:
-        db = Database(url)
-        await upgrade_engine(db.engine)
-        await db.dispose()
-        profile = f"{options.profile}.arq.worker" if options.profile else None
-        spec = {"settings": settings, "profile": profile}
-        with log.open("wb") as out:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "bench.telegram_bot", "--worker-process", json.dumps(spec)],
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return await _with_bot(fake, settings, options, worker)
+        with tempfile.TemporaryDirectory() as folder:
+            db = Database(url)
+            await upgrade_engine(db.engine)
+            await db.dispose()
+            profile = f"{options.profile}.arq.worker" if options.profile else None
+            sql = SqlCounts.create(Path(folder), "worker")
+            spec = {"settings": settings, "profile": profile, "count_sql": str(sql.path)}
+            with log.open("wb") as out:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "bench.telegram_bot", "--worker-process", json.dumps(spec)],
+                    cwd=ROOT,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            return await _with_bot(fake, settings, options, Path(folder), (worker, sql))
     finally:
         if worker is not None:
             worker.terminate()
@@ -612,10 +785,10 @@ async def _arq(fake: Fake, options: Options) -> list[Row]:
         await redis.aclose()
 
 
-async def _embedded(fake: Fake, options: Options) -> list[Row]:
+async def _embedded(fake: Fake, options: Options) -> Measured:
     with tempfile.TemporaryDirectory() as folder:
-        settings = _settings(fake, f"sqlite+aiosqlite:///{folder}/bench.db", None)
-        return await _with_bot(fake, settings, options)
+        settings = bot_settings(fake, f"sqlite+aiosqlite:///{folder}/bench.db", None)
+        return await _with_bot(fake, settings, options, Path(folder))
 
 
 MODES = {"arq": ("ARQ + Postgres", _arq), "embedded": ("embedded (SQLite)", _embedded)}
@@ -630,6 +803,19 @@ def _print_row(title: str, r: Row) -> None:
     unit = "  results/s" if r.kind in ("result", "steady", "alone") else ""
     label = f"{title}, {r.label}"
     print(f"{label:<56}{r.updates:>5}{r.per_s:>7.0f}{r.p50:>9.1f}{r.p99:>9.1f}{cpu}{unit}", flush=True)
+
+
+def statements_line(s: Statements) -> str:
+    """One line of a stage's SQL per photo: in all, by process, by verb, and the transactions."""
+    processes = ", ".join(f"{p} {s.per_photo('statements', p):.1f}" for p in s.counts)
+    verbs = SQL_COUNTED[1 : SQL_COUNTED.index("transactions")]
+    other = s.per_photo("statements") - sum(s.per_photo(verb) for verb in verbs)
+    by_verb = ", ".join(f"{verb} {s.per_photo(verb):.1f}" for verb in verbs)
+    return (
+        f"  SQL statements per photo, {s.label}: {s.per_photo('statements'):.1f} ({processes}; {by_verb}, "
+        f"other {other:.1f}) in {s.per_photo('transactions'):.1f} transactions, "
+        f"{s.per_photo('autocommit'):.1f} autocommit reads"
+    )
 
 
 def _goals(title: str, rows: list[Row], rate: float) -> str:
@@ -671,10 +857,11 @@ async def main(modes: list[str], options: Options) -> None:
         goals: list[str] = []
         for mode in modes:
             title, run = MODES[mode]
-            rows = await run(fake, options)
+            rows, statements = await run(fake, options)
             for row in rows:
                 _print_row(title, row)
             goals.append(_goals(title, rows, options.rate))
+            goals.extend(statements_line(s) for s in statements)
         print("\n".join(goals))
     finally:
         fake.stop()
@@ -693,6 +880,8 @@ if __name__ == "__main__":
 
         if spec.get("profile"):
             _profile_on_signals(spec["profile"])
+        if spec.get("count_sql"):
+            _count_sql(spec["count_sql"])
         serve()
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -14,6 +14,10 @@ worker's ``begin_delivery`` then finds the job cancelled and sends nothing), or 
 "a delivery that has started cannot be cancelled" over a cancel flag the worker checks: the flag still
 needs a last check before the upload, and an upload already in flight cannot be called back from the
 chat, so refusing the cancel is the only answer that is always true.
+
+A photo with several faces, sent without saying which, ends as ``needs_choice`` (``await_choice``): the
+worker sent its numbered preview, kept its faces, and its debit goes back in the same savepoint, so
+nothing is charged until a face is chosen. The choice is a new job (paid then) that reuses the faces.
 """
 
 from __future__ import annotations
@@ -36,16 +40,19 @@ from db.sql import insert_ignore
 
 QUEUED, RUNNING = JobStatus.QUEUED, JobStatus.RUNNING
 SUCCEEDED, FAILED, CANCELLED = JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
+NEEDS_CHOICE = JobStatus.NEEDS_CHOICE
 
 # The only moves a job can make. Terminal states have none.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     QUEUED: frozenset({RUNNING, CANCELLED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED, NEEDS_CHOICE}),
     SUCCEEDED: frozenset(),
     FAILED: frozenset(),
     CANCELLED: frozenset(),
+    NEEDS_CHOICE: frozenset(),
 }
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, NEEDS_CHOICE})
+REFUNDED = frozenset({FAILED, CANCELLED, NEEDS_CHOICE})  # the statuses whose debit goes back
 
 
 def debit_key(job_id: str) -> str:
@@ -260,6 +267,34 @@ async def fail(
     return job
 
 
+async def await_choice(
+    session: AsyncSession,
+    job_id: str,
+    *,
+    result_ref: str | None = None,
+    worker_id: str | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """running -> needs_choice, refunding the debit in the same savepoint: the photo has several faces
+    and none was chosen. ``result_ref``: the numbered preview that asks which (module docstring)."""
+    now = now or utcnow()
+    async with session.begin_nested():
+        job = await _move(
+            session,
+            job_id,
+            {RUNNING},
+            NEEDS_CHOICE,
+            now,
+            expected_worker=worker_id,
+            result_ref=result_ref,
+            result_message=result_message_of(result_ref),
+            finished_at=now,
+            locked_until=None,
+        )
+        await refund(session, job_id, now=now)
+    return job
+
+
 async def retry(
     session: AsyncSession,
     job_id: str,
@@ -321,14 +356,14 @@ async def cancel(
 
 
 async def refund(session: AsyncSession, job_id: str, *, now: datetime | None = None) -> Posting | None:
-    """Give a failed or cancelled job's credits back, exactly once however often it is asked.
+    """Give a failed, cancelled or needs-choice job's credits back, exactly once however often asked.
 
     Returns None when nothing was debited (a free job). The amount is the debit's, not today's price.
     """
     status = await session.scalar(select(Job.status).where(Job.id == job_id))
     if status is None:
         raise JobNotFound(job_id)
-    if JobStatus(status) not in (FAILED, CANCELLED):
+    if JobStatus(status) not in REFUNDED:
         raise NotRefundable(job_id, status)
     debit = await ledger.find(session, debit_key(job_id))
     if debit is None or debit.user_id is None:

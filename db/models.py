@@ -64,6 +64,9 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A photo with several faces and none chosen: its numbered preview went out, its faces are kept
+    # (analysed_faces), its credits were given back; the choice is a new job (db/jobs.py).
+    NEEDS_CHOICE = "needs_choice"
 
 
 def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
@@ -342,6 +345,10 @@ class AnalysedFace(Base):
     score: Mapped[float] = mapped_column(Float)
     chip: Mapped[bytes] = mapped_column(LargeBinary)
     landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    # The detection in photo pixels, so the swap a choice asks for reuses it instead of detecting again:
+    # the 5 key points, and the 68 landmarks when the engine gives them. None: stored before 0010.
+    kps: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
+    points: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
 
     embeddings: Mapped[list[AnalysedFaceEmbedding]] = relationship(
         back_populates="face",

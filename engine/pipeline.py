@@ -39,13 +39,18 @@ def swap(
     restorer: FaceRestorer | None = None,
     blend: float = 0.8,
     stage: Stage = _no_stage,
+    *,
+    faces: Sequence[Face] | None = None,
 ) -> tuple[np.ndarray, list[Face]]:
     """Put ``source`` into the chosen faces of ``target`` (all when ``face_numbers`` is None).
+    ``faces``: the target's faces in reading order when the caller has them already (detected once for
+    several uses, or stored with an earlier job): no second detection.
 
     Returns the new image and the target faces that were swapped.
     """
-    stage("detecting target faces")
-    faces = engine.detect(target, embed=False)
+    if faces is None:
+        stage("detecting target faces")
+        faces = engine.detect(target, embed=False)
     if not faces:
         raise NoFaceFound("no face found in the target photo", role="target")
     chosen = select_faces(faces, face_numbers)

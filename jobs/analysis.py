@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from db.analyses import FoundFace
+from db.analyses import Detection, FoundFace
 from engine.base import FaceEngine
 from engine.errors import NoFaceFound
 from engine.face import Face, Identity, largest, preview
@@ -68,18 +68,27 @@ class LargestFaces:
         return self.inner.swap(image, targets, source)
 
 
-def analyse(engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.ndarray) -> Analysis:
-    """``NoFaceFound`` when the photo has no face. ``landmarker`` (an ``EngineBundle``'s, say) is asked
-    only when ``engine`` gives no 68 landmarks. Only the faces kept are embedded (``identity``), not
-    every face detected."""
+def find(engine: FaceEngine, image: np.ndarray) -> Found:
+    """The photo's faces, unembedded (``identity`` embeds the ones that are kept): ``NoFaceFound`` when
+    it has none."""
     found = (
         engine.found(image, embed=False)
         if isinstance(engine, LargestFaces)
         else Found(engine.detect(image, embed=False), 0)
     )
-    faces = found.faces
-    if not faces:
+    if not found.faces:
         raise NoFaceFound("no face found in the photo to analyse")
+    return found
+
+
+def analyse(
+    engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.ndarray, found: Found | None = None
+) -> Analysis:
+    """``NoFaceFound`` when the photo has no face. ``landmarker`` (an ``EngineBundle``'s, say) is asked
+    only when ``engine`` gives no 68 landmarks. Only the faces kept are embedded (``identity``), not
+    every face detected. ``found``: the photo's faces when the caller detected them already."""
+    found = found if found is not None else find(engine, image)
+    faces = found.faces
     identities = [engine.identity(image, face) for face in faces]
     if not engine.gives_landmarks:
         classic = landmarker()
@@ -96,9 +105,24 @@ def analyse(engine: FaceEngine, landmarker: Callable[[], FaceEngine], image: np.
                 chip=stored.chip,
                 landmarks=stored.landmarks,
                 embeddings=stored.embeddings,
+                kps=face.kps.tolist(),
+                points=face.landmarks.tolist() if face.landmarks is not None else None,
             )
         )
     return Analysis(tuple(stored_faces), preview(image, faces), found.left_out)
+
+
+def stored_faces(detections: Sequence[Detection]) -> list[Face]:
+    """The faces a job stored, as the engine found them (photo pixels), in their numbers' order."""
+    return [
+        Face(
+            box=np.asarray(d.box, np.float32),
+            score=d.score,
+            kps=np.asarray(d.kps, np.float32),
+            landmarks=np.asarray(d.points, np.float32) if d.points is not None else None,
+        )
+        for d in detections
+    ]
 
 
 def with_landmarks(main: Identity, classic: Identity) -> Identity:

@@ -21,18 +21,21 @@ from datetime import timedelta
 from typing import Literal
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import analyses, ledger
 from db import jobs as db_jobs
 from db.errors import InvalidTransition, JobNotFound
 from db.models import Job, JobKind, SavedFace, User
 from db.session import Database
+from engine.face import Face
 from engine.stored import StoredIdentity
 from jobs import texts as codes
+from jobs.analysis import stored_faces
 from jobs.config import QueueConfig
 from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
+from jobs.faces import Saved, save_one_face
 from jobs.fetch import InputFetcher
-from jobs.follow import FollowUp, applies
 from jobs.metrics import DELIVERIES, DELIVERY_RETRIES, JOBS, QUEUE_WAIT
 from jobs.notify import Notifier, ShowsActivity, Target
 from jobs.notify.teller import Teller
@@ -75,10 +78,8 @@ class Executor:
         config: QueueConfig,
         *,
         worker_id: str | None = None,
-        follow_up: FollowUp | None = None,
     ) -> None:
         self.db = db
-        self.follow_up = follow_up  # one-face analyses save or swap by themselves (jobs.follow)
         self.operations = operations
         self.fetcher = fetcher
         self.teller = teller
@@ -159,31 +160,40 @@ class Executor:
             elif not working.cancelled():
                 working.exception()  # already handled or superseded: mark it retrieved
         ref: str | None = None
-        # A one-face analysis with a purpose sends no picker: its follow-up answers instead.
-        follow = self.follow_up is not None and applies(job, output.result.face_count)
-        if notifier is not None and target is not None and not follow:
+        if notifier is not None and target is not None and output.result is not None:
             if not await self._begin_delivery(job):
                 return SKIPPED
             try:
-                caption = await self._caption(job, target, output)
+                caption = await self._caption(job, target, output.result)
                 ref = await self._deliver(notifier, target, output.result, caption)
             except Exception as exc:
                 return await self._settle(job, target, classify(exc))
         try:
             async with self.db.transaction() as session:
-                await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
-                if output.faces is not None:  # kept with the job, so only while we still hold it
-                    await analyses.store(session, job.id, output.faces)
-                if ref is not None:
-                    await db_jobs.mark_delivered(session, job.id)
+                ended = await self._end(session, job, output, ref)
         except (InvalidTransition, JobNotFound):
             log.warning("job ended elsewhere while its result was delivered", job_id=job.id)
             return SKIPPED
-        if follow and self.follow_up is not None:
-            await self.follow_up.run(job, target)
-            return Outcome("succeeded")
-        await self.teller.status(target, codes.DONE)
+        if isinstance(ended, Saved):
+            await self.teller.ending(target, ended.code, **ended.params)
+        else:
+            await self.teller.status(target, codes.DONE)
         return Outcome("succeeded")
+
+    async def _end(self, session: AsyncSession, job: Job, output: Output, ref: str | None) -> Saved | None:
+        """The job's end, in one transaction, only while we still hold it: succeeded (or needs a
+        choice, refunded), its faces kept, a face saved by an analysis that found exactly one."""
+        if output.needs_choice:
+            await db_jobs.await_choice(session, job.id, result_ref=ref, worker_id=self.worker_id)
+        else:
+            await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
+        if output.faces is not None:
+            await analyses.store(session, job.id, output.faces)
+        if ref is not None:
+            await db_jobs.mark_delivered(session, job.id)
+        if job.kind == JobKind.ANALYZE.value and output.result is None:
+            return await save_one_face(session, job)
+        return None
 
     async def _keep_busy(self, notifier: object, target: Target | None) -> None:
         """Show the chat that its job is being worked on, until cancelled (the engine finished)."""
@@ -206,6 +216,7 @@ class Executor:
         fetched = await asyncio.gather(*fetches)
         saved = await self._saved_face(job, inputs["saved_face"]) if "saved_face" in inputs else None
         mixed = [await self._saved_face(job, face_id) for face_id in (job.params or {}).get("mix") or ()]
+        detected = await self._detections(job, inputs["detections"]) if "detections" in inputs else None
         return Work(
             kind=JobKind(job.kind),
             params=job.params or {},
@@ -213,7 +224,23 @@ class Executor:
             source=fetched[1] if len(fetched) > 1 else None,
             saved=saved,
             mixed=tuple(mixed),
+            detected=detected,
         )
+
+    async def _detections(self, job: Job, earlier_id: str) -> tuple[Face, ...] | None:
+        """The faces an earlier job of this user stored for the same photo (the picker this swap was
+        chosen on); None, so the swap detects them itself, when they are gone or not this photo's."""
+        async with self.db.session() as session:
+            earlier = await db_jobs.get_or_none(session, earlier_id)
+            same_photo = (
+                earlier is not None
+                and earlier.user_id == job.user_id
+                and earlier.inputs is not None
+                and job.inputs is not None
+                and earlier.inputs.get("target", {}).get("identity") == job.inputs["target"]["identity"]
+            )
+            found = await analyses.detections(session, earlier_id) if same_photo else None
+        return tuple(stored_faces(found)) if found is not None else None
 
     async def _saved_face(self, job: Job, face_id: int) -> StoredIdentity:
         async with self.db.session() as session:
@@ -240,12 +267,12 @@ class Executor:
                 lease=timedelta(seconds=self.config.delivery_lease_s),
             )
 
-    async def _caption(self, job: Job, target: Target, output: Output) -> str:
-        """An analysis's preview says how many faces it numbers; a paid result, the credits left."""
-        count = output.result.face_count
+    async def _caption(self, job: Job, target: Target, result: Result) -> str:
+        """A numbered preview says how many faces it numbers; a paid result, the credits left."""
+        count = result.face_count
         if count is not None:
             found = self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
-            left_out = output.result.faces_left_out
+            left_out = result.faces_left_out
             if not left_out:
                 return found
             more = self.teller.texts.text(

@@ -8,13 +8,22 @@ the job is this user's analysis, it succeeded, its faces are still kept, and the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import analyses
 from db import faces as db_faces
 from db import jobs as db_jobs
-from db.models import JobKind, JobStatus, SavedFace
+from db.errors import DbError
+from db.models import Job, JobKind, JobStatus, SavedFace
 from db.session import Database
+from jobs.texts import FACE_SAVED
+
+# An analysis's faces can be saved once it has ended with them: as a plain analysis, or as one for
+# saving whose photo had several faces (the picker's choice).
+CHOSEN_FROM = frozenset({JobStatus.SUCCEEDED.value, JobStatus.NEEDS_CHOICE.value})
 
 
 class FaceNotSaved(Exception):
@@ -76,22 +85,57 @@ async def save_from_analysis(
         job = await db_jobs.get_or_none(session, job_id)
         if job is None or job.user_id != user_id or job.kind != JobKind.ANALYZE.value:
             raise NotYourAnalysis(job_id)
-        if job.status != JobStatus.SUCCEEDED.value:
+        if job.status not in CHOSEN_FROM:
             raise AnalysisNotFinished(job_id, job.status)
-        if job.purged_at is not None:
-            raise AnalysisExpired(job_id)
-        face = await analyses.get(session, job_id, number)
-        if face is None:
-            count = await analyses.count(session, job_id)
-            if count == 0:  # purged between our two reads
-                raise AnalysisExpired(job_id)
-            raise NoSuchFace(number, count)
-        return await db_faces.save(
-            session,
-            user_id,
-            name,
-            chip=face.chip,
-            landmarks=face.landmarks,
-            embeddings={row.model: row.vector for row in face.embeddings},
-            make_default=make_default,
-        )
+        return await _save(session, job, number, name, make_default=make_default)
+
+
+async def _save(
+    session: AsyncSession, job: Job, number: int, name: str, *, make_default: bool = False
+) -> SavedFace:
+    if job.purged_at is not None:
+        raise AnalysisExpired(job.id)
+    face = await analyses.get(session, job.id, number)
+    if face is None:
+        count = await analyses.count(session, job.id)
+        if count == 0:  # purged between our two reads
+            raise AnalysisExpired(job.id)
+        raise NoSuchFace(number, count)
+    return await db_faces.save(
+        session,
+        job.user_id,
+        name,
+        chip=face.chip,
+        landmarks=face.landmarks,
+        embeddings={row.model: row.vector for row in face.embeddings},
+        make_default=make_default,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """How an analysis for saving that found one face ended: saved (``face_saved``, its name) or refused
+    (the refusal's code and params: a name taken since, the face limit reached)."""
+
+    code: str
+    params: dict[str, Any]
+
+
+async def save_one_face(session: AsyncSession, job: Job) -> Saved:
+    """The worker's end of an analysis for saving whose photo has one face: that face saved under the
+    name asked, in the transaction that ends the job (so the job cannot end without it). A refusal
+    leaves the job succeeded, and says why."""
+    name = str((job.params or {}).get("name", ""))
+    try:
+        async with session.begin_nested():
+            face = await _save(session, job, 1, name)
+    except (FaceNotSaved, DbError) as exc:
+        return Saved(exc.code, refusal_params(exc))
+    return Saved(FACE_SAVED, {"name": face.name})
+
+
+def refusal_params(exc: Exception) -> dict[str, Any]:
+    """The catalogue params of a face refusal: ours, or db's named attributes."""
+    if isinstance(exc, FaceNotSaved):
+        return dict(exc.params)
+    return {key: getattr(exc, key) for key in ("name", "limit") if hasattr(exc, key)}

@@ -23,13 +23,21 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
             "faces": _faces(params.get("faces")),
             "restorer": _restorer(params.get("restorer"), optional=True),
         }
+        # A photo sent without saying which faces: its one face is swapped; several end the job as
+        # needing a choice (db.jobs.await_choice). Kept only when true, so every other job id stays.
+        if params.get("choose") not in (None, False, True):
+            raise ValueError("choose must be true or false")
+        if params.get("choose"):
+            if out["faces"] is not None:
+                raise ValueError("choose asks which faces: the faces cannot be given too")
+            out["choose"] = True
         if not saved_face:  # a saved face is one face: the number only means something for a photo
             out["source_face"] = _positive_int("source_face", params.get("source_face", 1))
             if params.get("mix"):
                 raise ValueError("mix averages saved faces: the swap's source must be a saved face")
         elif params.get("mix"):  # more saved faces averaged with the first ("/swap anna+bob")
             out["mix"] = _mix(params["mix"])
-        allowed = {"faces", "restorer", "source_face", "mix"}
+        allowed = {"faces", "restorer", "source_face", "mix", "choose"}
     elif kind == JobKind.CARICATURE:
         style = params.get("style", "both")
         check_choice("style", style, CARICATURE_STYLES)
@@ -44,7 +52,7 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
         allowed = {"restorer", "blend"}
     elif kind == JobKind.ANALYZE:
         out = _analysis(params)
-        allowed = set(out) | ({"mix"} if out.get("purpose") == "swap" else set())  # its own keys only
+        allowed = set(out)  # its own keys only
     else:
         raise ValueError(f"{kind.value} jobs are not run by the queue")
     # Any kind: the photo came from a Discord channel marked NSFW (the content guard's rule reads it).
@@ -60,34 +68,22 @@ def normalize(kind: JobKind | str, params: Mapping[str, Any], *, saved_face: boo
 
 
 def _analysis(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every face, numbered: the picker chooses afterwards. ``purpose`` says what the photo is for, so
-    the picker gets the right buttons and a photo with exactly one face is handled without asking:
-    "save" (``name``: the face is saved under it) or "swap" (``face``: the saved face's id, ``restorer``,
-    ``cost``: the swap job is submitted, and charged, then). Without a purpose the params stay ``{}``."""
+    """Every face, numbered: the picker chooses afterwards. ``purpose`` "save" (with ``name``): the
+    photo's face is saved under it, by the worker when there is one face, by the picker's choice when
+    there are several. Without a purpose the params stay ``{}``."""
     purpose = params.get("purpose")
     if purpose is None:
         return {}
-    if purpose == "save":
-        name = params.get("name")
-        try:
-            name = normalize_name(name) if isinstance(name, str) else None
-        except InvalidName:
-            name = None
-        if name is None:
-            raise ValueError(f"a face to save needs a valid name, not {params.get('name')!r}")
-        return {"purpose": purpose, "name": name}
-    if purpose == "swap":
-        cost = params.get("cost", 1)
-        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
-            raise ValueError(f"cost must be a whole number from 0, not {cost!r}")
-        return {
-            "purpose": purpose,
-            "face": _positive_int("face", params.get("face")),
-            "restorer": _restorer(params.get("restorer"), optional=True),
-            "cost": cost,
-            **({"mix": _mix(params["mix"])} if params.get("mix") else {}),
-        }
-    raise ValueError(f"unknown analysis purpose {purpose!r}: save or swap")
+    if purpose != "save":
+        raise ValueError(f"unknown analysis purpose {purpose!r}: save")
+    name = params.get("name")
+    try:
+        name = normalize_name(name) if isinstance(name, str) else None
+    except InvalidName:
+        name = None
+    if name is None:
+        raise ValueError(f"a face to save needs a valid name, not {params.get('name')!r}")
+    return {"purpose": purpose, "name": name}
 
 
 def _mix(value: Any) -> list[int]:

@@ -16,7 +16,7 @@ from jobs.arq_transport import ArqTransport
 from jobs.client import JobClient
 from jobs.config import WorkerConfig
 from jobs.local import LocalRunner
-from jobs.notify import ResultMarkup
+from jobs.notify import Markups
 from jobs.notify.clients import Clients, open_clients
 from jobs.notify.teller import Teller
 from jobs.texts import Texts
@@ -47,13 +47,13 @@ async def open_queue(
     telegram_bot: Bot | None = None,
     texts: Texts,
     engine_factory: EngineFactory = default_engine,
-    telegram_markup: ResultMarkup | None = None,
+    markups: Markups | None = None,
 ) -> Queue:
     """A client for ``config.queue``; ``db`` and ``telegram_bot`` are the bot's own, shared;
-    ``telegram_markup`` gives delivered results their buttons (the face picker's)."""
+    ``markups`` give delivered results their buttons per platform (the face picker's)."""
     if config.queue.redis_url:
         transport = await ArqTransport.connect(config.queue.redis_url, config.queue.queue_name)
-        clients = open_clients(config, telegram_bot=telegram_bot, telegram_markup=telegram_markup)
+        clients = open_clients(config, telegram_bot=telegram_bot, markups=markups)
         client = JobClient(db, transport, teller=Teller(db, clients.notifiers, texts))
         return Queue(client, transport, clients=clients)
     runner = LocalRunner(concurrency=config.queue.concurrency)
@@ -65,7 +65,7 @@ async def open_queue(
         crons=True,
         db=db,
         telegram_bot=telegram_bot,
-        telegram_markup=telegram_markup,
+        markups=markups,
     )
     runner.start(resources.executor)
     await resources.sweeper.sweep(lost_after_s=0)  # what the last run left queued

@@ -81,10 +81,14 @@ class JobRequest:
 
     swap: ``target`` photo, ``source`` photo (face ``params["source_face"]``, default 1) or a
     ``SavedFaceRef`` (with ``mix``: more saved-face ids averaged with it); params ``faces`` (1-based
-    target face numbers, None = all), ``restorer`` (None, "gfpgan", "codeformer"). caricature:
-    ``target``; params ``style``, ``strength``. enhance: ``target``; params ``restorer``, ``blend``.
-    analyze: ``target``, free; no params (``analysis``), or a ``purpose`` whose one-face case the
-    worker follows up itself (jobs.params, jobs.follow).
+    target face numbers, None = all; ``choose``: not said, so one face is swapped and several end the
+    job as needing a choice), ``restorer`` (None, "gfpgan", "codeformer"). caricature: ``target``;
+    params ``style``, ``strength``. enhance: ``target``; params ``restorer``, ``blend``. analyze:
+    ``target``, free; no params (``analysis``), or purpose "save" (jobs.params).
+
+    ``detections``: the id of an earlier job of this user on the same photo whose faces are stored (the
+    one a picker's choice comes from): the worker reuses them instead of detecting again. Not part of
+    the job id: the same swap asked with or without them is the same job.
     """
 
     user_id: int
@@ -94,6 +98,7 @@ class JobRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     cost: int = 1
     delivery: Delivery | None = None
+    detections: str | None = None
 
     def __post_init__(self) -> None:
         kind = JobKind(self.kind)
@@ -119,6 +124,8 @@ class JobRequest:
             inputs["source"] = self.source.to_json()
         elif isinstance(self.source, SavedFaceRef):
             inputs["saved_face"] = self.source.face_id
+        if self.detections is not None:
+            inputs["detections"] = self.detections
         return inputs
 
 

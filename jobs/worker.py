@@ -31,13 +31,11 @@ from db.session import Database
 from engine.base import FaceEngine
 from engine.factory import EngineBundle, EngineSpec, build_engine
 from jobs.arq_transport import ArqTransport, wake_channel
-from jobs.client import JobClient
 from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
-from jobs.follow import FollowUp
 from jobs.metrics import QUEUE_DEPTH, WORKER, MetricsServer
-from jobs.notify import ResultMarkup
+from jobs.notify import Markups
 from jobs.notify.clients import open_clients
 from jobs.notify.teller import Teller
 from jobs.operations import Operations
@@ -143,7 +141,7 @@ async def build_resources(
     crons: bool = True,
     db: Database | None = None,
     telegram_bot: Bot | None = None,
-    telegram_markup: ResultMarkup | None = None,
+    markups: Markups | None = None,
 ) -> Resources:
     """Database, engine (loaded now), platform clients, executor and sweeper from ``config``.
 
@@ -155,7 +153,7 @@ async def build_resources(
         db = Database(config.database_url)
         closers.append(db.dispose)
     engine = await asyncio.to_thread(engine_factory, config.engine)
-    clients = open_clients(config, telegram_bot=telegram_bot, telegram_markup=telegram_markup)
+    clients = open_clients(config, telegram_bot=telegram_bot, markups=markups)
     closers.append(clients.close)
     teller = Teller(db, clients.notifiers, texts)
     queue = config.queue
@@ -167,8 +165,7 @@ async def build_resources(
     guard = await asyncio.to_thread(bundle.guard)  # loaded now: its state goes in the start-up line
     log.info("worker engine loaded", engine=config.engine.name, content_guard=guard.state)
     operations = Operations(bundle, max_faces=queue.max_faces)
-    follow_up = FollowUp(db, JobClient(db, transport, teller=teller), teller)
-    executor = Executor(db, operations, fetcher, teller, queue, follow_up=follow_up)
+    executor = Executor(db, operations, fetcher, teller, queue)
     sweeper = Sweeper(db, transport, queue, teller=teller)
     resources = Resources(
         db, executor, transport, sweeper, teller, Crons(sweeper, queue) if crons else None, closers
@@ -235,7 +232,7 @@ async def serve(
     texts: Texts,
     burst: bool = False,
     crons: bool = True,
-    telegram_markup: ResultMarkup | None = None,
+    markups: Markups | None = None,
 ) -> None:
     """Run a worker until it is stopped (SIGINT/SIGTERM) or, with ``burst``, the queue is empty.
 
@@ -255,7 +252,7 @@ async def serve(
             engine_factory=engine_factory,
             texts=texts,
             crons=crons,
-            telegram_markup=telegram_markup,
+            markups=markups,
         )
         tasks.append(asyncio.create_task(_sample_depth(transport), name="queue-depth"))
         return held["resources"].executor
@@ -308,10 +305,10 @@ def run_worker(
     *,
     texts: Texts,
     engine_factory: EngineFactory = default_engine,
-    telegram_markup: ResultMarkup | None = None,
+    markups: Markups | None = None,
 ) -> None:
-    """Blocking entry point for ``swapbot worker``; ``telegram_markup``: the face picker's buttons."""
-    asyncio.run(serve(config, engine_factory=engine_factory, texts=texts, telegram_markup=telegram_markup))
+    """Blocking entry point for ``swapbot worker``; ``markups``: the face picker's buttons."""
+    asyncio.run(serve(config, engine_factory=engine_factory, texts=texts, markups=markups))
 
 
 async def check_health(queue: QueueConfig) -> bool:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
 bash scripts/setup.sh --dev
-for bench in swap_engine credit_ledger job_queue telegram_bot web; do
+for bench in swap_engine credit_ledger job_queue telegram_bot photo_latency web; do
   echo
   echo "== bench.$bench $*"
   .venv/bin/python -m "bench.$bench" "$@"

@@ -18,7 +18,6 @@ from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.services import Services
 from bot.telegram.albums import AlbumPairs, MemoryAlbumPairs, RedisAlbumPairs
 from bot.telegram.app import build_dispatcher, fsm_storage, prepare_bot, set_commands
-from bot.telegram.keyboards import PickerMarkup
 from bot.texts import Catalogue
 from db.session import Database, is_sqlite
 from jobs.platforms.telegram import telegram_bot
@@ -26,7 +25,14 @@ from jobs.queue import Queue, open_queue
 from jobs.worker import EngineFactory, default_engine
 from swapbot.logging import also_redact
 from swapbot.settings import Settings
-from swapbot.wiring import bot_config, derived_secrets, limits, telegram_config, worker_config
+from swapbot.wiring import (
+    bot_config,
+    derived_secrets,
+    limits,
+    result_markups,
+    telegram_config,
+    worker_config,
+)
 
 if TYPE_CHECKING:
     from bot.discord.client import SwapBot
@@ -119,7 +125,7 @@ async def open_telegram(
             telegram_bot=bot,
             texts=texts,
             engine_factory=engine_factory,
-            telegram_markup=PickerMarkup(texts),  # the face picker's buttons on analysis previews
+            markups=result_markups(settings, texts),  # the face pickers' buttons on numbered previews
         )
         stack.push_async_callback(queue.close)
         services = Services(db, queue.client, texts, config, limiter, once, open_pending(settings, stack))
@@ -174,7 +180,11 @@ async def open_discord(
             limiter, once = open_limits(settings, stack)
             texts = Catalogue()
             queue = await open_queue(
-                worker_config(settings), db=db, texts=texts, engine_factory=engine_factory
+                worker_config(settings),
+                db=db,
+                texts=texts,
+                engine_factory=engine_factory,
+                markups=result_markups(settings, texts),
             )
             stack.push_async_callback(queue.close)
             pending = open_pending(settings, stack)

@@ -400,7 +400,7 @@ def worker(
     import asyncio
 
     from jobs.worker import check_health, run_worker
-    from swapbot.wiring import worker_config
+    from swapbot.wiring import result_markups, worker_config
 
     settings = _settings(ctx)
     with cli_errors():
@@ -411,11 +411,10 @@ def worker(
             alive = asyncio.run(check_health(config.queue))
             typer.echo("a worker is alive" if alive else "no worker has reported within the health interval")
             raise typer.Exit(0 if alive else 1)
-        from bot.telegram.keyboards import PickerMarkup
         from bot.texts import Catalogue
 
         texts = Catalogue()
-        run_worker(config, texts=texts, telegram_markup=PickerMarkup(texts))
+        run_worker(config, texts=texts, markups=result_markups(settings, texts))
 
 
 @app.command("doctor")

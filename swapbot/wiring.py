@@ -1,6 +1,7 @@
 """Settings -> each layer's config: the one place that reads ``Settings`` for engine/, jobs/ and bot/.
 
-Pure mapping: nothing here opens a connection, loads a model or logs. The bots (swapbot/bots.py), the
+Pure mapping: nothing here opens a connection, loads a model or logs (``result_markups`` makes the bots'
+picker buttons, the one thing that is more than configuration). The bots (swapbot/bots.py), the
 web process (swapbot/web.py) and the commands (swapbot/cli.py) build their parts from these.
 """
 
@@ -11,10 +12,12 @@ import hmac
 
 from bot.ratelimit import Limits
 from bot.services import BotConfig, StripeAccount, StripeCheckoutConfig
+from bot.texts import Catalogue
 from engine.choices import LOCAL_STYLES, RESTORER_MODELS, RESTORERS
 from engine.factory import EngineSpec, StylizerSpec
 from engine.safety.settings import GuardSpec
 from jobs.config import DiscordConfig, QueueConfig, TelegramConfig, UrlPolicy, WorkerConfig
+from jobs.notify import ResultMarkup
 from swapbot.settings import Settings
 
 
@@ -169,3 +172,19 @@ def derived_secrets(settings: Settings) -> list[str]:
     if settings.telegram_webhook_url:
         values.append(webhook_secret(settings))
     return values
+
+
+def result_markups(settings: Settings, texts: Catalogue) -> dict[str, ResultMarkup]:
+    """The face pickers' buttons that a process's workers put on numbered previews, per platform with a
+    bot token (the Discord ones signed with the secret key). Discord's imports discord.py, so only when
+    configured."""
+    markups: dict[str, ResultMarkup] = {}
+    if settings.telegram_bot_token:
+        from bot.telegram.keyboards import PickerMarkup
+
+        markups["telegram"] = PickerMarkup(texts)
+    if settings.discord_bot_token:
+        from bot.discord.picker import PickerMarkup as DiscordPickerMarkup
+
+        markups["discord"] = DiscordPickerMarkup(texts, settings.resolved_secret_key.get_secret_value())
+    return markups

@@ -5,8 +5,6 @@ The bot never loads the engine: work goes through ``services.jobs``."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 import discord
@@ -23,7 +21,7 @@ from bot.discord.consent import ConsentButton
 from bot.discord.context import EXTRAS_KEY, PLATFORM, Asker, discord_translator, enter, language_of
 from bot.discord.describe import CatalogueTranslator
 from bot.discord.menu import swap_in_message
-from bot.discord.picker import POLL_S, SavePickButton, SwapPickButton, offer_picker
+from bot.discord.picker import SavePickButton, SwapPickButton, offer_again
 from bot.discord.reports import ReportButton, report_menu
 from bot.flows import swap as swap_flow
 from bot.services import Services
@@ -69,7 +67,6 @@ class SwapBot(commands.Bot):
         *,
         dev_guild_id: int | None = None,
         sync_commands: bool = True,
-        picker_poll_s: float = POLL_S,
         **options: Any,
     ) -> None:
         # Slash commands need no privileged intents; guilds keeps discord.py's channel cache sound.
@@ -80,8 +77,6 @@ class SwapBot(commands.Bot):
         self.services = services
         self.dev_guild_id = dev_guild_id
         self.sync_commands = sync_commands
-        self.picker_poll_s = picker_poll_s
-        self.background: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
         for cog in all_cogs(self):
@@ -107,25 +102,9 @@ class SwapBot(commands.Bot):
         log.info("commands synced", count=len(synced), guild=self.dev_guild_id)
         return synced
 
-    def offer_picker(self, interaction: discord.Interaction[SwapBot], answer: swap_flow.Answer) -> None:
-        """``picker.offer_picker``, reached through the client by the consent button: the picker asks
-        for consent itself, so the consent module cannot import it back."""
-        offer_picker(interaction, answer)
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``work`` beside the interaction (a picker waiting for its analysis); cancelled on close."""
-        task = asyncio.create_task(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-        return task
-
-    async def settle(self) -> None:
-        """Until the background work started so far has ended (tests, and a clean shutdown)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self.background):
-            task.cancel()
-        await asyncio.gather(*list(self.background), return_exceptions=True)
-        await super().close()
+    def picker_again(
+        self, interaction: discord.Interaction[SwapBot], answer: swap_flow.Answer
+    ) -> discord.ui.View | None:
+        """``picker.offer_again``, reached through the client by the consent module: the picker's
+        buttons ask for consent themselves, so that module cannot import them back."""
+        return offer_again(interaction, answer)

@@ -92,9 +92,8 @@ class ConsentButton(
 
 async def go_ahead(interaction: discord.Interaction[Any], me: Asker, request: swap_flow.SwapRequest) -> None:
     """Perform ``request`` for this interaction (its status message is the interaction's response),
-    and offer the numbered picker when it became an analysis of several faces."""
+    with the picker's buttons again when it is a photo whose picker went out before."""
     status = Status(interaction)
     await status.defer()
     answer = await swap_flow.perform(me.services, me.user, request, status.open)
-    interaction.client.offer_picker(interaction, answer)
-    await status.show(answer)
+    await status.show(answer, view=interaction.client.picker_again(interaction, answer))

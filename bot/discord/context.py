@@ -21,7 +21,7 @@ from discord import app_commands
 
 from bot import people
 from bot.flows import settings as settings_flow
-from bot.flows.swap import Answer, Photo, check_photo
+from bot.flows.base import Answer, Photo, check_photo
 from bot.people import Translate
 from bot.services import Services
 from db.jobs import Delivery
@@ -180,11 +180,12 @@ class Status:
         message = await interaction.edit_original_response(content=t("job_status_opening"))
         return delivery_for(interaction, message.id)
 
-    async def show(self, answer: Answer) -> None:
-        """The flow's answer: nothing when a new job was submitted (its status message tells the rest)."""
+    async def show(self, answer: Answer, *, view: discord.ui.View | None = None) -> None:
+        """The flow's answer (with ``view``'s buttons): nothing when a new job was submitted (its status
+        message tells the rest)."""
         if answer.submitted and not answer.again:
             return
-        await say(self.interaction, answer)
+        await reply(self.interaction, translator(self.interaction)(answer.code, **answer.params), view=view)
 
 
 def delivery_for(interaction: discord.Interaction[Any], message_id: int) -> Delivery:

@@ -12,6 +12,7 @@ from bot.discord import consent
 from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, asker, check_attachment
 from bot.flows import swap as flow
+from bot.flows.base import is_image_file
 
 if TYPE_CHECKING:
     from bot.discord.client import SwapBot
@@ -22,7 +23,7 @@ MENU_NAME = "Swap my face in"
 def first_image(message: discord.Message) -> discord.Attachment | None:
     """The first attachment that says it is an image (a file without a type counts by its name)."""
     for attachment in message.attachments:
-        if flow.is_image_file(attachment.content_type, attachment.filename):
+        if is_image_file(attachment.content_type, attachment.filename):
             return attachment
     return None
 

@@ -3,7 +3,7 @@ and a strength, as one paid job over every face of the photo."""
 
 from __future__ import annotations
 
-from bot.flows.swap import Answer, OpenStatus, Photo, check_photo, nsfw_param, submit
+from bot.flows.base import Answer, OpenStatus, Photo, check_photo, nsfw_param, submit
 from bot.services import Services
 from db.models import JobKind, User
 from jobs.request import JobRequest

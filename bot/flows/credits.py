@@ -38,8 +38,9 @@ class JobLine:
 
 
 async def history(services: Services, user: User, *, limit: int = HISTORY_SIZE) -> list[JobLine]:
-    """The user's latest jobs, newest first. Face searches (free analyses) are not listed: they are a
-    step of saving or picking a face, not something a person asked for by itself."""
+    """The user's latest jobs, newest first. Face searches (free analyses) and photos that asked which
+    face (refunded, the choice is its own job) are not listed: they are a step of saving or picking a
+    face, not something a person got."""
     async with services.db.session() as session:
         jobs = await db_jobs.for_user(session, user.id, limit=limit * 3)
     lines = [
@@ -51,7 +52,7 @@ async def history(services: Services, user: User, *, limit: int = HISTORY_SIZE) 
             job.status == JobStatus.SUCCEEDED.value and job.result_ref is not None,
         )
         for job in jobs
-        if job.kind != JobKind.ANALYZE.value
+        if job.kind != JobKind.ANALYZE.value and job.status != JobStatus.NEEDS_CHOICE.value
     ]
     return lines[:limit]
 

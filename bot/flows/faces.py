@@ -1,8 +1,9 @@
 """Saved faces: saving one from a photo, listing them, making one the default, renaming, deleting.
 
-Saving goes through a free analysis job whose params carry the name (jobs.params, purpose "save"): with
-one face the worker saves it itself (jobs.follow); with several, the picker's choice lands in
-``pick``. Buttons name faces by id: every action checks the face is the user's.
+Saving goes through one free analysis job whose params carry the name (jobs.params, purpose "save"): with
+one face the worker saves it in the transaction that ends the job (jobs.faces.save_one_face); with
+several the job ends as needing a choice and the picker's choice lands in ``pick``. Buttons name faces
+by id: every action checks the face is the user's.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.flows.swap import SUBMITTED, Answer, OpenStatus, Photo, check_photo, check_picker
+from bot.flows.base import SUBMITTED, Answer, OpenStatus, Photo, check_photo, check_picker, submit
+from bot.flows.pickers import Picker
 from bot.services import Services
-from db import analyses
 from db import faces as db_faces
 from db import jobs as db_jobs
 from db.errors import DbError, InvalidName
 from db.models import JobKind, JobStatus, SavedFace, User
-from jobs.faces import FaceNotSaved, save_from_analysis
-from jobs.follow import refusal_params
+from jobs.faces import FaceNotSaved, refusal_params, save_from_analysis
 from jobs.request import JobRequest
 
 DEFAULT_NAME = "face"  # unnamed faces are face1, face2, ...
@@ -61,16 +61,13 @@ async def start_save(
         cost=0,
         delivery=delivery,
     )
-    ticket = await services.jobs.submit(request)
-    if ticket.created or ticket.status != JobStatus.SUCCEEDED.value:
-        return Answer(SUBMITTED, ticket=ticket)
-    # The same photo under the same name again (the face was deleted since, or never picked): the
-    # one-face follow-up does not run twice, so a single face is saved here; several: the picker again.
-    async with services.db.session() as session:
-        count = await analyses.count(session, ticket.job_id)
-    if count == 1:
-        return await pick(services, user, ticket.job_id, 1)
-    return Answer("picker_sent_before", {"count": count}, ticket=ticket, again=True)
+    answer = await submit(services, request, delivery)
+    ticket = answer.ticket
+    if answer.code == SUBMITTED or ticket is None or ticket.status != JobStatus.SUCCEEDED.value:
+        return answer
+    # The same photo under the same name again, its one face saved (or refused) then: saved now, as
+    # the face may have been deleted or the name freed since.
+    return await _save(services, user, ticket.job_id, 1)
 
 
 async def pick(services: Services, user: User, analysis_id: str, number: int) -> Answer:
@@ -78,10 +75,15 @@ async def pick(services: Services, user: User, analysis_id: str, number: int) ->
     asked with."""
     async with services.db.session() as session:
         job = await db_jobs.get_or_none(session, analysis_id)
-        refused = await check_picker(session, job, user, number, purpose="save")
+        refused = await check_picker(session, job, user, number, Picker.SAVE)
         if refused is not None:
             return refused
-        assert job is not None
+    return await _save(services, user, analysis_id, number)
+
+
+async def _save(services: Services, user: User, analysis_id: str, number: int) -> Answer:
+    async with services.db.session() as session:
+        job = await db_jobs.get(session, analysis_id)
     name = str((job.params or {}).get("name", ""))
     try:
         face = await save_from_analysis(

@@ -1,120 +1,38 @@
 """Swapping a saved face onto the faces of a photo.
 
-A photo first goes to a free analysis job whose params say it is for a swap (jobs.params): with
-exactly one face the worker submits the swap itself, charged then (jobs.follow); with several it sends
-the numbered picker, and the choice (``choose``) becomes the swap job. An album of two photos is one
-swap job: the first photo's face onto the second's faces.
-
-Also the neutral types the photo flows share: ``Photo`` (what arrived), ``Answer`` (what to say) and
-``OpenStatus`` (how a flow opens the job's status message, only once it is about to submit).
+A photo is one swap job whose faces are left to the worker (``choose``): with exactly one face it swaps
+it, charged with the job; with several it ends the job as needing a choice (refunded) and sends the
+numbered picker, whose choice (``choose``) is the swap job, reusing the faces found. An album of two
+photos is one swap job: the first photo's face onto the second's faces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from bot.flows.base import (
+    Answer,
+    OpenStatus,
+    Photo,
+    check_photo,
+    check_picker,
+    nsfw_param,
+    short_of_credits,
+    submit,
+)
+from bot.flows.pickers import Picker
 from bot.flows.settings import swap_options
 from bot.services import Services
-from db import analyses, ledger
+from db import analyses
 from db import faces as db_faces
 from db import jobs as db_jobs
-from db.errors import FaceNotFound, InsufficientCredits, InvalidName
-from db.jobs import Delivery
-from db.models import Job, JobKind, JobStatus, SavedFace, User
-from jobs.client import Ticket
-from jobs.follow import one_face_swap
+from db.errors import FaceNotFound, InvalidName
+from db.models import JobKind, SavedFace, User
 from jobs.params import MAX_MIX  # saved faces in one "/swap anna+bob"
 from jobs.request import InputRef, JobRequest, SavedFaceRef
-
-# What a file sent as a document may be called or declared as to count as a picture.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
-
-OpenStatus = Callable[[], Awaitable[Delivery]]
-"""Sends the job's first status message and returns where the job reports (its chat and message)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Photo:
-    """A picture a person sent, by reference. ``size``: bytes, when the platform says it. ``mime`` and
-    ``filename``: for one sent as a file (``as_file``), whose kind we only know from them."""
-
-    ref: InputRef
-    size: int | None = None
-    as_file: bool = False
-    mime: str | None = None
-    filename: str | None = None
-    # Sent in a Discord channel marked NSFW: the workers' content guard may allow more there
-    # (SWAPBOT_DISCORD_NSFW_CHANNELS); it reaches them as the job parameter ``channel_nsfw``.
-    channel_nsfw: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """For what is kept between updates (FSM data, held requests): JSON, in Redis too."""
-        data = {
-            "ref": self.ref.to_json(),
-            "size": self.size,
-            "as_file": self.as_file,
-            "mime": self.mime,
-            "filename": self.filename,
-        }
-        return {**data, "channel_nsfw": True} if self.channel_nsfw else data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Photo:
-        return cls(
-            InputRef.from_json(data["ref"]),
-            size=data.get("size"),
-            as_file=bool(data.get("as_file")),
-            mime=data.get("mime"),
-            filename=data.get("filename"),
-            channel_nsfw=bool(data.get("channel_nsfw")),
-        )
-
-
-def nsfw_param(*photos: Photo) -> dict[str, bool]:
-    """``{"channel_nsfw": True}`` for photos from an NSFW channel, else nothing (so every other job,
-    and its id, is as it was)."""
-    return {"channel_nsfw": True} if any(photo.channel_nsfw for photo in photos) else {}
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What to tell the person: the catalogue's ``code`` with ``params``. ``ticket``: a job was
-    submitted (its status message already tells the rest); ``again``: it was the same request as an
-    earlier job, whose result went out again."""
-
-    code: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    ticket: Ticket | None = None
-    again: bool = False
-
-    @property
-    def submitted(self) -> bool:
-        return self.ticket is not None
-
-
-SUBMITTED = "job_submitted"
-
-
-def check_photo(services: Services, photo: Photo) -> Answer | None:
-    """A refusal before any work (nothing downloaded, nothing charged), or None when the photo may go."""
-    limit = services.config.max_file_bytes
-    if photo.size is not None and photo.size > limit:
-        return Answer("file_too_large", {"size": photo.size, "max_bytes": limit})
-    if photo.as_file and not is_image_file(photo.mime, photo.filename):
-        return Answer("not_an_image")
-    return None
-
-
-def is_image_file(mime: str | None, filename: str | None) -> bool:
-    if mime is not None and mime.lower().startswith("image/"):
-        return True
-    return filename is not None and PurePath(filename.lower()).suffix in IMAGE_EXTENSIONS
 
 
 def parse_face_names(text: str | None) -> list[str]:
@@ -176,7 +94,7 @@ async def _ready_to_swap(
     faces = await _saved_faces(services, user, names)
     if isinstance(faces, Answer):
         return faces
-    short = await _short_of_credits(services, user, services.config.swap_cost)
+    short = await short_of_credits(services, user.id, services.config.swap_cost)
     return short if short is not None else faces
 
 
@@ -190,7 +108,8 @@ async def swap_photo(
     options: Mapping[str, Any] | None = None,
 ) -> Answer:
     """The default saved face (or the one named, or up to ``MAX_MIX`` named ones averaged: the worker
-    mixes them) onto the face in ``photo``. ``options``: the swap options when not the user's
+    mixes them) onto the face in ``photo``, as one swap job: the worker swaps a photo's only face, and
+    asks which when it has several (``choose``). ``options``: the swap options when not the user's
     settings (``restorer_choice``)."""
     faces = await _ready_to_swap(services, user, photo, names)
     if isinstance(faces, Answer):
@@ -198,17 +117,17 @@ async def swap_photo(
     delivery = await open_status()
     request = JobRequest(
         user_id=user.id,
-        kind=JobKind.ANALYZE,
+        kind=JobKind.SWAP,
         target=photo.ref,
+        source=SavedFaceRef(faces[0].id),
         params={
-            "purpose": "swap",
-            "face": faces[0].id,
-            "mix": [face.id for face in faces[1:]],
+            "faces": None,
+            "choose": True,
+            "mix": [face.id for face in faces[1:]] or None,
             **(options if options is not None else swap_options(services, user)),
-            "cost": services.config.swap_cost,
             **nsfw_param(photo),
         },
-        cost=0,
+        cost=services.config.swap_cost,
         delivery=delivery,
     )
     return await submit(services, request, delivery)
@@ -224,9 +143,9 @@ async def swap_numbered(
     names: Sequence[str] = (),
     options: Mapping[str, Any] | None = None,
 ) -> Answer:
-    """The saved face(s) onto the faces numbered ``faces`` of ``photo``, as one paid swap job at once:
-    the person already said which faces, so no analysis or picker comes first (a number the photo
-    does not have fails the job with bad_face_index, refunded)."""
+    """The saved face(s) onto the faces numbered ``faces`` of ``photo``, as one paid swap job: the
+    person already said which faces, so no picker comes first (a number the photo does not have fails
+    the job with bad_face_index, refunded)."""
     saved = await _ready_to_swap(services, user, photo, names)
     if isinstance(saved, Answer):
         return saved
@@ -264,7 +183,7 @@ async def swap_album(
         refused = check_photo(services, photo)
         if refused is not None:
             return refused
-    short = await _short_of_credits(services, user, services.config.swap_cost)
+    short = await short_of_credits(services, user.id, services.config.swap_cost)
     if short is not None:
         return short
     delivery = await open_status()
@@ -285,7 +204,7 @@ async def swap_album(
 
 
 class How(StrEnum):
-    PHOTO = "photo"  # saved faces onto a photo: analysed first (``swap_photo``)
+    PHOTO = "photo"  # saved faces onto a photo, its faces left to the worker (``swap_photo``)
     NUMBERED = "numbered"  # saved faces onto the faces numbered (``swap_numbered``)
     ALBUM = "album"  # the first photo's face onto the second's (``swap_album``)
     CHOICE = "choice"  # a picker's button (``choose``)
@@ -302,7 +221,7 @@ class SwapRequest:
     names: tuple[str, ...] = ()
     faces: tuple[int, ...] | None = None
     options: Mapping[str, Any] | None = None
-    analysis: str | None = None  # CHOICE: the analysis, face ``number`` (None: all), saved ``face``
+    analysis: str | None = None  # CHOICE: the picker's job, face ``number`` (None: all), saved ``face``
     number: int | None = None
     face: int | None = None
 
@@ -390,70 +309,70 @@ async def perform(services: Services, user: User, request: SwapRequest, open_sta
 async def choose(
     services: Services,
     user: User,
-    analysis_id: str,
+    picker_job: str,
     number: int | None,
     face_id: int,
     open_status: OpenStatus,
 ) -> Answer:
-    """A picker button: saved face ``face_id`` onto face ``number`` (None: all faces) of the analysed
-    photo. Everything the button names is checked again: it is this user's swap picker, finished and
-    still kept, the number is one of its faces, and the saved face is the user's."""
+    """A picker button: saved face ``face_id`` onto face ``number`` (None: all faces) of the photo whose
+    swap ``picker_job`` asked which. Everything the button names is checked again: it is this user's
+    picker, still kept, the number is one of its faces, and the saved face is the user's. The swap is a
+    new job, paid now, that reuses the faces the picker's job found."""
     async with services.db.session() as session:
-        job = await db_jobs.get_or_none(session, analysis_id)
-        refused = await check_picker(session, job, user, number, purpose="swap")
+        job = await db_jobs.get_or_none(session, picker_job)
+        refused = await check_picker(session, job, user, number, Picker.SWAP)
         if refused is not None:
             return refused
         face = await session.get(SavedFace, face_id)
         if face is None or face.user_id != user.id:
             return Answer("face_not_found")
-    assert job is not None
+    assert job is not None and job.inputs is not None
+    params = job.params or {}
+    short = await short_of_credits(services, user.id, job.cost)
+    if short is not None:
+        return short
     delivery = await open_status()
-    faces = [number] if number is not None else None
-    request = one_face_swap(job, faces=faces, face_id=face_id, delivery=delivery)
+    same_face = face_id == job.inputs.get("saved_face")
+    request = JobRequest(
+        user_id=user.id,
+        kind=JobKind.SWAP,
+        target=InputRef.from_json(job.inputs["target"]),
+        source=SavedFaceRef(face_id),
+        params={
+            "faces": [number] if number is not None else None,
+            "restorer": params.get("restorer"),
+            # the faces mixed in go with the photo's own saved face only (a picker may choose another)
+            "mix": params.get("mix") if same_face else None,
+            **({"channel_nsfw": True} if params.get("channel_nsfw") else {}),
+        },
+        cost=job.cost,
+        delivery=delivery,
+        detections=job.id,
+    )
     return await submit(services, request, delivery)
 
 
-async def picker_refusal(services: Services, user: User, analysis_id: str) -> Answer | None:
+async def picker_refusal(services: Services, user: User, picker_job: str) -> Answer | None:
     """Why a swap picker's button cannot be used (not this user's, unfinished, expired), or None."""
     async with services.db.session() as session:
-        job = await db_jobs.get_or_none(session, analysis_id)
-        return await check_picker(session, job, user, None, purpose="swap")
+        job = await db_jobs.get_or_none(session, picker_job)
+        return await check_picker(session, job, user, None, Picker.SWAP)
 
 
 async def picker_face(
-    services: Services, user: User, analysis_id: str, face_id: int
+    services: Services, user: User, picker_job: str, face_id: int
 ) -> tuple[str, int] | Answer:
     """Another saved face chosen on a swap picker: (its name, the picker's face count), once both the
     picker and the face are checked to be the user's."""
     async with services.db.session() as session:
-        job = await db_jobs.get_or_none(session, analysis_id)
-        refused = await check_picker(session, job, user, None, purpose="swap")
+        job = await db_jobs.get_or_none(session, picker_job)
+        refused = await check_picker(session, job, user, None, Picker.SWAP)
         if refused is not None:
             return refused
         face = await session.get(SavedFace, face_id)
         if face is None or face.user_id != user.id:
             return Answer("face_not_found")
-        return face.name, await analyses.count(session, analysis_id)
-
-
-async def check_picker(
-    session: AsyncSession, job: Job | None, user: User, number: int | None, *, purpose: str
-) -> Answer | None:
-    """The refusal for a picker button naming ``job`` and face ``number``, or None when it stands."""
-    if job is None or job.user_id != user.id or job.kind != JobKind.ANALYZE.value:
-        return Answer("not_your_analysis")
-    if (job.params or {}).get("purpose") != purpose:
-        return Answer("not_your_analysis")
-    if job.status != JobStatus.SUCCEEDED.value:
-        return Answer("analysis_not_finished", {"hint": job.status})
-    if job.purged_at is not None or not job.inputs:
-        return Answer("analysis_expired")
-    count = await analyses.count(session, job.id)
-    if count == 0:
-        return Answer("analysis_expired")
-    if number is not None and not 1 <= number <= count:
-        return Answer("bad_face_index", {"number": number, "count": count})
-    return None
+        return face.name, await analyses.count(session, picker_job)
 
 
 async def _source_face(services: Services, user: User, name: str | None) -> SavedFace | Answer:
@@ -465,36 +384,3 @@ async def _source_face(services: Services, user: User, name: str | None) -> Save
             return await db_faces.get(session, user.id, name)
         except (FaceNotFound, InvalidName):
             return Answer("face_name_not_found", {"name": name})
-
-
-async def _short_of_credits(services: Services, user: User, cost: int) -> Answer | None:
-    """Refused before any work when the user cannot pay (the charge itself comes with the job)."""
-    async with services.db.session() as session:
-        balance = await ledger.balance(session, user.id)
-    if balance < cost:
-        return Answer("insufficient_credits", {"balance": balance, "needed": cost})
-    return None
-
-
-async def submit(services: Services, request: JobRequest, delivery: Delivery) -> Answer:
-    """Submit ``request``. The same request again (a photo sent twice, a button pressed twice) is the
-    same job: a finished swap or caricature is sent again for free; a finished one-face analysis asks
-    for its swap (sent again if it was made, made now if it was not, e.g. for want of credits then)."""
-    try:
-        ticket = await services.jobs.submit(request)
-    except InsufficientCredits as exc:
-        return Answer("insufficient_credits", {"balance": exc.balance, "needed": exc.needed})
-    if ticket.created:
-        return Answer(SUBMITTED, ticket=ticket)
-    if ticket.status != JobStatus.SUCCEEDED.value:
-        return Answer("job_already_running", ticket=ticket, again=True)
-    if JobKind(request.kind) == JobKind.ANALYZE:
-        async with services.db.session() as session:
-            job = await db_jobs.get(session, ticket.job_id)
-            count = await analyses.count(session, ticket.job_id)
-        if count != 1:
-            return Answer("picker_sent_before", {"count": count}, ticket=ticket, again=True)
-        return await submit(services, one_face_swap(job, faces=[1], delivery=delivery), delivery)
-    if await services.jobs.resend(ticket.job_id, delivery):
-        return Answer("job_sent_again", ticket=ticket, again=True)
-    return Answer("job_already_done", ticket=ticket, again=True)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from bot.flows.swap import Photo
+from bot.flows.base import Photo
 
 ALBUM_TTL_S = 60.0  # an album's photos arrive within seconds of each other
 MAX_ALBUMS = 10_000

@@ -1,7 +1,7 @@
 """Message filters: what the routers match on besides commands.
 
 A photo sent "as a file" arrives as a document; only its declared MIME type and name say whether it is
-a picture (bot.flows.swap.is_image_file decides, the same for every platform).
+a picture (bot.flows.base.is_image_file decides, the same for every platform).
 
 Every filter here is a ``BaseFilter`` with an async ``__call__``: aiogram runs a synchronous filter (a
 bare ``F`` rule, a plain function) through ``asyncio.to_thread``, a thread hop and two GIL handovers
@@ -14,7 +14,7 @@ from aiogram.filters import BaseFilter
 from aiogram.types import Message, TelegramObject
 from aiogram.utils.magic_filter import MagicFilter
 
-from bot.flows.swap import is_image_file
+from bot.flows.base import is_image_file
 from bot.services import Services
 from db.models import User
 

@@ -3,14 +3,16 @@ re-checked against the database by the handler, never trusted)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+from bot.flows.pickers import Picker, picker_of
 from bot.signing import sign
 from bot.texts import Catalogue
+from jobs.notify import Target
 
 # The main menu: commands as buttons, so every button is also something a person can type.
 MAIN_MENU = (("/swap", "/caricature"), ("/faces", "/settings"), ("/balance", "/buy"), ("/help",))
@@ -36,26 +38,17 @@ class CheckoutPack(CallbackData, prefix="card"):
 
 
 # --- swap, saved faces, caricature (routers/swap.py, faces.py, caricature.py) ------------------------
-# Job ids go without their "analyze:" prefix (":" separates CallbackData fields). Every press is
-# re-checked by its flow: the analysis and the saved face must be the presser's.
+# Job ids go without their "<kind>:" (":" separates CallbackData fields; bot.flows.pickers.Picker puts
+# it back). Every press is re-checked by its flow: the job and the saved face must be the presser's.
 
-ANALYSIS_PREFIX = "analyze:"
 PICKER_ROW = 5  # number buttons per row (Telegram allows 8)
 # Telegram refuses an inline keyboard of more buttons (the message then never arrives). SWAPBOT_MAX_FACES
-# keeps the pickers far below it; an analysis stored before that limit is cut here.
+# keeps the pickers far below it; faces stored before that limit are cut here.
 MAX_BUTTONS = 100
 
 
-def short_job(job_id: str) -> str:
-    return job_id.removeprefix(ANALYSIS_PREFIX)
-
-
-def analysis_id(short: str) -> str:
-    return f"{ANALYSIS_PREFIX}{short}"
-
-
 class SwapPick(CallbackData, prefix="sp"):
-    """Saved face ``face`` onto face ``n`` (0: all) of analysis ``job``."""
+    """Saved face ``face`` onto face ``n`` (0: all) of the photo of swap ``job``."""
 
     job: str
     face: int
@@ -63,7 +56,7 @@ class SwapPick(CallbackData, prefix="sp"):
 
 
 class SwapFaces(CallbackData, prefix="sf"):
-    """Show the saved faces to choose another one for analysis ``job``."""
+    """Show the saved faces to choose another one for the photo of swap ``job``."""
 
     job: str
 
@@ -133,7 +126,7 @@ def _numbers(count: int, data: Callable[[int], CallbackData]) -> list[list[Inlin
 
 def swap_picker(t: Callable[..., str], job_id: str, face_id: int, count: int) -> InlineKeyboardMarkup:
     """Buttons 1..count and All, each putting saved face ``face_id`` in; then "another saved face"."""
-    job = short_job(job_id)
+    job = Picker.short(job_id)
     rows = _numbers(min(count, MAX_BUTTONS - 2), lambda n: SwapPick(job=job, face=face_id, n=n))
     rows.append([_button(t("swap_all"), SwapPick(job=job, face=face_id, n=0))])
     rows.append([_button(t("swap_other_face"), SwapFaces(job=job))])
@@ -142,13 +135,13 @@ def swap_picker(t: Callable[..., str], job_id: str, face_id: int, count: int) ->
 
 def swap_faces(job_id: str, faces: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
     """One button per saved face (id, name); choosing one shows the numbers for it (SwapPick n=-1)."""
-    job = short_job(job_id)
+    job = Picker.short(job_id)
     rows = [[_button(name, SwapPick(job=job, face=face, n=-1))] for face, name in faces]
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def save_picker(job_id: str, count: int) -> InlineKeyboardMarkup:
-    job = short_job(job_id)
+    job = Picker.short(job_id)
     rows = _numbers(min(count, MAX_BUTTONS), lambda n: SavePick(job=job, n=n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -185,31 +178,22 @@ def caricature_strengths(
 
 class PickerMarkup:
     """The ``jobs.notify.ResultMarkup`` the composition root hands the worker's Telegram notifier: a
-    numbered preview of an analysis with a purpose gets its picker (swap: numbers, All, another face;
-    save: numbers). Sentences in the user's language from the catalogue."""
+    numbered preview that asks for a choice gets its picker (swap: numbers, All, another face; save:
+    numbers). Sentences in the user's language from the catalogue."""
 
     def __init__(self, texts: Catalogue) -> None:
         self.texts = texts
 
-    def __call__(
-        self,
-        kind: str | None,
-        job_id: str,
-        params: Mapping[str, Any],
-        face_count: int | None,
-        language: str | None,
-    ) -> InlineKeyboardMarkup | None:
-        if kind != "analyze" or not face_count:
-            return None
+    def __call__(self, target: Target, face_count: int) -> InlineKeyboardMarkup | None:
+        picker = picker_of(target.kind, target.params)
 
         def t(code: str, **values: Any) -> str:
-            return self.texts.text(code, language, **values)
+            return self.texts.text(code, target.language, **values)
 
-        purpose = params.get("purpose")
-        if purpose == "swap":
-            return swap_picker(t, job_id, int(params["face"]), face_count)
-        if purpose == "save":
-            return save_picker(job_id, face_count)
+        if picker is Picker.SWAP and target.saved_face is not None:
+            return swap_picker(t, target.job_id, target.saved_face, face_count)
+        if picker is Picker.SAVE:
+            return save_picker(target.job_id, face_count)
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import Message
 
-from bot.flows.swap import Answer, OpenStatus, Photo
+from bot.flows.base import Answer, OpenStatus, Photo
 from bot.people import Translate
 from db.jobs import Delivery
 from jobs.request import InputRef

@@ -20,7 +20,8 @@ from jobs.results import Result
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a job's messages go: its ``Delivery``, plus what its user's row adds (Discord DMs, language)."""
+    """Where a job's messages go: its ``Delivery``, plus what its user's row adds (Discord DMs, language)
+    and what a picker's buttons name (the job's kind, params and saved face)."""
 
     job_id: str
     delivery: Delivery
@@ -28,12 +29,14 @@ class Target:
     language: str | None = None
     kind: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    saved_face: int | None = None
 
     @classmethod
     def of(cls, job: Job, user: User | None = None) -> Target | None:
         delivery = delivery_of(job)
         if delivery is None:
             return None
+        saved_face = (job.inputs or {}).get("saved_face")
         return cls(
             job.id,
             delivery,
@@ -41,21 +44,19 @@ class Target:
             language=user.language if user is not None else None,
             kind=job.kind,
             params=dict(job.params or {}),
+            saved_face=int(saved_face) if saved_face is not None else None,
         )
 
 
 class ResultMarkup(Protocol):
-    """Buttons to attach to a delivered result (the numbered face picker), filled in by the composition
-    root from the bot's keyboards: jobs/ knows no bot. None: no buttons."""
+    """The buttons of a numbered preview (the face picker) that the job ``target`` delivers, filled in
+    by the composition root from a bot's keyboards: jobs/ knows no bot. None: no buttons."""
 
-    def __call__(
-        self,
-        kind: str | None,
-        job_id: str,
-        params: Mapping[str, Any],
-        face_count: int | None,
-        language: str | None,
-    ) -> Any | None: ...
+    def __call__(self, target: Target, face_count: int) -> Any | None: ...
+
+
+Markups = Mapping[str, ResultMarkup]
+"""A process's ``ResultMarkup`` per platform ("telegram", "discord")."""
 
 
 class Notifier(Protocol):

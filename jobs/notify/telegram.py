@@ -62,8 +62,8 @@ class TelegramNotifier:
     async def deliver(self, target: Target, result: Result, caption: str) -> str:
         chat = target.delivery.chat
         markup = (
-            self.markup(target.kind, target.job_id, target.params, result.face_count, target.language)
-            if self.markup is not None
+            self.markup(target, result.face_count)
+            if self.markup is not None and result.face_count is not None
             else None
         )
         if result.photo is not None:

@@ -1,12 +1,13 @@
 """The swap, faces and caricature flows on their own (no dispatcher): the real classic engine and real
 photos through the in-process runner on SQLite, deliveries to the fake Bot API. What the Telegram tests
-cannot see from the chat: refusals open no status message, a one-face analysis's follow-up charges only
-when it runs (and refuses when the credits are gone by then), the same photo twice is one job whose
-result goes out again, and every picker refusal."""
+cannot see from the chat: refusals open no status message, a photo is one job paid at its submit (and
+refused when the credits are gone by then), the same photo twice is one job whose result goes out
+again, and every picker refusal."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,12 +15,14 @@ import pytest
 from bot.flows import caricature as caricature_flow
 from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
+from bot.flows.base import PickerShown
+from bot.flows.pickers import Picker
 from bot.services import BotConfig
 from db import faces as db_faces
 from db import jobs as db_jobs
 from db import ledger
 from db.jobs import Delivery
-from db.models import JobKind, Reason, User
+from db.models import JobKind, JobStatus, Reason, User
 from db.session import Database
 from engine.classic.backend import ClassicEngine
 from jobs.params import normalize
@@ -115,33 +118,33 @@ def test_photos_are_checked_before_any_work() -> None:
     assert flow.parse_face_names(" anna + bob ") == ["anna", "bob"] and flow.parse_face_names(None) == []
 
 
-def test_analysis_params_by_purpose() -> None:
+def test_job_params_by_kind() -> None:
     assert normalize(JobKind.ANALYZE, {}) == {}
     assert normalize(JobKind.ANALYZE, {"purpose": "save", "name": " Anna "}) == {
         "purpose": "save",
         "name": "anna",
     }
-    assert normalize(JobKind.ANALYZE, {"purpose": "swap", "face": 4}) == {
-        "purpose": "swap",
-        "face": 4,
-        "restorer": None,
-        "cost": 1,
-    }
     for bad in (
         {"purpose": "dance"},
+        {"purpose": "swap", "face": 4},  # a photo to swap is a swap job now, not an analysis
         {"purpose": "save", "name": "two words"},
         {"purpose": "save", "name": "anna", "face": 1},
-        {"purpose": "swap", "face": 0},
-        {"purpose": "swap", "face": 1, "cost": -1},
         {"name": "anna"},
-        {"purpose": "swap", "face": 1, "mix": [2, 3, 4]},
-        {"purpose": "swap", "face": 1, "mix": [2, 2]},
     ):
         with pytest.raises(ValueError):
             normalize(JobKind.ANALYZE, bad)
-    mixed = normalize(JobKind.ANALYZE, {"purpose": "swap", "face": 1, "mix": [3, 2]})
-    assert mixed["mix"] == [3, 2]
-    assert normalize(JobKind.SWAP, {"mix": [2]}, saved_face=True)["mix"] == [2]
+    # A photo's swap with its faces left to the worker ("choose"); false is the same as not saying it,
+    # so every other swap (and its job id) is as it was.
+    assert normalize(JobKind.SWAP, {"choose": True}, saved_face=True) == {
+        "faces": None,
+        "restorer": None,
+        "choose": True,
+    }
+    assert normalize(JobKind.SWAP, {"choose": False}, saved_face=True) == {"faces": None, "restorer": None}
+    for bad in ({"choose": True, "faces": [1]}, {"choose": "yes"}, {"mix": [2, 3, 4]}, {"mix": [2, 2]}):
+        with pytest.raises(ValueError):
+            normalize(JobKind.SWAP, bad, saved_face=True)
+    assert normalize(JobKind.SWAP, {"mix": [3, 2]}, saved_face=True)["mix"] == [3, 2]
     with pytest.raises(ValueError, match="must be a saved face"):
         normalize(JobKind.SWAP, {"mix": [2]})
 
@@ -188,33 +191,28 @@ async def test_one_face_swaps_once_and_the_same_photo_again_resends_it(
     assert len(resent) == 2 and resent[1].file_id == results[0].file_id
 
 
-async def test_a_follow_up_without_credits_left_says_so_and_charges_nothing(
+async def test_a_photo_is_paid_when_it_is_submitted_and_refused_when_the_credits_are_gone(
     kit: TelegramHarness, astronaut: np.ndarray, hanks: np.ndarray
 ) -> None:
     user = await person(kit, 1)
     await saved(kit, user, astronaut, "eileen")
-    # Both pass the check before work (1 credit each); whichever follow-up comes first (the analyses
-    # run at once) takes the only credit.
+    # Both pass the check before work (1 credit each); the first one's job takes the only credit, so
+    # the second is refused at its submit: no job, nothing charged.
     first, second = photo(kit, bigger(hanks)), photo(kit, astronaut)
     one = await flow.swap_photo(kit.services, user, first, Opener(user.id))
     two = await flow.swap_photo(kit.services, user, second, Opener(user.id))
-    assert one.submitted and two.submitted
+    assert one.submitted and two == flow.Answer("insufficient_credits", {"balance": 0, "needed": 1})
     await kit.idle()
     assert await balance(kit, user) == 0
     assert len(kit.telegram.sent_to(user.id, "photo")) == 1
-    assert any("This needs 1 credit(s) and you have 0" in text for text in kit.telegram.texts_to(user.id))
     async with kit.db.session() as session:
-        swapped = {
-            job.inputs["target"]["identity"]
-            for job in await db_jobs.for_user(session, user.id)
-            if job.kind == JobKind.SWAP.value and job.inputs
-        }
-    (unswapped,) = [p for p in (first, second) if p.ref.identity not in swapped]
+        swaps = [job for job in await db_jobs.for_user(session, user.id) if job.kind == JobKind.SWAP.value]
+    assert [job.inputs["target"]["identity"] for job in swaps if job.inputs] == [first.ref.identity]
 
-    # With a credit again, that photo gets its swap now (the analysis is not run twice).
+    # With a credit again, that photo gets its swap now.
     async with kit.db.transaction() as session:
         await ledger.post(session, user_id=user.id, delta=1, reason=Reason.ADMIN, key=f"test:more:{user.id}")
-    again = await flow.swap_photo(kit.services, user, unswapped, Opener(user.id))
+    again = await flow.swap_photo(kit.services, user, second, Opener(user.id))
     assert again.submitted and again.ticket is not None and again.ticket.job_id.startswith("swap:")
     await kit.idle()
     assert await balance(kit, user) == 0
@@ -227,15 +225,18 @@ async def test_every_picker_press_is_checked(
     alice, mallory = await person(kit, 3), await person(kit, 3)
     await saved(kit, alice, astronaut, "eileen")
     await saved(kit, mallory, astronaut, "mine")
-    same_group = photo(kit, group_photo)
+    # sent in a Discord channel marked NSFW: the flag follows the photo into the swap a choice makes
+    same_group = replace(photo(kit, group_photo), channel_nsfw=True)
     await flow.swap_photo(kit.services, alice, same_group, Opener(alice.id))
     await kit.idle()
     async with kit.db.session() as session:
         jobs = await db_jobs.for_user(session, alice.id)
-        (analysis,) = [j for j in jobs if (j.params or {}).get("purpose") == "swap"]
+        (analysis,) = [j for j in jobs if j.kind == JobKind.SWAP.value]
         (save_analysis,) = [j for j in jobs if (j.params or {}).get("purpose") == "save"]
         (alice_face,) = await db_faces.list_for_user(session, alice.id)
         (mallory_face,) = await db_faces.list_for_user(session, mallory.id)
+    # Six faces and none chosen: the swap job asks which, its credit given back.
+    assert analysis.status == JobStatus.NEEDS_CHOICE.value
     opener = Opener(alice.id)
     s = kit.services
     assert (await flow.choose(s, alice, analysis.id, 7, alice_face.id, opener)) == flow.Answer(
@@ -248,18 +249,27 @@ async def test_every_picker_press_is_checked(
     assert (
         await flow.choose(s, alice, save_analysis.id, 1, alice_face.id, opener)
     ).code == "not_your_analysis"
-    assert (await flow.choose(s, alice, "analyze:nope", 1, alice_face.id, opener)).code == "not_your_analysis"
+    assert (await flow.choose(s, alice, "swap:nope", 1, alice_face.id, opener)).code == "not_your_analysis"
     assert (await faces_flow.pick(s, alice, analysis.id, 1)).code == "not_your_analysis"  # a swap picker
     assert opener.calls == 0
     assert await balance(kit, alice) == 3
 
     again = await flow.swap_photo(s, alice, same_group, Opener(alice.id))
-    assert again == flow.Answer("picker_sent_before", {"count": 6}, ticket=again.ticket, again=True)
+    shown = PickerShown(Picker.SWAP, analysis.id, 6, alice_face.id)
+    assert again == flow.Answer(
+        "picker_sent_before", {"count": 6}, ticket=again.ticket, again=True, picker=shown
+    )
 
     chosen = await flow.choose(s, alice, analysis.id, None, alice_face.id, opener)
-    assert chosen.submitted and opener.calls == 1
+    assert chosen.submitted and opener.calls == 1 and chosen.ticket is not None
     await kit.idle()
     assert await balance(kit, alice) == 2
+    async with kit.db.session() as session:
+        swap = await db_jobs.get(session, chosen.ticket.job_id)
+    # the choice reuses the faces the picker's job found, and is one paid swap of all six
+    assert swap.status == JobStatus.SUCCEEDED.value and swap.cost == 1
+    assert swap.inputs is not None and swap.inputs["detections"] == analysis.id
+    assert swap.params == {"faces": None, "restorer": None, "channel_nsfw": True}
 
 
 async def test_face_names_and_the_limit(kit: TelegramHarness, astronaut: np.ndarray) -> None:

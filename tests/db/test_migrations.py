@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.migrate import downgrade, downgrade_engine, upgrade, upgrade_engine
@@ -120,3 +121,32 @@ async def test_compare_detects_a_schema_that_differs(empty_engine: AsyncEngine) 
         await connection.exec_driver_sql("DROP INDEX ix_jobs_created_at")
     _, diff = await _state(empty_engine)
     assert [d[0] for d in diff] == ["add_index"]
+
+
+async def test_0010_lets_a_job_wait_for_its_choice_and_its_downgrade_ends_it(
+    empty_engine: AsyncEngine,
+) -> None:
+    """A status CHECK rebuilt (SQLite copies the table): before 0010 the database refuses
+    ``needs_choice``; after it, takes it; down again, such a job (refunded already) ends as cancelled."""
+    insert = (
+        "INSERT INTO users (id, platform, external_id, created_at, last_seen_at) "
+        "VALUES (1, 'telegram', '1', '2026-01-01', '2026-01-01')"
+    )
+    job = (
+        "INSERT INTO jobs (id, user_id, kind, status, cost, attempts, created_at, updated_at, queued_at) "
+        "VALUES ('swap:{n}', 1, 'swap', '{status}', 1, 1, '2026-01-01', '2026-01-01', '2026-01-01')"
+    )
+    await upgrade_engine(empty_engine, "0009")
+    async with empty_engine.begin() as connection:
+        await connection.exec_driver_sql(insert)
+        await connection.exec_driver_sql(job.format(n=0, status="succeeded"))  # the row itself is fine
+    with pytest.raises(IntegrityError, match="ck_jobs_status"):
+        async with empty_engine.begin() as connection:
+            await connection.exec_driver_sql(job.format(n=1, status="needs_choice"))
+    await upgrade_engine(empty_engine)
+    async with empty_engine.begin() as connection:
+        await connection.exec_driver_sql(job.format(n=2, status="needs_choice"))
+    await downgrade_engine(empty_engine, "0009")
+    async with empty_engine.connect() as connection:
+        rows = (await connection.exec_driver_sql("SELECT id, status FROM jobs ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [("swap:0", "succeeded"), ("swap:2", "cancelled")]

@@ -28,6 +28,7 @@ import pytest
 
 from bot.discord.client import SwapBot
 from bot.discord.context import language_of
+from bot.discord.picker import PickerMarkup
 from bot.once import MemoryOnce
 from bot.ratelimit import Limits, MemoryRateLimiter
 from bot.services import BotConfig, Services
@@ -316,11 +317,8 @@ class DiscordHarness:
         return str(payload["token"])
 
     async def idle(self) -> None:
-        """Until no job waits or runs (and its follow-ups: a one-face analysis submits its swap), and
-        every picker offer has been made."""
-        for _ in range(3):
-            await self._drain()
-            await self.bot.settle()
+        """Until no job waits or runs."""
+        await self._drain()
 
     async def _drain(self) -> None:
         if self._executor is None:
@@ -406,23 +404,32 @@ async def open_dc(
     set_api_base(fake.api_url)  # what a process built with Discord settings does at start-up
     texts = Catalogue()
     wcfg = worker_config(db, fake, redis_url=redis_url)
-    queue = await open_queue(wcfg, db=db, texts=texts, engine_factory=lambda spec: engine)
+    config = config or BotConfig(secret_key=SECRET)
+    # the face picker's buttons on numbered previews, as swapbot wires them
+    markups = {"discord": PickerMarkup(texts, config.secret_key)}
+    queue = await open_queue(wcfg, db=db, texts=texts, engine_factory=lambda spec: engine, markups=markups)
     services = Services(
         db=db,
         jobs=queue.client,
         texts=texts,
-        config=config or BotConfig(secret_key=SECRET),
+        config=config,
         limiter=limiter or MemoryRateLimiter(EASY_LIMITS),
         once=MemoryOnce(),
     )
-    bot = SwapBot(services, picker_poll_s=0.05)
+    bot = SwapBot(services)
     await bot.login(fake.token)  # static login, application info, setup_hook (cogs, sync)
     harness = DiscordHarness(fake, bot, db, queue, services, engine)
     if redis_url:  # a worker of its own, as `swapbot worker` builds it, run in bursts by ``idle``
         from jobs.worker import build_resources
 
         resources = await build_resources(
-            wcfg, queue.transport, engine_factory=lambda spec: engine, texts=texts, crons=False, db=db
+            wcfg,
+            queue.transport,
+            engine_factory=lambda spec: engine,
+            texts=texts,
+            crons=False,
+            db=db,
+            markups=markups,
         )
         harness._executor, harness._config, harness._resources = resources.executor, wcfg, resources
     return harness

@@ -67,16 +67,27 @@ async def test_a_group_photo_gets_the_numbered_preview_and_ephemeral_buttons_tha
 ) -> None:
     alice = dc.person()
     await save_face(dc, alice, png(astronaut), "eileen")
-    token = await dc.dispatch(alice.command("swap", target=alice.attach(png(group_photo))))
+    group = alice.attach(png(group_photo))
+    token = await dc.dispatch(alice.command("swap", target=group))
     await dc.idle()
 
-    preview, picker = dc.followups()
-    assert preview.content == "Faces found: 6. Pick one by its number." and preview.files
+    # One message from the worker: the numbered preview with its buttons (no poll by the bot).
+    (picker,) = dc.followups()
+    assert picker.content == "Faces found: 6. Pick one by its number." and picker.files
     # Only the asker sees the numbered faces of their photo, and the buttons.
-    assert preview.payload["flags"] & 64 and picker.payload["flags"] & 64
+    assert picker.payload["flags"] & 64
     assert [b["label"] for b in buttons(picker)] == ["1", "2", "3", "4", "5", "6", "All"]
-    assert "Faces found: 6" in (picker.content or "")
-    assert (await alice.user()).balance == 3  # the analysis is free
+    assert (await alice.user()).balance == 3  # nothing charged until a face is chosen
+    (asked,) = [job for job in await jobs_of(dc, alice) if job.kind == "swap"]
+    assert asked.status == "needs_choice"
+
+    # The same photo again: no new job; the answer carries the same buttons (an ephemeral preview may
+    # be gone from the asker's screen).
+    again = dc.last(await dc.dispatch(alice.command("swap", target=group)))
+    assert (again.content or "").startswith("You sent this photo before")
+    again_buttons = [b["label"] for b in again.payload["components"][0]["components"]]
+    assert again_buttons == ["1", "2", "3", "4", "5"]
+    assert len([job for job in await jobs_of(dc, alice) if job.kind == "swap"]) == 1
 
     # Someone else pressing the same button: told, and nothing runs.
     bob = dc.person("bob")
@@ -90,7 +101,10 @@ async def test_a_group_photo_gets_the_numbered_preview_and_ephemeral_buttons_tha
     await dc.idle()
     assert dc.replies(pressed)[0].type == 5
     swaps = [job for job in await jobs_of(dc, alice) if job.kind == "swap"]
-    assert [(job.status, job.params["faces"]) for job in swaps] == [("succeeded", [2])]
+    assert [(job.status, job.params["faces"]) for job in swaps] == [
+        ("needs_choice", None),
+        ("succeeded", [2]),
+    ]
     result = dc.followups()[-1]
     assert result.content == "Credits left: 2." and result.files
     assert (await alice.user()).balance == 2

@@ -3,7 +3,8 @@ on a grey picture, its identity is its colour, and a swap paints the target squa
 colour. Deterministic and microseconds fast, so tests see the queue, not the engine.
 
 Knobs for the tests: ``delay_s`` (a slow engine), ``gate`` (block until the test opens it; ``entered``
-is set when a call is waiting there), ``failures`` (exceptions raised by the next swaps, in order).
+is set when a call is waiting there), ``failures`` (exceptions raised by the next swaps, in order);
+``swaps`` and ``detections`` count the calls.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ class SquareEngine:
         self.entered = threading.Event()
         self.failures: deque[BaseException] = deque()
         self.swaps = 0
+        self.detections = 0  # detect calls: a photo's faces are found once per job, or reused
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray, *, embed: bool = True) -> list[Face]:
+        with self._lock:
+            self.detections += 1
         spread = image.max(axis=2).astype(np.int16) - image.min(axis=2).astype(np.int16)
         mask = (spread > 100).astype(np.uint8)
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)

@@ -202,14 +202,14 @@ async def test_a_closed_channel_falls_back_to_a_dm_and_a_closed_dm_is_undelivera
 async def test_a_numbered_preview_is_seen_only_by_its_asker(
     dc: DiscordNotifier, discord_fake: FakeDiscord
 ) -> None:
-    """An analysis's preview shows every face of someone's photo: an ephemeral followup while the token
+    """A numbered preview shows every face of someone's photo: an ephemeral followup while the token
     lasts, and after it the asker's DMs, never the channel."""
-    preview = encode_result(picture((RED, 20, 20)))
-    live = replace(_discord_target(discord_fake, valid=True), kind="analyze")
+    preview = encode_result(picture((RED, 20, 20)), face_count=2)
+    live = replace(_discord_target(discord_fake, valid=True), kind="swap")
     await dc.deliver(live, preview, "Faces found: 2.")
     (followup,) = discord_fake.posted
     assert followup.via == "followup" and followup.payload["flags"] & 64
-    late = replace(_discord_target(discord_fake, valid=False), kind="analyze")
+    late = replace(_discord_target(discord_fake, valid=False), kind="swap")
     await dc.deliver(late, preview, "Faces found: 2.")
     assert discord_fake.posted_to(late.delivery.chat) == []
     (dm,) = discord_fake.posted_to(discord_fake.dm_channels[late.user_external_id])

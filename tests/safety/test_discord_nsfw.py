@@ -45,22 +45,12 @@ async def test_swap_and_caricature_jobs_carry_the_channel_flag(held: DiscordHarn
         assert (job.params or {}).get("channel_nsfw") is (True if marked else None), job.kind
 
 
-def test_the_flag_passes_validation_and_follows_an_analysis_into_its_swap() -> None:
-    from db.models import Job
-    from jobs.follow import one_face_swap
+def test_the_flag_passes_validation_and_changes_no_other_job() -> None:
     from jobs.params import normalize
-    from jobs.request import InputRef
 
-    asked = {"purpose": "swap", "face": 7, "restorer": None, "cost": 1, "channel_nsfw": True}
-    params = normalize("analyze", asked)
-    assert params["channel_nsfw"] is True
-    assert "channel_nsfw" not in normalize("analyze", {**asked, "channel_nsfw": False})
+    asked = {"choose": True, "channel_nsfw": True}
+    assert normalize("swap", asked, saved_face=True)["channel_nsfw"] is True
+    assert "channel_nsfw" not in normalize("swap", {**asked, "channel_nsfw": False}, saved_face=True)
     with pytest.raises(ValueError, match="channel_nsfw"):
         normalize("swap", {"channel_nsfw": "yes"})
-    target = InputRef.discord("https://cdn.discordapp.com/attachments/1/2/p.png", 2)
-    analysis = Job(id="analyze:x", user_id=1, params=params, inputs={"target": target.to_json()})
-    swap = one_face_swap(analysis)
-    assert swap.params["channel_nsfw"] is True
-    plain = Job(id="analyze:y", user_id=1, params=normalize("analyze", {**asked, "channel_nsfw": False}))
-    plain.inputs = analysis.inputs
-    assert "channel_nsfw" not in one_face_swap(plain).params
+    # (tests/bot/test_swap_flows.py: the flag follows a picker's photo into the swap a choice makes)

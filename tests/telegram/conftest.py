@@ -360,7 +360,7 @@ async def open_tg(
         telegram_bot=bot,
         texts=texts,
         engine_factory=lambda spec: engine,
-        telegram_markup=PickerMarkup(texts),  # the face picker's buttons, as swapbot wires them
+        markups={"telegram": PickerMarkup(texts)},  # the face picker's buttons, as swapbot wires them
     )
     services = Services(
         db=db,
@@ -382,7 +382,7 @@ async def open_tg(
             crons=False,
             db=db,
             telegram_bot=bot,
-            telegram_markup=PickerMarkup(texts),
+            markups={"telegram": PickerMarkup(texts)},
         )
         harness._executor = resources.executor
         harness._config = wcfg

@@ -6,12 +6,12 @@ face into the face the preview numbered so, though the photo has more faces."""
 from __future__ import annotations
 
 import struct
-from types import SimpleNamespace
 
 import numpy as np
 from sqlalchemy import select
 
 from bot.discord.picker import picker_view
+from bot.flows.pickers import Picker
 from db import analyses
 from db import faces as db_faces
 from db.models import Job
@@ -52,9 +52,11 @@ async def _saved_face(tg: TelegramHarness, person: Person) -> None:
 
 
 async def _analysis(tg: TelegramHarness, person: Person) -> Job:
+    """The photo's swap job, which asked which face."""
     user = await person.user()
     async with tg.db.session() as session:
-        (job,) = await session.scalars(select(Job).where(Job.user_id == user.id, Job.kind == "analyze"))
+        (job,) = await session.scalars(select(Job).where(Job.user_id == user.id, Job.kind == "swap"))
+        assert job.status == "needs_choice"
         return job
 
 
@@ -105,10 +107,9 @@ def test_largest_keeps_reading_order_and_the_discord_picker_fits() -> None:
     assert len(kept) == 20 and [id(f) for f in kept] == [id(f) for f in faces if id(f) in chosen]  # in order
     assert min(_area(f) for f in kept) > max(_area(f) for f in faces if id(f) not in chosen)
 
-    services = SimpleNamespace(config=SimpleNamespace(secret_key=b"k" * 32))
-    job = SimpleNamespace(id="analyze:" + "ab" * 32 + ".12", params={"purpose": "swap", "face": 10**12})
-    for count in (20, 40):  # an analysis stored before the limit has more faces than a message takes
-        view = picker_view(services, 10**18, job, count, lambda code, **_: code)  # type: ignore[arg-type]
+    job_id = "swap:" + "ab" * 32 + ".12"
+    for count in (20, 40):  # faces stored before the limit: more than a message takes
+        view = picker_view(b"k" * 32, 10**18, Picker.SWAP, job_id, count, lambda code, **_: code, 10**12)
         ids = [item.custom_id for item in view.children]  # type: ignore[attr-defined]
         assert len(ids) <= 25 and all(len(i) <= 100 for i in ids)
 

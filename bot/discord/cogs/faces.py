@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
 from bot.discord.context import Status, asker, check_attachment, reply, say
 from bot.discord.describe import describe
-from bot.discord.picker import offer_picker
+from bot.discord.picker import offer_again
 from bot.flows import faces as flow
-from bot.flows.swap import Answer
+from bot.flows.base import Answer
 from db import faces as db_faces
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ class FacesCog(commands.GroupCog, group_name="face", group_description=describe(
         status = Status(interaction)
         await status.defer()
         answer = await flow.start_save(me.services, me.user, photo, name, status.open)
-        offer_picker(interaction, answer)
-        await status.show(answer)
+        await status.show(answer, view=offer_again(interaction, answer))
 
     @app_commands.command(name="list", description=describe("discord_command_face_list"))
     async def list_(self, interaction: discord.Interaction[SwapBot]) -> None:

@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import caricature as flow
-from bot.flows.swap import Photo
+from bot.flows.base import Photo
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram.filters import Magic

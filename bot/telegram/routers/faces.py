@@ -9,10 +9,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import faces as flow
+from bot.flows.pickers import Picker
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram.filters import Magic
-from bot.telegram.keyboards import FaceAction, SavePick, analysis_id, faces_list
+from bot.telegram.keyboards import FaceAction, SavePick, faces_list
 from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
 from bot.telegram.states import RenameFace, SetFace
@@ -53,7 +54,7 @@ async def _save(
 async def save_pick(
     query: CallbackQuery, callback_data: SavePick, user: User, services: Services, t: Translate
 ) -> None:
-    answer = await flow.pick(services, user, analysis_id(callback_data.job), callback_data.n)
+    answer = await flow.pick(services, user, Picker.SAVE.job_id(callback_data.job), callback_data.n)
     await query.answer(t(answer.code, **answer.params), show_alert=answer.code != "face_saved")
     if answer.code == "face_saved" and isinstance(query.message, Message):
         await query.message.answer(t(answer.code, **answer.params))

@@ -10,12 +10,13 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
+from bot.flows.pickers import Picker
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram import consent
 from bot.telegram.albums import AlbumPairs
 from bot.telegram.filters import ImageDocument, Magic, OtherDocument
-from bot.telegram.keyboards import SwapFaces, SwapPick, analysis_id, swap_faces, swap_picker
+from bot.telegram.keyboards import SwapFaces, SwapPick, swap_faces, swap_picker
 from bot.telegram.middlewares.throttling import WORK
 from bot.telegram.photos import StatusMessage, photo_of
 from db.models import User
@@ -81,7 +82,7 @@ async def pick(
     if not isinstance(query.message, Message):
         await query.answer(t("picker_stale"))
         return
-    request = flow.SwapRequest.choice(analysis_id(callback_data.job), number, callback_data.face)
+    request = flow.SwapRequest.choice(Picker.SWAP.job_id(callback_data.job), number, callback_data.face)
     if await consent.ask(query.message, user, services, t, request):  # terms changed since the photo
         await query.answer()
         return
@@ -97,7 +98,7 @@ async def pick(
 async def other_face(
     query: CallbackQuery, callback_data: SwapFaces, user: User, services: Services, t: Translate
 ) -> None:
-    job = analysis_id(callback_data.job)
+    job = Picker.SWAP.job_id(callback_data.job)
     refused = await flow.picker_refusal(services, user, job)
     faces = await faces_flow.list_faces(services, user)
     if refused is not None or not isinstance(query.message, Message):
@@ -111,7 +112,7 @@ async def other_face(
 async def face_chosen(
     query: CallbackQuery, callback_data: SwapPick, user: User, services: Services, t: Translate
 ) -> None:
-    job = analysis_id(callback_data.job)
+    job = Picker.SWAP.job_id(callback_data.job)
     chosen = await flow.picker_face(services, user, job, callback_data.face)
     if isinstance(chosen, flow.Answer) or not isinstance(query.message, Message):
         text = t(chosen.code, **chosen.params) if isinstance(chosen, flow.Answer) else t("picker_stale")
