@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot import people
 from bot.discord import errors
 from bot.discord.cogs.credits import BuyButton, ResendButton
+from bot.discord.cogs.limits import is_work
 from bot.discord.cogs.privacy import ForgetButton
 from bot.discord.cogs.registry import all_cogs
 from bot.discord.consent import ConsentButton
@@ -28,17 +29,12 @@ from bot.services import Services
 
 log = structlog.get_logger("bot.discord")
 
-# Commands that put work on the queue: they count against the daily cap.
-WORK_COMMANDS = frozenset({"swap", "caricature", "face save", "Swap my face in"})
-
 
 class SwapTree(app_commands.CommandTree["SwapBot"]):
     async def interaction_check(self, interaction: discord.Interaction[SwapBot], /) -> bool:
         if interaction.type is discord.InteractionType.autocomplete:
             return await _admit_quietly(interaction)
-        command = interaction.command
-        name = command.qualified_name if command is not None else ""
-        await enter(interaction, work=name in WORK_COMMANDS)
+        await enter(interaction, work=is_work(interaction.command))
         return True
 
     async def on_error(

@@ -1,6 +1,7 @@
-"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``ask`` holds the swap
-that asked (the command, the context menu or a picker's button, as the flows understood it) and
-answers the interaction with the question (ephemeral) and its two buttons, signed for the asker and
+"""Consent to the terms before the first swap (rules: bot/flows/consent.py): ``go`` sends every swap
+(the command, the context menu or a picker's button, as the flows understood it) through the flows'
+gate, which holds it when the asker must agree first; the interaction is then answered with the
+question (ephemeral) and its two buttons, signed for the asker and
 naming the question; ``ConsentButton`` records the answer: "I agree" performs the held swap at once,
 in the question's place, "No" drops it."""
 
@@ -11,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.discord.buttons import Field, SignedButton
-from bot.discord.context import Asker, Status, reply
+from bot.discord.context import Asker, Status, reply, say
 from bot.flows import consent as flow
 from bot.flows import swap as swap_flow
 
@@ -19,14 +20,19 @@ PREFIX = "tc"
 VERSION = r"[A-Za-z0-9._-]{1,32}"  # SWAPBOT_TERMS_VERSION's form (swapbot/settings.py)
 
 
-async def ask(interaction: discord.Interaction[Any], me: Asker, request: swap_flow.SwapRequest) -> bool:
-    """True when the asker must agree first: ``request`` is held, the question went out and the caller
-    swaps nothing."""
-    if not flow.needed(me.services, me.user):
-        return False
-    question_id = await flow.hold(me.services, me.user, request)
-    await reply(interaction, me.t(flow.ASK), view=question(me, interaction.user.id, question_id))
-    return True
+async def go(interaction: discord.Interaction[Any], me: Asker, request: swap_flow.SwapRequest) -> None:
+    """``request`` through the one gate (bot/flows/consent.go), for this interaction: the consent
+    question when it is asked, else the answer (its status message is the interaction's response), with
+    the picker's buttons again when it is a photo whose picker went out before."""
+    stopped = await flow.gate(me.services, me.user, request)  # answered at once, before any defer
+    if stopped is not None and stopped.code == flow.ASK:
+        view = question(me, interaction.user.id, str(stopped.params["question"]))
+        await reply(interaction, me.t(flow.ASK), view=view)
+        return
+    if stopped is not None:
+        await say(interaction, stopped)
+        return
+    await go_ahead(interaction, me, request)
 
 
 def question(me: Asker, discord_user_id: int, question_id: str) -> discord.ui.View:
@@ -91,8 +97,7 @@ class ConsentButton(
 
 
 async def go_ahead(interaction: discord.Interaction[Any], me: Asker, request: swap_flow.SwapRequest) -> None:
-    """Perform ``request`` for this interaction (its status message is the interaction's response),
-    with the picker's buttons again when it is a photo whose picker went out before."""
+    """``request`` once it passed the gate (or, held, after "I agree")."""
     status = Status(interaction)
     await status.defer()
     answer = await swap_flow.perform(me.services, me.user, request, status.open)

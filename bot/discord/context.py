@@ -21,7 +21,7 @@ from discord import app_commands
 
 from bot import people
 from bot.flows import settings as settings_flow
-from bot.flows.base import Answer, Photo, check_photo
+from bot.flows.base import Answer, Photo
 from bot.people import Translate
 from bot.services import Services
 from db.jobs import Delivery
@@ -213,20 +213,12 @@ def photo_of(attachment: discord.Attachment) -> Photo:
 
 
 def check_attachment(interaction: discord.Interaction[Any], attachment: discord.Attachment) -> Photo:
-    """The photo, or ``Refused``: over the interaction's upload limit (or ours), or not an image."""
-    services = services_of(interaction)
-    limit = min(upload_limit(interaction), services.config.max_file_bytes)
+    """The photo, or ``Refused`` over the interaction's upload limit (Discord's rule; whether it is a
+    picture, and our own size limit, the flows check: bot/flows/base.check_photo)."""
+    limit = upload_limit(interaction)
     if attachment.size > limit:
         raise Refused("file_too_large", {"size": attachment.size, "max_bytes": limit})
     photo = photo_of(attachment)
-    refused = check_photo(services, photo)
-    if refused is not None:
-        suffix = attachment.filename.rpartition(".")[2] if "." in attachment.filename else None
-        what = attachment.content_type or (f".{suffix}" if suffix else None)
-        params = dict(refused.params)
-        if refused.code == "not_an_image":
-            params["what"] = what
-        raise Refused(refused.code, params)
     return dataclasses.replace(photo, channel_nsfw=True) if channel_is_nsfw(interaction) else photo
 
 

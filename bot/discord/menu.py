@@ -9,10 +9,10 @@ import discord
 from discord import app_commands
 
 from bot.discord import consent
-from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
-from bot.discord.context import Refused, asker, check_attachment
+from bot.discord.cogs.limits import WORK, WORK_PER_S, WORK_RATE
+from bot.discord.context import Refused, asker, check_attachment, photo_of
 from bot.flows import swap as flow
-from bot.flows.base import is_image_file
+from bot.flows.base import check_photo, is_image_file
 
 if TYPE_CHECKING:
     from bot.discord.client import SwapBot
@@ -34,15 +34,15 @@ def swap_in_message() -> app_commands.ContextMenu:
         attachment = first_image(message)
         if attachment is None:
             if message.attachments:  # files, but none a picture: say which
-                check_attachment(interaction, message.attachments[0])
+                refused = check_photo(me.services, photo_of(message.attachments[0]))
+                if refused is not None:
+                    raise Refused(refused.code, dict(refused.params))
             raise Refused("no_image_in_message")
         photo = check_attachment(interaction, attachment)
         request = flow.SwapRequest.photo(photo)
-        if await consent.ask(interaction, me, request):
-            return
-        await consent.go_ahead(interaction, me, request)
+        await consent.go(interaction, me, request)
 
     # The same cooldown as the heavy slash commands (a check set on the callback before it is wrapped).
     return app_commands.ContextMenu(
-        name=MENU_NAME, callback=app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)(swap_in)
+        name=MENU_NAME, callback=app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)(swap_in), extras=WORK
     )

@@ -13,7 +13,7 @@ import discord
 
 from bot.discord import consent
 from bot.discord.buttons import Field, SignedButton
-from bot.discord.context import Asker, Status, asker, say
+from bot.discord.context import Asker, asker, say
 from bot.flows import faces as faces_flow
 from bot.flows import swap as swap_flow
 from bot.flows.pickers import Picker, picker_of
@@ -37,11 +37,7 @@ class SwapPickButton(
 
     async def on_press(self, interaction: discord.Interaction[Any], me: Asker) -> None:
         request = swap_flow.SwapRequest.choice(Picker.SWAP.job_id(self.job), self.n or None, self.face)
-        if await consent.ask(interaction, me, request):  # terms changed since the photo: asked again first
-            return
-        status = Status(interaction)
-        await status.defer()
-        await status.show(await swap_flow.perform(me.services, me.user, request, status.open))
+        await consent.go(interaction, me, request)  # terms changed since the photo: asked again first
 
 
 class SavePickButton(SignedButton, prefix="fp", fields=(Field.text("job", _JOB), Field.number("n"))):

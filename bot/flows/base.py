@@ -106,7 +106,9 @@ def check_photo(services: Services, photo: Photo) -> Answer | None:
     if photo.size is not None and photo.size > limit:
         return Answer("file_too_large", {"size": photo.size, "max_bytes": limit})
     if photo.as_file and not is_image_file(photo.mime, photo.filename):
-        return Answer("not_an_image")
+        suffix = PurePath(photo.filename).suffix if photo.filename else ""
+        what = photo.mime or suffix
+        return Answer("not_an_image", {"what": what} if what else {})
     return None
 
 

@@ -1,7 +1,9 @@
 """Consent to the terms before the first swap: only faces of people who agreed, nothing explicit or
 harassing. Agreeing records the time and the terms version (BotConfig.terms_version) in the user row;
 when the operator publishes a new version, everyone is asked again. Until then nothing is swapped,
-submitted or charged: the platform layer asks (a button) instead of calling the swap flows.
+submitted or charged. ``gate`` (and ``go``: gate, then swap) is the one way a swap a person asks for
+starts: its photos are checked, then the consent (the answer ``ASK`` names the question the platform
+layer asks with its buttons).
 
 The swap that asked is not lost: ``hold`` keeps its ``SwapRequest`` on our side (services.pending,
 Redis when REDIS_URL is set) under a fresh question id, belonging to the asker, for
@@ -16,7 +18,8 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 
-from bot.flows.swap import SwapRequest
+from bot.flows.base import Answer, OpenStatus, check_photo
+from bot.flows.swap import SwapRequest, perform
 from bot.services import Services
 from db import users as db_users
 from db.models import User
@@ -24,6 +27,26 @@ from db.models import User
 ASK = "consent_ask"
 QUESTION_LIFETIME_S = 3600.0  # time to read the rules; Telegram file ids and Discord URLs outlive it
 QUESTION_CHARS = r"[A-Za-z0-9_-]{8}"  # a question id's form (``token_urlsafe(6)``), for the buttons
+
+
+async def gate(services: Services, user: User, request: SwapRequest) -> Answer | None:
+    """What a swap a person asks for must pass before any work, in the order a person should hear why
+    not: its photos (too large, not a picture: refused before anything is asked or downloaded), then
+    the consent (``ASK`` with ``question``, the id its buttons carry: the request waits for the
+    answer). None: it may go ahead. Nothing here is slow: an adapter answers at once."""
+    for photo in request.photos:
+        refused = check_photo(services, photo)
+        if refused is not None:
+            return refused
+    if needed(services, user):
+        return Answer(ASK, {"question": await hold(services, user, request)})
+    return None
+
+
+async def go(services: Services, user: User, request: SwapRequest, open_status: OpenStatus) -> Answer:
+    """``gate``, then the swap (``swap.perform``)."""
+    stopped = await gate(services, user, request)
+    return stopped if stopped is not None else await perform(services, user, request, open_status)
 
 
 def _key(user: User, question: str) -> str:

@@ -17,7 +17,6 @@ from bot.flows.base import (
     Answer,
     OpenStatus,
     Photo,
-    check_photo,
     check_picker,
     nsfw_param,
     short_of_credits,
@@ -83,14 +82,10 @@ async def _saved_faces(services: Services, user: User, names: Sequence[str]) -> 
     return faces
 
 
-async def _ready_to_swap(
-    services: Services, user: User, photo: Photo, names: Sequence[str]
-) -> list[SavedFace] | Answer:
-    """What every swap of saved faces onto ``photo`` checks first, in the order a person should hear
-    it: the photo, the saved faces named, then the credits. The faces, or the answer refusing."""
-    refused = check_photo(services, photo)
-    if refused is not None:
-        return refused
+async def _ready_to_swap(services: Services, user: User, names: Sequence[str]) -> list[SavedFace] | Answer:
+    """What every swap of saved faces onto ``photo`` checks after its photo (bot/flows/consent.go), in
+    the order a person should hear it: the saved faces named, then the credits. The faces, or the
+    answer refusing."""
     faces = await _saved_faces(services, user, names)
     if isinstance(faces, Answer):
         return faces
@@ -111,7 +106,7 @@ async def swap_photo(
     mixes them) onto the face in ``photo``, as one swap job: the worker swaps a photo's only face, and
     asks which when it has several (``choose``). ``options``: the swap options when not the user's
     settings (``restorer_choice``)."""
-    faces = await _ready_to_swap(services, user, photo, names)
+    faces = await _ready_to_swap(services, user, names)
     if isinstance(faces, Answer):
         return faces
     delivery = await open_status()
@@ -146,7 +141,7 @@ async def swap_numbered(
     """The saved face(s) onto the faces numbered ``faces`` of ``photo``, as one paid swap job: the
     person already said which faces, so no picker comes first (a number the photo does not have fails
     the job with bad_face_index, refunded)."""
-    saved = await _ready_to_swap(services, user, photo, names)
+    saved = await _ready_to_swap(services, user, names)
     if isinstance(saved, Answer):
         return saved
     delivery = await open_status()
@@ -178,11 +173,7 @@ async def swap_album(
     options: Mapping[str, Any] | None = None,
 ) -> Answer:
     """The first photo's face onto every face of the second (or the faces numbered ``faces``), as one
-    swap job."""
-    for photo in (source, target):
-        refused = check_photo(services, photo)
-        if refused is not None:
-            return refused
+    swap job (the photos checked by bot/flows/consent.go)."""
     short = await short_of_credits(services, user.id, services.config.swap_cost)
     if short is not None:
         return short

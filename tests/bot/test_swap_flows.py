@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from bot.flows import caricature as caricature_flow
+from bot.flows import consent as consent_flow
 from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
-from bot.flows.base import PickerShown
+from bot.flows.base import PickerShown, check_photo
 from bot.flows.pickers import Picker
 from bot.services import BotConfig
 from db import faces as db_faces
@@ -107,14 +108,14 @@ async def saved(kit: TelegramHarness, user: User, image: np.ndarray, name: str) 
 def test_photos_are_checked_before_any_work() -> None:
     services = type("S", (), {"config": BotConfig(secret_key=SECRET)})()
     ref = InputRef.telegram("f", "u")
-    assert flow.check_photo(services, flow.Photo(ref, size=25_000_000)) == flow.Answer(  # type: ignore[arg-type]
+    assert check_photo(services, flow.Photo(ref, size=25_000_000)) == flow.Answer(  # type: ignore[arg-type]
         "file_too_large", {"size": 25_000_000, "max_bytes": 20_000_000}
     )
     text = flow.Photo(ref, size=10, as_file=True, mime="text/plain", filename="notes.txt")
-    assert flow.check_photo(services, text).code == "not_an_image"  # type: ignore[arg-type, union-attr]
+    assert check_photo(services, text).code == "not_an_image"  # type: ignore[arg-type, union-attr]
     named = flow.Photo(ref, size=10, as_file=True, mime="application/octet-stream", filename="me.JPG")
-    assert flow.check_photo(services, named) is None  # type: ignore[arg-type]
-    assert flow.check_photo(services, flow.Photo(ref, size=None)) is None  # type: ignore[arg-type]
+    assert check_photo(services, named) is None  # type: ignore[arg-type]
+    assert check_photo(services, flow.Photo(ref, size=None)) is None  # type: ignore[arg-type]
     assert flow.parse_face_names(" anna + bob ") == ["anna", "bob"] and flow.parse_face_names(None) == []
 
 
@@ -301,3 +302,33 @@ async def test_face_names_and_the_limit(kit: TelegramHarness, astronaut: np.ndar
     for act in (faces_flow.make_default, faces_flow.delete):
         assert (await act(kit.services, stranger, faces[2].id)).code == "face_not_found"
     assert len(await faces_flow.list_faces(kit.services, user)) == db_faces.MAX_FACES
+
+
+async def test_the_gate_checks_the_photo_then_the_consent_then_lets_the_swap_go(
+    kit: TelegramHarness, astronaut: np.ndarray
+) -> None:
+    """One owner for what every swap passes first (bot/flows/consent.gate), the same for both bots: a
+    file that is no picture is refused before anything is asked or held; then the consent holds the
+    request under a question; once agreed, nothing stops it."""
+    user = await person(kit, 1)
+    s = kit.services
+    notes = flow.Photo(
+        InputRef.telegram("f", "u"), size=10, as_file=True, mime="text/plain", filename="n.txt"
+    )
+    assert consent_flow.needed(s, user)
+    refused = await consent_flow.gate(s, user, flow.SwapRequest.photo(notes))
+    assert refused == flow.Answer("not_an_image", {"what": "text/plain"})
+
+    request = flow.SwapRequest.photo(photo(kit, astronaut), names=["eileen"])
+    asked = await consent_flow.gate(s, user, request)
+    assert asked is not None and asked.code == consent_flow.ASK
+    assert await consent_flow.release(s, user, str(asked.params["question"])) == request  # held, once
+    assert await consent_flow.release(s, user, str(asked.params["question"])) is None
+
+    assert await consent_flow.agree(s, user, s.config.terms_version) is consent_flow.Agreed.DONE
+    async with kit.db.session() as session:
+        agreed = await session.get(User, user.id)
+    assert agreed is not None and await consent_flow.gate(s, agreed, request) is None
+    # and through ``go`` the swap itself answers: this user has no face called eileen
+    answer = await consent_flow.go(s, agreed, request, Opener(user.id))
+    assert answer == flow.Answer("face_name_not_found", {"name": "eileen"})

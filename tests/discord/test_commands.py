@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import discord
 import pytest
 
 from bot.discord.context import PLATFORM
@@ -217,3 +218,13 @@ async def test_a_checkout_that_stripe_refuses_is_an_ephemeral_sentence(
             )
         finally:
             await close_dc(dc)
+
+
+async def test_work_is_a_mark_on_the_commands_that_queue_a_job(dc: DiscordHarness) -> None:
+    """The daily cap counts the commands marked as work (``extras``), not a list of names: exactly the
+    ones that put a photo on the queue."""
+    from bot.discord.cogs.limits import is_work
+
+    commands = [*dc.bot.tree.walk_commands(), *dc.bot.tree.get_commands(type=discord.AppCommandType.message)]
+    marked = sorted(command.qualified_name for command in commands if is_work(command))
+    assert marked == ["Swap my face in", "caricature", "face save", "swap"]

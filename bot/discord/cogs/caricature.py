@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.limits import WORK, WORK_PER_S, WORK_RATE
 from bot.discord.context import Status, asker, check_attachment
 from bot.discord.describe import describe
 from bot.flows import caricature as flow
@@ -26,7 +26,7 @@ def caricature_command(styles: tuple[str, ...]) -> app_commands.Command:  # type
     ]
     strength_choices = [app_commands.Choice(name=f"×{s:g}", value=s) for s in flow.STRENGTHS]
 
-    @app_commands.command(name="caricature", description=describe("command_caricature"))
+    @app_commands.command(name="caricature", description=describe("command_caricature"), extras=WORK)
     @app_commands.describe(
         image=describe("discord_option_image"),
         style=describe("discord_option_style"),

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.limits import WORK, WORK_PER_S, WORK_RATE
 from bot.discord.context import Status, asker, check_attachment, reply, say
 from bot.discord.describe import describe
 from bot.discord.picker import offer_again
@@ -29,7 +29,7 @@ class FacesCog(commands.GroupCog, group_name="face", group_description=describe(
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="save", description=describe("discord_command_face_save"))
+    @app_commands.command(name="save", description=describe("discord_command_face_save"), extras=WORK)
     @app_commands.describe(name=describe("discord_option_name"), image=describe("discord_option_image"))
     @app_commands.checks.cooldown(WORK_RATE, WORK_PER_S)
     async def save(

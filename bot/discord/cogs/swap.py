@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.discord import consent
 from bot.discord.cogs.faces import face_names
-from bot.discord.cogs.limits import WORK_PER_S, WORK_RATE
+from bot.discord.cogs.limits import WORK, WORK_PER_S, WORK_RATE
 from bot.discord.context import Refused, asker, check_attachment, say
 from bot.discord.describe import describe
 from bot.flows import swap as flow
@@ -23,7 +23,7 @@ class SwapCog(commands.Cog):
     def __init__(self, bot: SwapBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="swap", description=describe("command_swap"))
+    @app_commands.command(name="swap", description=describe("command_swap"), extras=WORK)
     @app_commands.describe(
         target=describe("discord_option_target"),
         source=describe("discord_option_source"),
@@ -61,9 +61,7 @@ class SwapCog(commands.Cog):
             request = flow.SwapRequest.numbered(target_photo, numbers, names=names, options=options)
         else:
             request = flow.SwapRequest.photo(target_photo, names=names, options=options)
-        if await consent.ask(interaction, me, request):
-            return
-        await consent.go_ahead(interaction, me, request)
+        await consent.go(interaction, me, request)
 
     @swap.autocomplete("face")
     async def face_autocomplete(

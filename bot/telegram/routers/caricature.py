@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import caricature as flow
-from bot.flows.base import Photo
+from bot.flows.base import Photo, check_photo
 from bot.people import Translate
 from bot.services import Services
 from bot.telegram.filters import Magic
@@ -46,7 +46,7 @@ async def caricature_photo(message: Message, services: Services, t: Translate, s
 async def _ask_style(
     message: Message, services: Services, t: Translate, state: FSMContext, photo: Photo
 ) -> None:
-    refused = flow.check_photo(services, photo)
+    refused = check_photo(services, photo)
     if refused is not None:
         await state.clear()
         await message.answer(t(refused.code, **refused.params))

@@ -8,8 +8,10 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, or_f
 from aiogram.types import CallbackQuery, Message
 
+from bot.flows import consent as consent_flow
 from bot.flows import faces as faces_flow
 from bot.flows import swap as flow
+from bot.flows.base import check_photo
 from bot.flows.pickers import Picker
 from bot.people import Translate
 from bot.services import Services
@@ -50,27 +52,26 @@ async def album_photo(
 async def any_photo(message: Message, user: User, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
-    refused = flow.check_photo(services, photo)
-    if refused is not None:  # refused before any question: nothing to agree to
-        await message.answer(t(refused.code, **refused.params))
-        return
     await _go(message, user, services, t, flow.SwapRequest.photo(photo))
 
 
 async def _go(
     message: Message, user: User, services: Services, t: Translate, request: flow.SwapRequest
 ) -> None:
-    """Ask for consent first (``request`` waits for the answer), or perform it now."""
-    if await consent.ask(message, user, services, t, request):
-        return
+    """``request`` through the one gate (bot/flows/consent.go): the consent question when it is asked,
+    else the answer in the status message."""
     status = StatusMessage(message, t)
-    await status.show(await flow.perform(services, user, request, status.open))
+    answer = await consent_flow.go(services, user, request, status.open)
+    if answer.code == consent_flow.ASK:
+        await consent.ask(message, user, services, t, answer.params["question"])
+    else:
+        await status.show(answer)
 
 
 async def not_a_picture(message: Message, services: Services, t: Translate) -> None:
     photo = photo_of(message)
     assert photo is not None
-    refused = flow.check_photo(services, photo)
+    refused = check_photo(services, photo)
     assert refused is not None  # not an image, or too large
     await message.answer(t(refused.code, **refused.params))
 
@@ -83,11 +84,12 @@ async def pick(
         await query.answer(t("picker_stale"))
         return
     request = flow.SwapRequest.choice(Picker.SWAP.job_id(callback_data.job), number, callback_data.face)
-    if await consent.ask(query.message, user, services, t, request):  # terms changed since the photo
-        await query.answer()
-        return
     status = StatusMessage(query.message, t)
-    answer = await flow.perform(services, user, request, status.open)
+    answer = await consent_flow.go(services, user, request, status.open)
+    if answer.code == consent_flow.ASK:  # the terms changed since the photo
+        await query.answer()
+        await consent.ask(query.message, user, services, t, answer.params["question"])
+        return
     if not answer.submitted and status.sent is None:
         await query.answer(t(answer.code, **answer.params), show_alert=True)
         return
