@@ -98,11 +98,22 @@ def limit_key(user: User) -> str:
     return f"{user.platform}:{user.external_id}"
 
 
-def refusal(t: Translate, verdict: Verdict) -> str:
-    """The polite sentence for a refused hit: wait N seconds, or come back tomorrow (in N hours)."""
+def refusal_of(verdict: Verdict) -> tuple[str, dict[str, int]]:
+    """The polite answer (code, params) to a refused hit, for every platform: wait N seconds, or come
+    back tomorrow (in N hours)."""
     if verdict.reason == "daily":
-        return t("daily_limit", hours=max(1, math.ceil(verdict.retry_after_s / 3600)))
-    return t("rate_limited", seconds=max(1, math.ceil(verdict.retry_after_s)))
+        return "daily_limit", {"hours": max(1, math.ceil(verdict.retry_after_s / 3600))}
+    return wait_refusal(verdict.retry_after_s)
+
+
+def wait_refusal(seconds: float) -> tuple[str, dict[str, int]]:
+    """ "Wait N seconds" (at least 1), for a bucket or a command's own cooldown."""
+    return "rate_limited", {"seconds": max(1, math.ceil(seconds))}
+
+
+def refusal(t: Translate, verdict: Verdict) -> str:
+    code, params = refusal_of(verdict)
+    return t(code, **params)
 
 
 def welcome_text(t: Translate, user: User, new_user: bool) -> str:

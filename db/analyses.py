@@ -1,6 +1,11 @@
 """The faces a job found in its photo: written when the job ends (an analysis's success, a swap that
-needs a choice), read when one of them is saved or swapped, deleted with the job's other data
-(retention purge, /forget)."""
+needs a choice), read when one of them is saved (``save_face``: its chip, landmarks and every embedding
+become a saved face, under ``db.faces.save``'s rules) or swapped, deleted with the job's other data
+(retention purge, /forget).
+
+The job id and face number come from a button a client sends back, so everything is checked again:
+the job is this user's analysis, it ended with its faces, they are still kept, and the number is one.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import faces as db_faces
+from db.errors import AnalysisExpired, AnalysisNotFinished, NoSuchFace, NotYourAnalysis
 from db.faces import float32_vectors
-from db.models import AnalysedFace, AnalysedFaceEmbedding
+from db.models import AnalysedFace, AnalysedFaceEmbedding, Job, JobKind, JobStatus, SavedFace
+
+# An analysis's faces can be saved once it has ended with them: as a plain analysis, or as one for
+# saving whose photo had several faces (the picker's choice).
+CHOSEN_FROM = frozenset({JobStatus.SUCCEEDED.value, JobStatus.NEEDS_CHOICE.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +128,38 @@ def _embedding_rows(number: int, embeddings: Mapping[str, bytes]) -> list[Analys
         AnalysedFaceEmbedding(model=model, dim=dim, vector=vector)
         for model, dim, vector in float32_vectors(embeddings, f"face {number}")
     ]
+
+
+async def save_from(
+    session: AsyncSession, *, user_id: int, job_id: str, number: int, name: str, make_default: bool = False
+) -> SavedFace:
+    """Save face ``number`` (1-based, as numbered in the preview) of analysis ``job_id`` as ``name``."""
+    job = await session.get(Job, job_id, populate_existing=True)
+    if job is None or job.user_id != user_id or job.kind != JobKind.ANALYZE.value:
+        raise NotYourAnalysis(job_id)
+    if job.status not in CHOSEN_FROM:
+        raise AnalysisNotFinished(job_id, job.status)
+    return await save_face(session, job, number, name, make_default=make_default)
+
+
+async def save_face(
+    session: AsyncSession, job: Job, number: int, name: str, *, make_default: bool = False
+) -> SavedFace:
+    """Face ``number`` of ``job``'s photo saved as ``name`` for the job's user."""
+    if job.purged_at is not None:
+        raise AnalysisExpired(job.id)
+    face = await get(session, job.id, number)
+    if face is None:
+        found = await count(session, job.id)
+        if found == 0:  # purged between our two reads
+            raise AnalysisExpired(job.id)
+        raise NoSuchFace(number, found)
+    return await db_faces.save(
+        session,
+        job.user_id,
+        name,
+        chip=face.chip,
+        landmarks=face.landmarks,
+        embeddings={row.model: row.vector for row in face.embeddings},
+        make_default=make_default,
+    )

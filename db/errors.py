@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DbError(Exception):
     code = "db_error"
@@ -113,3 +115,54 @@ class PaymentNotFound(DbError):
         self.provider = provider
         self.charge_id = charge_id
         super().__init__(f"no {provider} payment {charge_id}")
+
+
+class FaceNotSaved(DbError):
+    """Why a face of a job's photo was not saved: a stable ``code`` and its ``params`` for the
+    catalogue; ``str(exc)`` is for logs. ``db.faces.save``'s own refusals (``InvalidName``,
+    ``DuplicateName``, ``FaceLimitReached``) pass through as they are."""
+
+    code = "face_not_saved"
+
+    def __init__(self, detail: str = "", /, **params: Any) -> None:
+        self.params: dict[str, Any] = params
+        super().__init__(detail or self.code.replace("_", " "))
+
+
+class NotYourAnalysis(FaceNotSaved):
+    """No analysis of this user has that id: another user's job, another kind of job, or none at all
+    (the three look alike, so a forged button learns nothing)."""
+
+    code = "not_your_analysis"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} is not an analysis of this user")
+
+
+class AnalysisNotFinished(FaceNotSaved):
+    """The analysis has not succeeded: ``hint`` is its status (queued, running, failed, cancelled)."""
+
+    code = "analysis_not_finished"
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"analysis {job_id} is {status}", hint=status)
+
+
+class AnalysisExpired(FaceNotSaved):
+    """The retention period is over: the analysed faces were deleted."""
+
+    code = "analysis_expired"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"analysis {job_id} was purged")
+
+
+class NoSuchFace(FaceNotSaved):
+    """Face ``number`` is not among the ``count`` faces the analysis found."""
+
+    code = "bad_face_index"
+
+    def __init__(self, number: int, count: int) -> None:
+        super().__init__(
+            f"face {number} does not exist: the photo has {count} face(s)", number=number, count=count
+        )

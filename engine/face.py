@@ -1,4 +1,5 @@
-"""Face and Identity dataclasses, reading order, and the numbered preview for a face picker."""
+"""Face and Identity dataclasses, reading order, the numbered preview for a face picker, and matching
+the faces two detectors found by their boxes."""
 
 from __future__ import annotations
 
@@ -137,3 +138,37 @@ def identity_from(image: np.ndarray, face: Face, size: int = IDENTITY_CHIP_SIZE)
     return Identity(
         chip=chip, kps=transform_points(face.kps, matrix), landmarks=landmarks, embeddings=embeddings
     )
+
+
+# dlib's boxes are tighter than SCRFD's (brows to chin against hairline to chin): the same face overlaps
+# by about 0.5-0.7, two neighbouring faces by far less.
+MATCH_MIN_IOU = 0.3
+
+
+def match_by_box(faces: Sequence[Face], others: Sequence[Face]) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of ``faces[i]`` and ``others[j]`` that are the same face: the best-overlapping
+    pairs first, each face in at most one pair, none under ``MATCH_MIN_IOU``."""
+    candidates = sorted(
+        ((iou(face.box, other.box), i, j) for i, face in enumerate(faces) for j, other in enumerate(others)),
+        reverse=True,
+    )
+    pairs: list[tuple[int, int]] = []
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    for overlap, i, j in candidates:
+        if overlap < MATCH_MIN_IOU:
+            break
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return sorted(pairs)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    ax1, ay1, ax2, ay2 = (float(v) for v in a)
+    bx1, by1, bx2, by2 = (float(v) for v in b)
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return inter / union if union > 0 else 0.0

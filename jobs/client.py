@@ -94,9 +94,6 @@ class JobClient:
             await self.teller.status(Target.of(job, user), codes.QUEUED, position=position)
         return Ticket(job_id_, position, created, job.status)
 
-    async def position(self, job_id_: str) -> int | None:
-        return await self._position(job_id_)
-
     async def cancel(self, job_id_: str, *, user_id: int | None = None) -> Cancel:
         """Cancel a queued or running job and refund it, unless it has ended or its delivery has begun.
 

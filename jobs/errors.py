@@ -12,6 +12,23 @@ from db.errors import DbError
 from engine.errors import EngineError
 
 
+def error_params(exc: BaseException) -> dict[str, Any]:
+    """The catalogue params of one of our typed errors (the one mapping, for every platform and the
+    workers): its ``params`` when it carries them (JobFailure, the engine's and the face refusals), else
+    its public plain attributes (db's: ``balance`` and ``needed``, ``name``, ``limit``)."""
+    params = getattr(exc, "params", None)
+    if isinstance(params, dict):
+        return dict(params)
+    return {
+        key: value
+        for key, value in vars(exc).items()
+        if key != "code"  # the sentence's own key, never one of its values
+        and not key.startswith("_")
+        and isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+    }
+
+
 class JobFailure(Exception):
     """A failed attempt. ``code`` is stable (stored on the job, keyed in the catalogue); ``params`` are
     plain values (numbers, short strings) that fill the catalogue's sentence for it; ``detail`` is an

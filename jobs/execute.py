@@ -18,14 +18,14 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import analyses, ledger
 from db import jobs as db_jobs
-from db.errors import InvalidTransition, JobNotFound
+from db.errors import DbError, InvalidTransition, JobNotFound
 from db.models import Job, JobKind, SavedFace, User
 from db.session import Database
 from engine.face import Face
@@ -33,8 +33,7 @@ from engine.stored import StoredIdentity
 from jobs import texts as codes
 from jobs.analysis import stored_faces
 from jobs.config import QueueConfig
-from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify
-from jobs.faces import Saved, save_one_face
+from jobs.errors import DeliveryError, InputUnavailable, JobFailure, classify, error_params
 from jobs.fetch import InputFetcher
 from jobs.metrics import DELIVERIES, DELIVERY_RETRIES, JOBS, QUEUE_WAIT
 from jobs.notify import Notifier, ShowsActivity, Target
@@ -192,7 +191,7 @@ class Executor:
         if ref is not None:
             await db_jobs.mark_delivered(session, job.id)
         if job.kind == JobKind.ANALYZE.value and output.result is None:
-            return await save_one_face(session, job)
+            return await _save_one_face(session, job)
         return None
 
     async def _keep_busy(self, notifier: object, target: Target | None) -> None:
@@ -342,3 +341,25 @@ class Executor:
                 await db_jobs.retry(session, job_id, code=code, worker_id=self.worker_id)
         except (InvalidTransition, JobNotFound):
             pass  # it was cancelled, which is why we were stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """How an analysis for saving that found one face ended: saved (``face_saved``, its name) or refused
+    (the refusal's code and params: a name taken since, the face limit reached)."""
+
+    code: str
+    params: dict[str, Any]
+
+
+async def _save_one_face(session: AsyncSession, job: Job) -> Saved:
+    """The end of an analysis for saving whose photo has one face: that face saved under the name asked,
+    in the transaction that ends the job (so the job cannot end without it). A refusal leaves the job
+    succeeded, and says why."""
+    name = str((job.params or {}).get("name", ""))
+    try:
+        async with session.begin_nested():
+            face = await analyses.save_face(session, job, 1, name)
+    except DbError as exc:
+        return Saved(exc.code, error_params(exc))
+    return Saved(codes.FACE_SAVED, {"name": face.name})

@@ -9,14 +9,13 @@ quick start needs, an idle worker made 400 Redis round trips a second (18% of a 
 publish on the queue's wake channel (``wake_channel``; ArqTransport does after enqueueing or aborting)
 and the worker polls when woken, when one of its jobs ends (a slot is free for a waiting job), right
 after a poll that started jobs (more may wait), and every ``IDLE_POLL_S`` whatever happens (a deferred
-retry comes due, a wake message is lost while Redis reconnects).
+retry comes due, a wake message is lost while Redis reconnects): ``jobs.arq_worker.WakeableWorker``,
+the one adapter that touches ARQ's private parts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,8 @@ from arq.worker import Worker, async_check_health, func
 from db.session import Database
 from engine.base import FaceEngine
 from engine.factory import EngineBundle, EngineSpec, build_engine
-from jobs.arq_transport import ArqTransport, wake_channel
+from jobs.arq_transport import ArqTransport
+from jobs.arq_worker import WakeableWorker
 from jobs.config import QueueConfig, WorkerConfig
 from jobs.execute import Executor
 from jobs.fetch import InputFetcher
@@ -46,65 +46,7 @@ from jobs.transport import PROCESS_JOB, Transport
 log = structlog.get_logger("jobs")
 
 ARQ_MAX_TRIES = 1_000_000
-IDLE_POLL_S = 0.25  # the longest an idle worker goes without looking at the queue
 DEPTH_EVERY_S = 5.0  # how often a worker samples the queue depth for its metrics
-
-
-class WakeableWorker(Worker):
-    """ARQ's worker, waiting for a wake-up between polls instead of polling every ``poll_delay``."""
-
-    def __init__(self, *args: Any, idle_poll_s: float = IDLE_POLL_S, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.idle_poll_s = idle_poll_s
-        self._woken = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
-
-    async def _poll_iteration(self) -> None:
-        if self._listener is None and not self.burst:
-            self._listener = asyncio.create_task(self._listen(), name="arq-wake-listener")
-        started = self._jobs_started()
-        self._woken.clear()  # a wake-up from here on is for jobs this poll may not see
-        await super()._poll_iteration()
-        if self.burst or (self._jobs_started() > started and self.job_counter < self.max_jobs):
-            return  # ARQ's own pace (poll_delay): burst mode as ARQ has it; or more jobs may wait
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), self.idle_poll_s)
-
-    def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
-        """SIGTERM/SIGINT: ARQ stops taking jobs and gives running ones ``job_completion_wait``; said
-        in our log, with how many are running (ARQ's own line is at its INFO, below our threshold)."""
-        log.info(
-            "worker stopping: no new jobs, running ones may finish",
-            signal=signal.Signals(signum).name,
-            running=len(self.tasks),
-            grace_s=self._job_completion_wait,
-        )
-        super().handle_sig_wait_for_completion(signum)
-
-    def _release_sem_dec_counter_on_complete(self) -> None:
-        super()._release_sem_dec_counter_on_complete()
-        self._woken.set()  # a free slot: look for a waiting job now
-
-    async def _listen(self) -> None:
-        """Set ``_woken`` on every message on the wake channel; reconnect after Redis errors."""
-        while True:
-            try:
-                async with self.pool.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(wake_channel(self.queue_name))
-                    self._woken.set()  # anything published while unsubscribed is looked for now
-                    async for _ in pubsub.listen():
-                        self._woken.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis went away: polling every idle_poll_s goes on meanwhile
-                await asyncio.sleep(self.idle_poll_s)
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-            self._listener = None
-        await super().close()
 
 
 # The seam tests use to run their own engine; a worker builds the spec's engine.

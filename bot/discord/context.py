@@ -10,7 +10,6 @@ response, which the worker edits ("queued (#n)", "working", "done") while the to
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -127,9 +126,7 @@ async def enter(interaction: discord.Interaction[Any], *, work: bool = False) ->
         await settings_flow.set_language(services, user, language)
     verdict = await services.limiter.hit(people.limit_key(user), daily=work)
     if not verdict.allowed:
-        if verdict.reason == "daily":
-            raise Refused("daily_limit", {"hours": max(1, math.ceil(verdict.retry_after_s / 3600))})
-        raise Refused("rate_limited", {"seconds": max(1, math.ceil(verdict.retry_after_s))})
+        raise Refused(*people.refusal_of(verdict))
     structlog.contextvars.bind_contextvars(user_id=user.id)
     found = Asker(services, user, language, t)
     interaction.extras[EXTRAS_KEY] = found

@@ -3,14 +3,15 @@ maps our codes to catalogue sentences in the asker's language, ephemeral, each s
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import discord
 import structlog
 from discord import app_commands
 
+from bot import people
 from bot.discord.context import Refused, Silenced, reply, services_of, translator
+from jobs.errors import error_params
 
 log = structlog.get_logger("bot.discord")
 
@@ -29,12 +30,13 @@ def sentence(interaction: discord.Interaction[Any], error: BaseException) -> str
     if isinstance(error, Refused):
         return t(error.code, **error.params)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return t("rate_limited", seconds=max(1, math.ceil(error.retry_after)))
+        code, params = people.wait_refusal(error.retry_after)
+        return t(code, **params)
     if isinstance(error, NotAdmin):
         return t("admin_only")
     code = getattr(error, "code", None)  # our typed failures (CheckoutFailed, db errors) carry one
     if isinstance(code, str) and code in services_of(interaction).texts.languages["en"]:
-        return t(code, **_params(error))
+        return t(code, **error_params(error))
     log.error(
         "interaction failed",
         interaction_id=interaction.id,
@@ -53,8 +55,3 @@ async def on_error(interaction: discord.Interaction[Any], error: BaseException) 
         await reply(interaction, text)
     except discord.HTTPException as exc:  # the token died meanwhile: nobody to tell
         log.info("error not told", interaction_id=interaction.id, error=repr(exc))
-
-
-def _params(error: BaseException) -> dict[str, Any]:
-    params = getattr(error, "params", None)
-    return dict(params) if isinstance(params, dict) else {}

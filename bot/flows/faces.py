@@ -1,7 +1,7 @@
 """Saved faces: saving one from a photo, listing them, making one the default, renaming, deleting.
 
 Saving goes through one free analysis job whose params carry the name (jobs.params, purpose "save"): with
-one face the worker saves it in the transaction that ends the job (jobs.faces.save_one_face); with
+one face the worker saves it in the transaction that ends the job (jobs/execute.py); with
 several the job ends as needing a choice and the picker's choice lands in ``pick``. Buttons name faces
 by id: every action checks the face is the user's.
 """
@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.flows.base import SUBMITTED, Answer, OpenStatus, Photo, check_photo, check_picker, submit
 from bot.flows.pickers import Picker
 from bot.services import Services
+from db import analyses
 from db import faces as db_faces
 from db import jobs as db_jobs
 from db.errors import DbError, InvalidName
 from db.models import JobKind, JobStatus, SavedFace, User
-from jobs.faces import FaceNotSaved, refusal_params, save_from_analysis
+from jobs.errors import error_params
 from jobs.request import JobRequest
 
 DEFAULT_NAME = "face"  # unnamed faces are face1, face2, ...
@@ -86,11 +87,12 @@ async def _save(services: Services, user: User, analysis_id: str, number: int) -
         job = await db_jobs.get(session, analysis_id)
     name = str((job.params or {}).get("name", ""))
     try:
-        face = await save_from_analysis(
-            services.db, user_id=user.id, job_id=analysis_id, number=number, name=name
-        )
-    except (FaceNotSaved, DbError) as exc:
-        return Answer(exc.code, refusal_params(exc))
+        async with services.db.transaction() as session:
+            face = await analyses.save_from(
+                session, user_id=user.id, job_id=analysis_id, number=number, name=name
+            )
+    except DbError as exc:
+        return Answer(exc.code, error_params(exc))
     return Answer("face_saved", {"name": face.name})
 
 

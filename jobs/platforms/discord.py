@@ -1,5 +1,11 @@
 """Discord plumbing: where discord.py sends its REST calls (set once, when a process is built), where a
-bot opens its gateway websocket, and REST failures sorted by ``call``."""
+bot opens its gateway websocket, and REST failures sorted by ``call``.
+
+discord.py reads both addresses from class attributes (``Route.BASE``, ``DiscordWebSocket.
+DEFAULT_GATEWAY``) and takes them from nowhere else, so moving them is a process-wide setting: it is
+done here only, once, by the composition root (``DISCORD_PATCHED`` names what is set), and
+tests/jobs/test_pinned_internals.py pins the discord.py version and that both are still where we set them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from jobs.metrics import counted
 T = TypeVar("T")
 
 DISCORD_HOSTS = frozenset({"discord.com", "discordapp.com"})
+DISCORD_PATCHED = ("discord.http.Route.BASE", "discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY")
 
 
 def set_api_base(api_url: str) -> None:

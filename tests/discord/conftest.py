@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,25 +28,22 @@ import pytest
 from bot.discord.client import SwapBot
 from bot.discord.context import language_of
 from bot.discord.picker import PickerMarkup
-from bot.once import MemoryOnce
-from bot.ratelimit import Limits, MemoryRateLimiter
 from bot.services import BotConfig, Services
 from bot.texts import Catalogue
 from db import users
 from db.models import User
 from db.session import Database
-from engine.factory import EngineSpec
-from jobs.config import DiscordConfig, QueueConfig, WorkerConfig
+from jobs.config import DiscordConfig
 from jobs.platforms.discord import set_api_base
-from jobs.queue import Queue, open_queue
+from jobs.queue import Queue
+from tests import harness
 from tests.db.conftest import fresh_postgres
 from tests.fakes.discord_server import FakeDiscord, Posted, Reply, message_json, user_json
-from tests.jobs.squares import SquareEngine
+from tests.harness import Jobs
 from tests.safety.kit import agree_first
 
 SECRET = b"discord-tests-secret-key-0123456789"
 REDIS_URL = "redis://localhost:6379/14"  # our own database number
-EASY_LIMITS = Limits(burst=1000, per_minute=60_000, daily_cap=0)
 UPLOAD_LIMIT = 10 * 1024 * 1024  # the interaction's attachment_size_limit in these payloads
 # The tasks discord.py starts for an interaction: the tree's invoker, a view's or dynamic item's dispatch.
 INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-")
@@ -268,16 +264,19 @@ class DiscordHarness:
     fake: FakeDiscord
     bot: SwapBot
     db: Database
-    queue: Queue
-    services: Services
+    jobs: Jobs  # the queue and the services (tests/harness.py)
     engine: Any
     guild_id: str = field(default_factory=snowflake)
     _to_agree: set[str] = field(default_factory=set)
     _agreeing: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-    # ARQ on Redis only: the worker's executor and resources (``idle`` runs a burst worker)
-    _executor: Any = None
-    _config: WorkerConfig | None = None
-    _resources: Any = None
+
+    @property
+    def queue(self) -> Queue:
+        return self.jobs.queue
+
+    @property
+    def services(self) -> Services:
+        return self.jobs.services
 
     def person(self, name: str = "alice", locale: str = "en-US", *, agreed: bool = True) -> Person:
         """A new Discord user. ``agreed``: they have agreed to the terms in force by the time of their
@@ -318,25 +317,7 @@ class DiscordHarness:
 
     async def idle(self) -> None:
         """Until no job waits or runs."""
-        await self._drain()
-
-    async def _drain(self) -> None:
-        if self._executor is None:
-            await self.queue.transport.wait_idle()  # type: ignore[attr-defined]
-            return
-        from jobs.worker import create_worker
-
-        executor = self._executor
-
-        async def startup(ctx: dict[str, Any]) -> Any:
-            return executor
-
-        assert self._config is not None
-        worker = create_worker(self._config.queue, startup=startup, burst=True, handle_signals=False)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
+        await self.jobs.drain()
 
     def replies(self, token: str) -> list[Reply]:
         return self.fake.replies_to(token)
@@ -360,36 +341,8 @@ class DiscordHarness:
         return [p for p in self.fake.posted if p.via == "followup"]
 
 
-def worker_config(db: Database, fake: FakeDiscord, *, redis_url: str | None = None) -> WorkerConfig:
-    return WorkerConfig(
-        database_url=str(db.url),
-        queue=QueueConfig(
-            redis_url=redis_url,
-            queue_name=f"swapbot:test:discord:{uuid.uuid4().hex[:10]}",
-            concurrency=2,
-            engine_slots=1,
-            job_timeout_s=60.0,
-            delivery_timeout_s=20.0,
-            retry_base_s=0.05,
-            retry_max_s=0.2,
-            poll_delay_s=0.01,
-            lease_grace_s=1.0,
-            sweep_interval_s=3600.0,
-        ),
-        engine=EngineSpec(),
-        discord=DiscordConfig(fake.token, fake.api_url, fake.application_id),
-        urls=fake.url_policy(),
-    )
-
-
 def engine_for(request: pytest.FixtureRequest) -> Any:
-    marker = request.node.get_closest_marker("engine")
-    name = marker.args[0] if marker else "classic"
-    if name == "squares":
-        return SquareEngine()
-    from engine.factory import build_engine
-
-    return build_engine(EngineSpec(name=name))
+    return harness.engine_for(request, "classic")
 
 
 async def open_dc(
@@ -403,45 +356,31 @@ async def open_dc(
 ) -> DiscordHarness:
     set_api_base(fake.api_url)  # what a process built with Discord settings does at start-up
     texts = Catalogue()
-    wcfg = worker_config(db, fake, redis_url=redis_url)
     config = config or BotConfig(secret_key=SECRET)
-    # the face picker's buttons on numbered previews, as swapbot wires them
-    markups = {"discord": PickerMarkup(texts, config.secret_key)}
-    queue = await open_queue(wcfg, db=db, texts=texts, engine_factory=lambda spec: engine, markups=markups)
-    services = Services(
-        db=db,
-        jobs=queue.client,
-        texts=texts,
-        config=config,
-        limiter=limiter or MemoryRateLimiter(EASY_LIMITS),
-        once=MemoryOnce(),
+    wcfg = harness.worker_config(
+        db,
+        redis_url=redis_url,
+        discord=DiscordConfig(fake.token, fake.api_url, fake.application_id),
+        urls=fake.url_policy(),
     )
-    bot = SwapBot(services)
+    jobs = await harness.open_jobs(
+        db,
+        engine,
+        replace(wcfg, queue=replace(wcfg.queue, concurrency=2)),
+        bot_config=config,
+        # the face picker's buttons on numbered previews, as swapbot wires them
+        markups={"discord": PickerMarkup(texts, config.secret_key)},
+        texts=texts,
+        limiter=limiter,
+    )
+    bot = SwapBot(jobs.services)
     await bot.login(fake.token)  # static login, application info, setup_hook (cogs, sync)
-    harness = DiscordHarness(fake, bot, db, queue, services, engine)
-    if redis_url:  # a worker of its own, as `swapbot worker` builds it, run in bursts by ``idle``
-        from jobs.worker import build_resources
-
-        resources = await build_resources(
-            wcfg,
-            queue.transport,
-            engine_factory=lambda spec: engine,
-            texts=texts,
-            crons=False,
-            db=db,
-            markups=markups,
-        )
-        harness._executor, harness._config, harness._resources = resources.executor, wcfg, resources
-    return harness
+    return DiscordHarness(fake, bot, db, jobs, engine)
 
 
-async def close_dc(harness: DiscordHarness) -> None:
-    await harness.bot.close()
-    await harness.queue.close()
-    if harness._resources is not None:
-        await harness._resources.close()
-    await harness.services.limiter.close()
-    await harness.services.once.close()
+async def close_dc(dc: DiscordHarness) -> None:
+    await dc.bot.close()
+    await dc.jobs.close()
 
 
 @pytest.fixture(params=["local", "arq"])

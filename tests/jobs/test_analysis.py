@@ -8,10 +8,10 @@ import pytest
 
 from db.models import JobKind
 from engine.classic.backend import EMBEDDING_MODEL, ClassicEngine
-from engine.face import Face, Identity, identity_from, reading_order
+from engine.face import Face, Identity, identity_from, match_by_box, reading_order
 from engine.factory import EngineBundle, EngineSpec
 from engine.imageio import decode_image
-from jobs.analysis import analyse, match_by_box
+from jobs.analysis import analyse
 from jobs.operations import Operations, Work
 from jobs.request import InputRef, JobRequest, job_id
 from tests.conftest import encode

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,13 +16,13 @@ from bot.texts import Catalogue
 from db import analyses
 from db import faces as db_faces
 from db.base import utcnow
+from db.errors import AnalysisExpired, AnalysisNotFinished, NoSuchFace, NotYourAnalysis
 from db.jobs import Delivery
-from db.models import AnalysedFace, AnalysedFaceEmbedding
+from db.models import AnalysedFace, AnalysedFaceEmbedding, SavedFace
 from db.session import Database
 from engine.classic.backend import EMBEDDING_MODEL, ClassicEngine
 from engine.face import IDENTITY_CHIP_SIZE
 from engine.imageio import decode_image
-from jobs.faces import AnalysisExpired, AnalysisNotFinished, NoSuchFace, NotYourAnalysis, save_from_analysis
 from jobs.request import InputRef, JobRequest, SavedFaceRef
 from tests.conftest import encode
 from tests.fakes.telegram_server import FakeTelegram
@@ -119,7 +120,7 @@ async def test_a_saved_face_matches_its_person_and_swaps(
 ) -> None:
     user_id, job_id = await analysed(real, group_photo)
 
-    saved = await save_from_analysis(real.db, user_id=user_id, job_id=job_id, number=3, name="Carol")
+    saved = await save_from(real.db, user_id=user_id, job_id=job_id, number=3, name="Carol")
 
     assert (saved.user_id, saved.name, saved.is_default) == (user_id, "carol", True)  # the first face
     (embedding,) = saved.embeddings
@@ -159,21 +160,21 @@ async def test_saving_refuses_foreign_unfinished_unknown_and_expired_analyses(
     ticket = await real.client.submit(analysis_of(real, owner, group_photo))
 
     with pytest.raises(AnalysisNotFinished) as waiting:
-        await save_from_analysis(real.db, user_id=owner, job_id=ticket.job_id, number=1, name="early")
+        await save_from(real.db, user_id=owner, job_id=ticket.job_id, number=1, name="early")
     assert waiting.value.params == {"hint": "queued"}
 
     await real.drain()
     stranger = await real.user()
     with pytest.raises(NotYourAnalysis):
-        await save_from_analysis(real.db, user_id=stranger, job_id=ticket.job_id, number=1, name="mine")
+        await save_from(real.db, user_id=stranger, job_id=ticket.job_id, number=1, name="mine")
     with pytest.raises(NotYourAnalysis):
-        await save_from_analysis(real.db, user_id=owner, job_id="analyze:no-such-job", number=1, name="x")
+        await save_from(real.db, user_id=owner, job_id="analyze:no-such-job", number=1, name="x")
     swap = await real.client.submit(await real.request(owner))
     with pytest.raises(NotYourAnalysis):  # a job of another kind has no faces to save
-        await save_from_analysis(real.db, user_id=owner, job_id=swap.job_id, number=1, name="x")
+        await save_from(real.db, user_id=owner, job_id=swap.job_id, number=1, name="x")
     for number in (7, 0):
         with pytest.raises(NoSuchFace) as missing:
-            await save_from_analysis(real.db, user_id=owner, job_id=ticket.job_id, number=number, name="x")
+            await save_from(real.db, user_id=owner, job_id=ticket.job_id, number=number, name="x")
         assert missing.value.params == {"number": number, "count": 6}
 
     async with real.db.session() as session:
@@ -191,7 +192,7 @@ async def test_saving_refuses_foreign_unfinished_unknown_and_expired_analyses(
     assert orphans == 0
     assert (await real.job(ticket.job_id)).status == "succeeded"  # the row stays, its faces are gone
     with pytest.raises(AnalysisExpired):
-        await save_from_analysis(real.db, user_id=owner, job_id=ticket.job_id, number=1, name="late")
+        await save_from(real.db, user_id=owner, job_id=ticket.job_id, number=1, name="late")
     async with real.db.session() as session:
         assert await db_faces.count(session, owner) == 0  # none of the refusals saved anything
 
@@ -207,3 +208,9 @@ async def test_a_photo_without_a_face_fails_with_no_face_and_nothing_to_refund(r
     assert real.telegram.sent_to(real.chat, "photo") == []
     (told,) = real.telegram.sent_to(real.chat, "message")
     assert told.text == Catalogue().text("no_face")
+
+
+async def save_from(db: Database, **asked: Any) -> SavedFace:
+    """``db.analyses.save_from`` in a transaction of its own, as the save picker's flow runs it."""
+    async with db.transaction() as session:
+        return await analyses.save_from(session, **asked)

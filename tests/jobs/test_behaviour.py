@@ -208,7 +208,7 @@ async def test_cancel_a_waiting_job_refunds_once_and_it_never_runs(harness: Harn
 
     assert await harness.client.cancel(ticket.job_id) is Cancel.CANCELLED
     assert await harness.client.cancel(ticket.job_id) is Cancel.ENDED  # already cancelled: nothing more
-    assert await harness.client.position(ticket.job_id) is None
+    assert await harness.transport.position(ticket.job_id) is None
 
     await harness.drain()
 
@@ -231,7 +231,7 @@ async def test_not_enough_credits_writes_nothing(harness: Harness) -> None:
     async with harness.db.session() as session:
         assert list(await session.scalars(select(Job).where(Job.user_id == user))) == []
     assert await harness.balance(user) == 1
-    assert await harness.client.position("swap:unknown") is None
+    assert await harness.transport.position("swap:unknown") is None
 
 
 async def test_queue_positions_count_waiting_jobs_in_order(harness: Harness) -> None:
@@ -241,13 +241,13 @@ async def test_queue_positions_count_waiting_jobs_in_order(harness: Harness) -> 
         tickets.append(await harness.client.submit(await harness.request(user)))
     assert [t.position for t in tickets] == [1, 2, 3]
     assert await harness.client.cancel(tickets[0].job_id) is Cancel.CANCELLED
-    assert await harness.client.position(tickets[2].job_id) == 2
+    assert await harness.transport.position(tickets[2].job_id) == 2
 
     await harness.drain()
 
     statuses = [(await harness.job(t.job_id)).status for t in tickets]
     assert statuses == ["cancelled", "succeeded", "succeeded"]
-    assert await harness.client.position(tickets[1].job_id) is None
+    assert await harness.transport.position(tickets[1].job_id) is None
 
 
 async def test_a_stored_result_is_sent_again_without_engine_work(harness: Harness) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from db.session import Database
+from jobs.arq_worker import WakeableWorker
 from jobs.client import Cancel
 from jobs.execute import Executor
-from jobs.worker import WakeableWorker, create_worker
+from jobs.worker import create_worker
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.conftest import Harness, close_harness, open_harness, until
 from tests.jobs.squares import SquareEngine

@@ -26,8 +26,6 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 
-from bot.once import MemoryOnce
-from bot.ratelimit import Limits, MemoryRateLimiter
 from bot.services import BotConfig, Services
 from bot.telegram.app import build_dispatcher, prepare_bot
 from bot.telegram.keyboards import PickerMarkup
@@ -36,19 +34,17 @@ from bot.texts import Catalogue
 from db import users
 from db.models import User
 from db.session import Database
-from engine.factory import EngineSpec
-from jobs.config import QueueConfig, TelegramConfig, WorkerConfig
+from jobs.config import TelegramConfig
 from jobs.platforms.telegram import telegram_bot
-from jobs.queue import Queue, open_queue
+from jobs.queue import Queue
+from tests import harness
 from tests.db.conftest import fresh_postgres, migrated, sqlite_url
 from tests.fakes.telegram_server import FakeTelegram
-from tests.jobs.squares import SquareEngine
+from tests.harness import Jobs
 from tests.safety.kit import agree_first
 
 REDIS_URL = "redis://localhost:6379/12"  # our own database number: tests may flush it
 SECRET = b"telegram-tests-secret-key-0123456789"
-# Generous limits: a test meets the rate limiter only when it asks for it.
-EASY_LIMITS = Limits(burst=1000, per_minute=60_000, daily_cap=0)
 # No spacing of outgoing messages in tests (a test of the limits sets its own).
 FREE_OUTGOING = OutgoingLimits(chat_burst=1000, overall_burst=10_000, overall_per_s=10_000.0)
 
@@ -222,8 +218,7 @@ class TelegramHarness:
     telegram: FakeTelegram
     bot: Bot
     db: Database
-    queue: Queue
-    services: Services
+    jobs: Jobs  # the queue and the services (tests/harness.py)
     dp: Dispatcher
     engine: Any
     _update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(random.randint(10**6, 10**7)))
@@ -270,31 +265,21 @@ class TelegramHarness:
         await self.drain()
 
     async def drain(self) -> None:
-        runner = self.queue.resources is not None and self.queue.transport
-        if runner:
-            await self.queue.transport.wait_idle()  # type: ignore[attr-defined]
-            return
-        from jobs.worker import create_worker
+        await self.jobs.drain()
 
-        executor = self._executor
+    @property
+    def queue(self) -> Queue:
+        return self.jobs.queue
 
-        async def startup(ctx: dict[str, Any]) -> Any:
-            return executor
-
-        worker = create_worker(self._config.queue, startup=startup, burst=True, handle_signals=False)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
+    @property
+    def services(self) -> Services:
+        return self.jobs.services
 
     async def balance(self, person: Person) -> int:
         return (await person.user()).balance
 
     _to_agree: set[int] = field(default_factory=set)
     _agreeing: dict[int, asyncio.Future[None]] = field(default_factory=dict)
-    # set for the ARQ variant only
-    _executor: Any = None
-    _config: WorkerConfig | None = None
 
 
 def _sender(update: dict[str, Any]) -> dict[str, Any] | None:
@@ -310,34 +295,8 @@ def _is_start(update: dict[str, Any]) -> bool:
     return text.split(maxsplit=1)[0].split("@")[0] == "/start" if text else False
 
 
-def worker_config(db: Database, *, redis_url: str | None = None) -> WorkerConfig:
-    return WorkerConfig(
-        database_url=str(db.url),
-        queue=QueueConfig(
-            redis_url=redis_url,
-            queue_name=f"swapbot:test:{uuid.uuid4().hex[:10]}",
-            concurrency=4,
-            engine_slots=1,
-            job_timeout_s=60.0,
-            delivery_timeout_s=20.0,
-            retry_base_s=0.05,
-            retry_max_s=0.2,
-            poll_delay_s=0.01,
-            lease_grace_s=1.0,
-            sweep_interval_s=3600.0,
-        ),
-        engine=EngineSpec(),
-    )
-
-
 def engine_for(request: pytest.FixtureRequest) -> Any:
-    marker = request.node.get_closest_marker("engine")
-    name = marker.args[0] if marker else "squares"
-    if name == "squares":
-        return SquareEngine()
-    from engine.factory import build_engine
-
-    return build_engine(EngineSpec(name=name))
+    return harness.engine_for(request, "squares")
 
 
 async def open_tg(
@@ -353,51 +312,23 @@ async def open_tg(
 ) -> TelegramHarness:
     bot = prepare_bot(telegram_bot(TelegramConfig(telegram.token, telegram.url)), outgoing)
     texts = Catalogue()
-    wcfg = worker_config(db, redis_url=redis_url)
-    queue = await open_queue(
-        wcfg,
-        db=db,
-        telegram_bot=bot,
-        texts=texts,
-        engine_factory=lambda spec: engine,
+    jobs = await harness.open_jobs(
+        db,
+        engine,
+        harness.worker_config(db, redis_url=redis_url),
+        bot_config=config or BotConfig(secret_key=SECRET),
         markups={"telegram": PickerMarkup(texts)},  # the face picker's buttons, as swapbot wires them
-    )
-    services = Services(
-        db=db,
-        jobs=queue.client,
         texts=texts,
-        config=config or BotConfig(secret_key=SECRET),
-        limiter=limiter or MemoryRateLimiter(EASY_LIMITS),
-        once=once or MemoryOnce(),
+        telegram_bot=bot,
+        limiter=limiter,
+        once=once,
     )
-    harness = TelegramHarness(telegram, bot, db, queue, services, build_dispatcher(services), engine)
-    if redis_url:
-        from jobs.worker import build_resources
-
-        resources = await build_resources(
-            wcfg,
-            queue.transport,
-            engine_factory=lambda spec: engine,
-            texts=texts,
-            crons=False,
-            db=db,
-            telegram_bot=bot,
-            markups={"telegram": PickerMarkup(texts)},
-        )
-        harness._executor = resources.executor
-        harness._config = wcfg
-        harness._resources = resources  # type: ignore[attr-defined]
-    return harness
+    return TelegramHarness(telegram, bot, db, jobs, build_dispatcher(jobs.services), engine)
 
 
-async def close_tg(harness: TelegramHarness) -> None:
-    resources = getattr(harness, "_resources", None)
-    await harness.queue.close()
-    if resources is not None:
-        await resources.close()
-    await harness.services.limiter.close()
-    await harness.services.once.close()
-    await harness.bot.session.close()
+async def close_tg(tg: TelegramHarness) -> None:
+    await tg.jobs.close()
+    await tg.bot.session.close()
 
 
 @pytest.fixture

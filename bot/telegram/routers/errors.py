@@ -14,6 +14,7 @@ from bot.people import Translate, translator
 from bot.services import Services
 from bot.texts import DEFAULT_LANGUAGE
 from db.errors import DbError
+from jobs.errors import error_params
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _translate(services: Services, data: dict[str, Any]) -> Translate:
 def _sentence(services: Services, t: Translate, exc: BaseException) -> str:
     """A data-layer error with a sentence of its own (no credits, face not found) says that."""
     if isinstance(exc, DbError) and exc.code in services.texts.languages[DEFAULT_LANGUAGE]:
-        return t(exc.code, **{k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))})
+        return t(exc.code, **error_params(exc))
     return t(APOLOGY)
 
 

@@ -1,0 +1,74 @@
+"""What of ARQ and discord.py we reach past their documented API, pinned to the versions in uv.lock.
+
+jobs/arq_worker.py overrides and reads private parts of ARQ's worker. This pins them: the installed
+arq is the version uv.lock names, and every private member the adapter uses is still there, in the
+form it relies on. An arq upgrade that changes one fails here (then read arq's changes and adapt
+WakeableWorker), not in a worker at 3 a.m."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+from arq.worker import Worker
+
+from jobs.arq_worker import ARQ_PRIVATES, WakeableWorker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def locked_version(package: str) -> str:
+    lock = (ROOT / "uv.lock").read_text()
+    found = re.search(rf'\[\[package\]\]\nname = "{package}"\nversion = "([^"]+)"', lock)
+    assert found is not None, f"{package} is not in uv.lock"
+    return found.group(1)
+
+
+def test_the_installed_arq_is_the_locked_one() -> None:
+    assert version("arq") == locked_version("arq") == "0.28.0"
+
+
+def test_every_private_member_the_adapter_uses_is_as_it_relies_on() -> None:
+    assert set(ARQ_PRIVATES) == {
+        "_poll_iteration",
+        "_release_sem_dec_counter_on_complete",
+        "_jobs_started",
+        "_job_completion_wait",
+        "handle_sig_wait_for_completion",
+    }
+    assert inspect.iscoroutinefunction(Worker._poll_iteration)
+    assert list(inspect.signature(Worker._poll_iteration).parameters) == ["self"]
+    assert not inspect.iscoroutinefunction(Worker._release_sem_dec_counter_on_complete)
+    assert list(inspect.signature(Worker._release_sem_dec_counter_on_complete).parameters) == ["self"]
+    assert list(inspect.signature(Worker._jobs_started).parameters) == ["self"]
+    assert list(inspect.signature(Worker.handle_sig_wait_for_completion).parameters) == ["self", "signum"]
+    # set in __init__, read by the adapter's shutdown line
+    assert "self._job_completion_wait = job_completion_wait" in inspect.getsource(Worker.__init__)
+    # the adapter's overrides are the ones it says it makes
+    overridden = {name for name in vars(WakeableWorker) if name in ARQ_PRIVATES}
+    assert overridden == {
+        "_poll_iteration",
+        "_release_sem_dec_counter_on_complete",
+        "handle_sig_wait_for_completion",
+    }
+
+
+def test_discord_py_still_takes_its_addresses_from_the_class_attributes_we_set() -> None:
+    """jobs/platforms/discord.py moves discord.py's REST base and gateway (a proxy, the tests' fake) by
+    setting two class attributes: pinned to the locked discord.py, which builds every URL from them."""
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    from jobs.platforms.discord import DISCORD_PATCHED
+
+    assert version("discord.py") == locked_version("discord-py")
+    assert DISCORD_PATCHED == ("discord.http.Route.BASE", "discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY")
+    base = Route.BASE
+    try:
+        Route.BASE = "http://127.0.0.1:9/api/v10"
+        assert Route("GET", "/users/@me").url == "http://127.0.0.1:9/api/v10/users/@me"
+    finally:
+        Route.BASE = base
+    assert "DEFAULT_GATEWAY" in vars(DiscordWebSocket)
