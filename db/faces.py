@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from db.base import utcnow
 from db.errors import (
@@ -111,12 +112,13 @@ async def get(session: AsyncSession, user_id: int, name: str) -> SavedFace:
     return face
 
 
-async def get_default(session: AsyncSession, user_id: int) -> SavedFace | None:
-    return await session.scalar(
-        select(SavedFace)
-        .where(SavedFace.user_id == user_id, SavedFace.is_default)
-        .execution_options(populate_existing=True)
-    )
+async def get_default(session: AsyncSession, user_id: int, *, embeddings: bool = True) -> SavedFace | None:
+    """The user's default face. ``embeddings=False``: without its embeddings (one SELECT fewer; the
+    bot only names the face in a job, the worker loads it whole), which then raise if touched."""
+    statement = select(SavedFace).where(SavedFace.user_id == user_id, SavedFace.is_default)
+    if not embeddings:
+        statement = statement.options(raiseload(SavedFace.embeddings))
+    return await session.scalar(statement.execution_options(populate_existing=True))
 
 
 async def list_for_user(session: AsyncSession, user_id: int) -> list[SavedFace]:

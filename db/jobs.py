@@ -119,9 +119,6 @@ async def create(
     """
     if cost < 0:
         raise ValueError("cost must be >= 0")
-    existing = await get_or_none(session, job_id)
-    if existing is not None:
-        return existing, False
     now = now or utcnow()
     values: dict[str, Any] = {
         "id": job_id,
@@ -144,13 +141,21 @@ async def create(
             "deliver_token": delivery.token,
             "deliver_token_expires_at": delivery.token_expires_at,
         }
+    # No look first: a new id (the common case) is one INSERT that returns the row; an existing one
+    # inserts nothing, debits nothing, and is read after.
     async with session.begin_nested():
-        inserted = await session.scalar(insert_ignore(session, Job, values, ["id"]).returning(Job.id))
-        if inserted is not None and cost > 0:
+        job = await session.scalar(
+            insert_ignore(session, Job, values, ["id"])
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        if job is not None and cost > 0:
             await ledger.post(
                 session, user_id=user_id, delta=-cost, reason=Reason.JOB, key=debit_key(job_id), now=now
             )
-    return await get(session, job_id), inserted is not None
+    if job is None:
+        return await get(session, job_id), False
+    return job, True
 
 
 async def get_or_none(session: AsyncSession, job_id: str) -> Job | None:
@@ -216,11 +221,14 @@ async def succeed(
     *,
     result_ref: str | None = None,
     worker_id: str | None = None,
+    delivered: bool = False,
     now: datetime | None = None,
 ) -> Job:
     """running -> succeeded. With ``worker_id``, only the worker holding the job may finish it. A
     ``result_ref`` ending in ``#<message id>`` names the message that carried the result: kept in
-    ``result_message`` (a report on that message finds the job) after the ref itself is purged."""
+    ``result_message`` (a report on that message finds the job) after the ref itself is purged.
+    ``delivered``: the result already reached the chat; ``delivered_at`` is set by the same statement
+    (what ``mark_delivered`` would do next: a running job has never been marked)."""
     now = now or utcnow()
     return await _move(
         session,
@@ -233,6 +241,7 @@ async def succeed(
         result_message=result_message_of(result_ref),
         finished_at=now,
         locked_until=None,
+        **_delivered(delivered, now),
     )
 
 
@@ -273,6 +282,7 @@ async def await_choice(
     *,
     result_ref: str | None = None,
     worker_id: str | None = None,
+    delivered: bool = False,
     now: datetime | None = None,
 ) -> Job:
     """running -> needs_choice, refunding the debit in the same savepoint: the photo has several faces
@@ -290,6 +300,7 @@ async def await_choice(
             result_message=result_message_of(result_ref),
             finished_at=now,
             locked_until=None,
+            **_delivered(delivered, now),
         )
         await refund(session, job_id, now=now)
     return job
@@ -484,6 +495,11 @@ async def purge_before(
         .execution_options(synchronize_session="fetch")
     )
     return [Purged(r.id, r.inputs, r.result_ref) for r in rows]
+
+
+def _delivered(delivered: bool, now: datetime) -> dict[str, Any]:
+    """``delivered_at`` set by the move itself, for an outcome that already reached the chat."""
+    return {"delivered_at": now} if delivered else {}
 
 
 async def _list(session: AsyncSession, *where: Any, order: Any, limit: int) -> list[Job]:

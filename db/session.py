@@ -56,6 +56,10 @@ def create_engine(
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    from db.sqlite_cursor import install
+
+    install()
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 driver; _on_begin emits our own BEGIN.

@@ -160,10 +160,13 @@ class Executor:
                 working.exception()  # already handled or superseded: mark it retrieved
         ref: str | None = None
         if notifier is not None and target is not None and output.result is not None:
-            if not await self._begin_delivery(job):
+            # the caption's balance, when it says one, is read in the same transaction
+            wants_balance = output.result.face_count is None and job.cost > 0
+            ours, balance = await self._begin_delivery(job, balance=wants_balance)
+            if not ours:
                 return SKIPPED
             try:
-                caption = await self._caption(job, target, output.result)
+                caption = self._caption(job, target, output.result, balance)
                 ref = await self._deliver(notifier, target, output.result, caption)
             except Exception as exc:
                 return await self._settle(job, target, classify(exc))
@@ -182,14 +185,11 @@ class Executor:
     async def _end(self, session: AsyncSession, job: Job, output: Output, ref: str | None) -> Saved | None:
         """The job's end, in one transaction, only while we still hold it: succeeded (or needs a
         choice, refunded), its faces kept, a face saved by an analysis that found exactly one."""
-        if output.needs_choice:
-            await db_jobs.await_choice(session, job.id, result_ref=ref, worker_id=self.worker_id)
-        else:
-            await db_jobs.succeed(session, job.id, result_ref=ref, worker_id=self.worker_id)
+        # delivered_at with the move itself (what db_jobs.mark_delivered would set next)
+        end = db_jobs.await_choice if output.needs_choice else db_jobs.succeed
+        await end(session, job.id, result_ref=ref, worker_id=self.worker_id, delivered=ref is not None)
         if output.faces is not None:
             await analyses.store(session, job.id, output.faces)
-        if ref is not None:
-            await db_jobs.mark_delivered(session, job.id)
         if job.kind == JobKind.ANALYZE.value and output.result is None:
             return await _save_one_face(session, job)
         return None
@@ -242,7 +242,7 @@ class Executor:
         return tuple(stored_faces(found)) if found is not None else None
 
     async def _saved_face(self, job: Job, face_id: int) -> StoredIdentity:
-        async with self.db.session() as session:
+        async with self.db.read() as session:
             face = await session.get(SavedFace, face_id)
             if face is None or face.user_id != job.user_id:
                 raise JobFailure("face_not_found", "the saved face was deleted", transient=False)
@@ -252,22 +252,26 @@ class Executor:
                 embeddings={e.model: e.vector for e in face.embeddings},
             )
 
-    async def _begin_delivery(self, job: Job) -> bool:
+    async def _begin_delivery(self, job: Job, *, balance: bool = False) -> tuple[bool, int | None]:
         """Extend our lease through the delivery and mark the job as being delivered, in one statement
         (``db.jobs.begin_delivery``); False when the job is no longer ours. From the commit on, /cancel
         is refused: the result is on its way and is paid for. Asked every time, not only when the lease
         is short: a cancel's abort signal reaches a worker at its next look at the queue, which may be
-        after the engine finished, and a cancelled result must not be sent."""
+        after the engine finished, and a cancelled result must not be sent. ``balance``: also the user's
+        balance (the caption's), read in the same transaction; None when not asked or not ours."""
         async with self.db.transaction() as session:
-            return await db_jobs.begin_delivery(
+            ours = await db_jobs.begin_delivery(
                 session,
                 job.id,
                 worker_id=self.worker_id,
                 lease=timedelta(seconds=self.config.delivery_lease_s),
             )
+            left = await ledger.balance(session, job.user_id) if ours and balance else None
+        return ours, left
 
-    async def _caption(self, job: Job, target: Target, result: Result) -> str:
-        """A numbered preview says how many faces it numbers; a paid result, the credits left."""
+    def _caption(self, job: Job, target: Target, result: Result, balance: int | None) -> str:
+        """A numbered preview says how many faces it numbers; a paid result, the credits left
+        (``balance``, read by ``_begin_delivery``)."""
         count = result.face_count
         if count is not None:
             found = self.teller.texts.text(codes.FACES_FOUND, target.language, count=count)
@@ -278,10 +282,8 @@ class Executor:
                 codes.FACES_LEFT_OUT, target.language, count=count, left_out=left_out
             )
             return f"{found}\n{more}"
-        if not job.cost:
+        if not job.cost or balance is None:
             return ""
-        async with self.db.session() as session:
-            balance = await ledger.balance(session, job.user_id)
         return self.teller.texts.text(codes.RESULT_CAPTION, target.language, balance=balance)
 
     async def _deliver(self, notifier: Notifier, target: Target, result: Result, caption: str) -> str:

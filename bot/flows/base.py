@@ -120,7 +120,7 @@ def is_image_file(mime: str | None, filename: str | None) -> bool:
 
 async def short_of_credits(services: Services, user_id: int, cost: int) -> Answer | None:
     """Refused before any work when the user cannot pay (the charge itself comes with the job)."""
-    async with services.db.session() as session:
+    async with services.db.read() as session:
         balance = await ledger.balance(session, user_id)
     if balance < cost:
         return Answer("insufficient_credits", {"balance": balance, "needed": cost})

@@ -367,9 +367,9 @@ async def picker_face(
 
 
 async def _source_face(services: Services, user: User, name: str | None) -> SavedFace | Answer:
-    async with services.db.session() as session:
+    async with services.db.read() as session:
         if name is None:
-            face = await db_faces.get_default(session, user.id)
+            face = await db_faces.get_default(session, user.id, embeddings=False)
             return face if face is not None else Answer("no_saved_face")
         try:
             return await db_faces.get(session, user.id, name)

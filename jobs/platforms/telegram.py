@@ -36,26 +36,33 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_PINNED: dict[type, type] = {}
-
-
-def pin_response_types(*methods: type[TelegramMethod[Any]]) -> None:
-    """Keep aiogram's parsed-response classes alive. aiogram builds ``Response[<result type>]`` (a pydantic
-    generic) for every call; pydantic caches those classes weakly, so in a busy process the garbage
-    collector keeps dropping them and calls rebuild one, several milliseconds of CPU each (measured: a
-    third of all calls did). A strong reference here keeps pydantic's cache warm."""
-    for method in methods:
-        if method not in _PINNED:
-            _PINNED[method] = Response[method.__returning__]  # type: ignore[name-defined]
-
-
-pin_response_types(GetFile, SendMessage, SendPhoto, SendDocument, EditMessageText)
+# The calls whose parsed-response classes each session keeps alive (``_Session``).
+PINNED_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
+    GetFile,
+    SendMessage,
+    SendPhoto,
+    SendDocument,
+    EditMessageText,
+)
 
 
 class _Session(AiohttpSession):
     """aiogram's session, except that a 5xx whose body is not the Bot API's JSON (the HTML error page of
     a front proxy) is a ``TelegramServerError`` like any other 5xx, not a ``ClientDecodeError``: the
-    platform is down for a moment, nothing is wrong with the request."""
+    platform is down for a moment, nothing is wrong with the request.
+
+    It also keeps aiogram's parsed-response classes alive. aiogram builds ``Response[<result type>]`` (a
+    pydantic generic) for every call; pydantic caches those classes weakly, so in a busy process the
+    garbage collector keeps dropping them and calls rebuild one, several milliseconds of CPU each
+    (measured: a third of all calls did). The session's strong references keep pydantic's cache warm
+    for as long as the ``Bot`` lives, which is the process's life."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.response_types: dict[type, Any] = {
+            method: Response[method.__returning__]  # type: ignore[name-defined]
+            for method in PINNED_METHODS
+        }
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str

@@ -242,3 +242,24 @@ async def test_a_discord_job_end_to_end_through_the_runner(
     assert all(abs(a - b) <= 12 for a, b in zip(colour_at(result, 30, 30), BLUE, strict=True))
     assert [text for _, text in discord_fake.edits] == ["Queued: you are #1.", "Working on it…", "Done."]
     assert job.status == "succeeded" and job.result_ref.startswith(discord_fake.url)
+
+
+async def test_each_bot_session_keeps_the_parsed_response_classes_alive() -> None:
+    """pydantic caches aiogram's ``Response[...]`` classes weakly: the session holds the ones our calls
+    use (no table filled at import), so asking for one again is the cached class, not a rebuild."""
+    import gc
+
+    from aiogram.methods import SendPhoto
+    from aiogram.methods.base import Response
+
+    from jobs.config import TelegramConfig
+    from jobs.platforms.telegram import PINNED_METHODS, telegram_bot
+
+    bot = telegram_bot(TelegramConfig("123:abc", "http://127.0.0.1:9"))
+    try:
+        held = bot.session.response_types  # type: ignore[attr-defined]
+        assert set(held) == set(PINNED_METHODS) and SendPhoto in held
+        gc.collect()
+        assert Response[SendPhoto.__returning__] is held[SendPhoto]  # type: ignore[name-defined]
+    finally:
+        await bot.session.close()

@@ -11,6 +11,7 @@ import inspect
 import re
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from arq.worker import Worker
 
@@ -72,3 +73,59 @@ def test_discord_py_still_takes_its_addresses_from_the_class_attributes_we_set()
     finally:
         Route.BASE = base
     assert "DEFAULT_GATEWAY" in vars(DiscordWebSocket)
+
+
+def test_sqlalchemy_and_aiosqlite_still_have_what_the_one_hop_cursor_replaces() -> None:
+    """db/sqlite_cursor.py runs each SQLite statement in one call to aiosqlite's thread by standing in
+    for SQLAlchemy's aiosqlite cursor: pinned to the locked versions and the private parts it uses."""
+    import aiosqlite
+    from sqlalchemy.dialects.sqlite.aiosqlite import (
+        AsyncAdapt_aiosqlite_connection,
+        AsyncAdapt_aiosqlite_cursor,
+    )
+
+    assert version("sqlalchemy") == locked_version("sqlalchemy")
+    assert version("aiosqlite") == locked_version("aiosqlite")
+    assert hasattr(AsyncAdapt_aiosqlite_connection, "_cursor_cls")
+    for name in ("_execute_async", "_executemany_async", "_async_soft_close"):
+        assert inspect.iscoroutinefunction(getattr(AsyncAdapt_aiosqlite_cursor, name)), name
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
+    assert "self._conn" in inspect.getsource(aiosqlite.Connection)
+
+
+async def test_a_sqlite_statement_is_one_call_into_aiosqlites_thread(tmp_path: Path) -> None:
+    """What the one-hop cursor is for, counted at aiosqlite's door: each statement (and its rows,
+    rowcount, last row id) in one call, not four."""
+    import aiosqlite
+    from sqlalchemy import text
+
+    from db.session import create_engine
+
+    calls = 0
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await real(self, fn, *args, **kwargs)
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+        aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))  # the transaction's BEGIN is one call too
+                before = calls
+                inserted = await connection.execute(text("INSERT INTO t (name) VALUES ('a'), ('b')"))
+                assert (inserted.rowcount, calls - before) == (2, 1)
+                before = calls
+                rows = (await connection.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+                assert ([tuple(row) for row in rows], calls - before) == ([(1, "a"), (2, "b")], 1)
+                await connection.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "c"}, {"n": "d"}])
+                assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar() == 4
+        finally:
+            aiosqlite.Connection._execute = real  # type: ignore[method-assign]
+    finally:
+        await engine.dispose()
