@@ -1,7 +1,7 @@
 """How long one one-face photo takes from its Telegram update to the result photo, with the classic engine
 in the embedded mode, against the bare engine swap of the same photo.
 
-The bot is bench/telegram_bot.py's: the real one in its own process (``swapbot.bots.open_telegram``
+The bot is bench/telegram_bot.py's: the real one in its own process (``swapbot.bots.telegram_from_settings``
 behind ``swapbot.web``'s app, fed by webhook POSTs), talking to the fake Bot API in another process,
 here in the embedded mode (SQLite, the in-process runner) with the engine the settings choose: the
 classic one (dlib, ``SWAPBOT_ENGINE=classic``, the default), loaded in the bot process as ``swapbot

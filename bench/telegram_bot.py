@@ -1,7 +1,7 @@
 """How many updates one Telegram bot process handles, and how long a photo takes from its update to the
 result's upload, with an instant engine.
 
-The bot is the real one, in its own process: ``swapbot.bots.open_telegram`` (the dispatcher of
+The bot is the real one, in its own process: ``swapbot.bots.telegram_from_settings`` (the dispatcher of
 ``bot/telegram/app.build_dispatcher``, its middlewares and routers) behind ``swapbot.web``'s app, fed
 the way Telegram feeds a webhook: an aiohttp POST of each update to ``/telegram/webhook`` with the
 secret header (answered 200 at once, handled after). It talks to a fake Bot API
@@ -204,7 +204,7 @@ async def _serve_bot(spec: dict[str, Any]) -> None:
 
     from bot.telegram.app import WebhookHandler, set_webhook
     from bot.telegram.middlewares import OutgoingLimits, OutgoingMiddleware
-    from swapbot.bots import open_telegram
+    from swapbot.bots import telegram_from_settings
     from swapbot.settings import Settings
     from swapbot.web import web_app
 
@@ -212,7 +212,8 @@ async def _serve_bot(spec: dict[str, Any]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with open_telegram(settings, engine_factory=_engine_factory(spec)) as telegram:
+    async with telegram_from_settings(settings, engine_factory=_engine_factory(spec)) as process:
+        telegram = process.telegram
         if spec["lift_limits"]:
             unlimited = OutgoingLimits(chat_burst=10**6, overall_per_s=10.0**6, overall_burst=10**6)
             middleware: BaseRequestMiddleware

@@ -45,7 +45,8 @@ class QueueConfig:
     max_faces: int | None = 20
     spool_dir: Path | None = None  # files we own (local inputs, local results): deleted by retention
     # On SIGTERM a worker takes no new job and waits this long for its running ones (they finish and
-    # are delivered); a job still running then is interrupted and queued again. Below compose's
+    # are delivered); a job still running then is interrupted and queued again. The embedded runner,
+    # which no other worker backs up, runs its waiting jobs too in that time. Below compose's
     # stop_grace_period (150 s), so the process exits before Docker kills it.
     shutdown_grace_s: float = 120.0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from contextlib import suppress
 
 import structlog
 
@@ -18,9 +19,14 @@ log = structlog.get_logger("jobs.local")
 
 
 class LocalRunner:
-    def __init__(self, *, concurrency: int = 4) -> None:
+    """``grace_s``: on close, how long the jobs already asked for get to finish and be delivered (in
+    this mode no other worker would run them); 0: interrupt at once, they stay queued for the next
+    start."""
+
+    def __init__(self, *, concurrency: int = 4, grace_s: float = 0.0) -> None:
         self.executor: Executor | None = None
         self.concurrency = concurrency
+        self.grace_s = grace_s
         self._waiting: deque[str] = deque()
         self._deferred: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[object]] = {}
@@ -57,7 +63,8 @@ class LocalRunner:
         self._consumers = []
 
     async def wait_idle(self) -> None:
-        """Until nothing waits, runs or is scheduled to retry (tests, orderly shutdown)."""
+        """Until nothing waits, runs or is scheduled to retry: the orderly shutdown (``close``) waits
+        for it, and so do tests."""
         await self._idle.wait()
 
     # --- Transport ---------------------------------------------------------------------------------
@@ -105,6 +112,13 @@ class LocalRunner:
         return True  # one process, one sweeper
 
     async def close(self) -> None:
+        """Orderly shutdown (the bot has stopped taking updates): every job already asked for runs and
+        is delivered, up to ``grace_s``; then what is left is interrupted and stays queued in the
+        database, for the next start's sweep."""
+        if self.grace_s > 0 and self._consumers and not self._idle.is_set():
+            log.info("finishing jobs before stopping", waiting=len(self._waiting), running=len(self._running))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.wait_idle(), self.grace_s)
         await self.stop()
 
     # --- internals ---------------------------------------------------------------------------------

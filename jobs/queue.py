@@ -56,7 +56,8 @@ async def open_queue(
         clients = open_clients(config, telegram_bot=telegram_bot, markups=markups)
         client = JobClient(db, transport, teller=Teller(db, clients.notifiers, texts))
         return Queue(client, transport, clients=clients)
-    runner = LocalRunner(concurrency=config.queue.concurrency)
+    # On close, the jobs already asked for finish first: no other worker would run them.
+    runner = LocalRunner(concurrency=config.queue.concurrency, grace_s=config.queue.shutdown_grace_s)
     resources = await build_resources(
         config,
         runner,

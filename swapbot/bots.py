@@ -1,6 +1,8 @@
-"""The bots' parts, opened: ``Services`` (database, queue, catalogue, limits) from the configs that
-swapbot/wiring.py maps, the Telegram bot and its dispatcher, the Discord bot, and their shutdown in
-order. The runners (swapbot/runners.py) and the web process run them; tests open them the same way."""
+"""The bots, opened in two layers. ``open_telegram`` and ``open_discord`` make a bot on parts already
+built (the ``Services``, aiogram's ``Bot``): the test harnesses call them on their own parts.
+``telegram_from_settings`` and ``discord_from_settings`` build those parts from the configs that
+swapbot/wiring.py maps (database, queue, catalogue, limits), open the bot on them, and shut everything
+down in order. The runners (swapbot/runners.py) and the web process run those."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
 
 from bot.once import MemoryOnce, Once, RedisOnce
 from bot.pending import MemoryPending, Pending, RedisPending
@@ -23,11 +26,9 @@ from db.session import Database, is_sqlite
 from jobs.platforms.telegram import telegram_bot
 from jobs.queue import Queue, open_queue
 from jobs.worker import EngineFactory, default_engine
-from swapbot.logging import also_redact
 from swapbot.settings import Settings
 from swapbot.wiring import (
     bot_config,
-    derived_secrets,
     limits,
     result_markups,
     telegram_config,
@@ -85,114 +86,134 @@ async def open_database(settings: Settings, stack: AsyncExitStack, *, migrate: b
     return db
 
 
-def redact_derived(settings: Settings) -> None:
-    """Start-up of a bot or the web process: the secrets it makes rather than reads (the embedded
-    mode's generated key, the webhook secret derived from it) are hidden from every log line."""
-    also_redact(*derived_secrets(settings))
-
-
 @dataclass
 class TelegramBot:
-    settings: Settings
     services: Services
     bot: Bot
     dispatcher: Dispatcher
+
+
+async def open_telegram(
+    services: Services,
+    bot: Bot,
+    *,
+    storage: BaseStorage | None = None,
+    albums: AlbumPairs | None = None,
+) -> TelegramBot:
+    """The Telegram bot on parts already built: the dispatcher over ``services`` (``storage``: the FSM
+    storage, ``albums``: album photos waiting for their pair; in memory when None), and the command
+    menu set with Telegram. The caller owns the parts and closes them: the queue before the ``Bot``'s
+    session, which workers deliver through."""
+    dispatcher = build_dispatcher(services, storage, albums)
+    try:
+        await set_commands(bot, services)
+    except Exception as exc:  # the menu is a nicety: a bot that cannot set it still serves
+        log.warning("could not set the command menu: %s", type(exc).__name__)
+    return TelegramBot(services, bot, dispatcher)
+
+
+def open_discord(
+    services: Services, *, dev_guild_id: int | None = None, sync_commands: bool = True
+) -> SwapBot:
+    """The Discord bot on ``services`` (not yet logged in: ``bot.discord.app.run_gateway`` does that);
+    its commands are synced at login (to ``dev_guild_id`` when set) unless ``sync_commands`` is False.
+    The caller closes it before the queue under ``services``."""
+    from bot.discord.client import SwapBot
+
+    return SwapBot(services, dev_guild_id=dev_guild_id, sync_commands=sync_commands)
+
+
+# --- From the settings -------------------------------------------------------------------------------
+
+
+@dataclass
+class BotParts:
+    """What one process's bots stand on, built from the settings: the services and the queue."""
+
+    settings: Settings
+    services: Services
     queue: Queue
 
 
+async def open_parts(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    engine_factory: EngineFactory,
+    migrate: bool,
+    telegram_bot: Bot | None = None,
+) -> BotParts:
+    """The database, limits, catalogue, queue (ARQ with REDIS_URL, else jobs in this process, the engine
+    then loaded here) and pending answers, closed with ``stack`` in order: the queue first (running
+    jobs go back to queued), then the limits and the database. ``telegram_bot``: the workers deliver
+    through it. Raises ``SecretKeyError`` before anything opens when there is no usable key."""
+    config = bot_config(settings)
+    db = await open_database(settings, stack, migrate=migrate)
+    limiter, once = open_limits(settings, stack)
+    texts = Catalogue()
+    queue = await open_queue(
+        worker_config(settings),
+        db=db,
+        telegram_bot=telegram_bot,
+        texts=texts,
+        engine_factory=engine_factory,
+        markups=result_markups(settings, texts),  # the face pickers' buttons on numbered previews
+    )
+    stack.push_async_callback(queue.close)
+    services = Services(db, queue.client, texts, config, limiter, once, open_pending(settings, stack))
+    return BotParts(settings, services, queue)
+
+
+@dataclass
+class TelegramProcess(BotParts):
+    telegram: TelegramBot
+
+
 @asynccontextmanager
-async def open_telegram(
+async def telegram_from_settings(
     settings: Settings, *, engine_factory: EngineFactory = default_engine, migrate: bool = False
-) -> AsyncIterator[TelegramBot]:
-    """The Telegram bot on ``settings``: jobs go to ARQ with REDIS_URL, else run in this process (the
-    engine is then loaded here). ``migrate`` brings the database to the latest schema first (``swapbot
-    run``; always on the embedded SQLite, which has no operator to run ``swapbot db upgrade``). On exit:
-    the queue stops first (running jobs go back to queued), then the limits, the FSM storage, the Bot's
-    session and the database."""
-    config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
-    redact_derived(settings)
+) -> AsyncIterator[TelegramProcess]:
+    """The Telegram bot on ``settings``, on parts built from them. ``migrate`` brings the database to
+    the latest schema first (``swapbot run``; always on the embedded SQLite, which has no operator to
+    run ``swapbot db upgrade``). On exit: the queue stops first, then the limits, the FSM storage, the
+    ``Bot``'s session and the database."""
+    bot_config(settings)  # first: a missing secret key stops start-up before anything opens
     async with AsyncExitStack() as stack:
-        db = await open_database(settings, stack, migrate=migrate)
         bot = prepare_bot(telegram_bot(telegram_config(settings)))
         stack.push_async_callback(bot.session.close)
         storage = fsm_storage(settings.redis_url)
         stack.push_async_callback(storage.close)
-        limiter, once = open_limits(settings, stack)
-        texts = Catalogue()
-        queue = await open_queue(
-            worker_config(settings),
-            db=db,
-            telegram_bot=bot,
-            texts=texts,
-            engine_factory=engine_factory,
-            markups=result_markups(settings, texts),  # the face pickers' buttons on numbered previews
+        parts = await open_parts(
+            settings, stack, engine_factory=engine_factory, migrate=migrate, telegram_bot=bot
         )
-        stack.push_async_callback(queue.close)
-        services = Services(db, queue.client, texts, config, limiter, once, open_pending(settings, stack))
-        dispatcher = build_dispatcher(services, storage, open_albums(settings, stack))
-        try:
-            await set_commands(bot, services)
-        except Exception as exc:  # the menu is a nicety: a bot that cannot set it still serves
-            log.warning("could not set the command menu: %s", type(exc).__name__)
-        yield TelegramBot(settings, services, bot, dispatcher, queue)
-
-
-# --- Discord -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class DiscordBot:
-    settings: Settings
-    services: Services
-    bot: SwapBot
-    queue: Queue | None  # None when the services (and their queue) belong to another bot of this process
-
-    @property
-    def token(self) -> str:
-        assert self.settings.discord_bot_token
-        return self.settings.discord_bot_token
+        telegram = await open_telegram(
+            parts.services, bot, storage=storage, albums=open_albums(settings, stack)
+        )
+        yield TelegramProcess(settings, parts.services, parts.queue, telegram)
 
 
 @asynccontextmanager
-async def open_discord(
+async def discord_from_settings(
     settings: Settings,
     *,
     engine_factory: EngineFactory = default_engine,
     migrate: bool = False,
     services: Services | None = None,
-) -> AsyncIterator[DiscordBot]:
-    """The Discord bot on ``settings`` (not yet logged in: ``bot.discord.app.run_gateway`` does that).
-    Jobs go to ARQ with REDIS_URL, else run in this process. ``services``: share another bot's (``swapbot
-    run`` with both tokens: one database, one queue, one set of limits). On exit: the bot closes first,
-    then the queue, the limits and the database."""
-    from bot.discord.client import SwapBot
+) -> AsyncIterator[SwapBot]:
+    """The Discord bot on ``settings`` (not yet logged in), on parts built from them; ``services``:
+    share another bot's (``swapbot run`` with both tokens: one database, one queue, one set of limits).
+    On exit: the bot closes first, then the queue, the limits and the database."""
     from jobs.platforms.discord import set_api_base
 
     if not settings.discord_bot_token:
         raise ValueError("DISCORD_BOT_TOKEN is not set: there is no Discord bot to run")
     set_api_base(settings.discord_api_url)  # discord.py's REST base, for the whole process
     async with AsyncExitStack() as stack:
-        queue: Queue | None = None
         if services is None:
-            config = bot_config(settings)  # first: a missing secret key stops start-up before anything opens
-            redact_derived(settings)
-            db = await open_database(settings, stack, migrate=migrate)
-            limiter, once = open_limits(settings, stack)
-            texts = Catalogue()
-            queue = await open_queue(
-                worker_config(settings),
-                db=db,
-                texts=texts,
-                engine_factory=engine_factory,
-                markups=result_markups(settings, texts),
-            )
-            stack.push_async_callback(queue.close)
-            pending = open_pending(settings, stack)
-            services = Services(db, queue.client, texts, config, limiter, once, pending)
-        bot = SwapBot(
-            services,
-            dev_guild_id=settings.discord_dev_guild_id,
-            sync_commands=settings.discord_sync_commands,
+            parts = await open_parts(settings, stack, engine_factory=engine_factory, migrate=migrate)
+            services = parts.services
+        bot = open_discord(
+            services, dev_guild_id=settings.discord_dev_guild_id, sync_commands=settings.discord_sync_commands
         )
         stack.push_async_callback(bot.close)
-        yield DiscordBot(settings, services, bot, queue)
+        yield bot

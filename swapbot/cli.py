@@ -8,14 +8,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engine.choices import CARICATURE_STYLES, DEFAULT_RESTORER, ENGINES, RESTORERS
 from engine.errors import EngineError
 from swapbot.settings import Settings
+
+if TYPE_CHECKING:
+    from swapbot.logging import Redactor
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="swapbot: face swap and caricature bot.")
 models_app = typer.Typer(
@@ -83,8 +87,29 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+@dataclass
+class Invocation:
+    """What the command line builds once per command: the settings, and the log redaction in force."""
+
+    settings: Settings
+    logs: Redactor
+
+    def serving(self) -> Settings:
+        """For a command that serves (a bot, the web process, a worker): the secrets it makes rather
+        than reads (a generated key, the webhook secret derived from it) are hidden from its logs
+        before it opens anything. Raises ``SecretKeyError`` where the key cannot be had."""
+        from swapbot.wiring import derived_secrets
+
+        self.logs.add(derived_secrets(self.settings))
+        return self.settings
+
+
 def _settings(ctx: typer.Context) -> Settings:
-    return ctx.obj
+    return ctx.obj.settings
+
+
+def _serving(ctx: typer.Context) -> Settings:
+    return ctx.obj.serving()
 
 
 @app.callback()
@@ -102,8 +127,8 @@ def main_callback(ctx: typer.Context) -> None:
         for line in error_lines(exc):
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_json, settings.secret_values())
-    ctx.obj = settings
+    logs = configure_logging(settings.log_level, settings.log_json, settings.secret_values())
+    ctx.obj = Invocation(settings, logs)
 
 
 def _read_image(path: Path):
@@ -220,12 +245,13 @@ def run(
         from swapbot.web import serve
 
         with cli_errors():
-            asyncio.run(serve(settings, settings.web_host, settings.web_port, migrate=True))
+            asyncio.run(serve(_serving(ctx), settings.web_host, settings.web_port, migrate=True))
         return
     if settings.telegram_bot_token or settings.discord_bot_token:
         from swapbot.runners import run_both, run_discord, run_telegram
 
         with cli_errors():
+            settings = _serving(ctx)
             if settings.telegram_bot_token and settings.discord_bot_token:
                 run_both(settings)
             elif settings.telegram_bot_token:
@@ -256,7 +282,7 @@ def telegram(ctx: typer.Context) -> None:
             raise ValueError("TELEGRAM_WEBHOOK_URL is set: the bot runs behind `swapbot web`, not by polling")
         from swapbot.runners import run_telegram
 
-        run_telegram(settings, migrate=False)
+        run_telegram(_serving(ctx), migrate=False)
 
 
 @app.command()
@@ -275,6 +301,8 @@ def web(
     with cli_errors():
         if settings.telegram_webhook_url and not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not")
+        if settings.telegram_webhook_url or settings.stripe_webhook_secret:  # the two that use the key
+            settings = _serving(ctx)
         asyncio.run(serve(settings, host or settings.web_host, port or settings.web_port))
 
 
@@ -285,7 +313,7 @@ def discord_bot(ctx: typer.Context) -> None:
     from swapbot.runners import run_discord
 
     with cli_errors():
-        run_discord(_settings(ctx), migrate=False)
+        run_discord(_serving(ctx), migrate=False)
 
 
 @app.command("caricature")

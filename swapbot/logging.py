@@ -76,22 +76,11 @@ class _RedactingFormatter(logging.Formatter):
         return self.redact(jsonlib.dumps(line, default=repr))
 
 
-# The redaction in force: logging is process-wide, and so are the secrets it must hide. The composition
-# root hands it the configured ones (``Settings.secret_values``) and, when a bot or the web process
-# opens, those made then (``swapbot.wiring.derived_secrets``).
-_ACTIVE = Redactor(())
-
-
-def also_redact(*secrets: str) -> None:
-    """Hide these too from every line from now on (a secret resolved after logging was set up)."""
-    _ACTIVE.add(secrets)
-
-
-def configure_logging(level: str = "INFO", json: bool = False, secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: str = "INFO", json: bool = False, secrets: Iterable[str] = ()) -> Redactor:
     """Set up structlog and the standard library's root logger; ``secrets``: values no line may show
-    (``Settings.secret_values``), kept with those added since by ``also_redact``."""
-    _ACTIVE.add(secrets)
-    redact = _ACTIVE
+    (``Settings.secret_values``). Returns the redaction in force, for the composition root to hand it
+    the secrets a process makes later (``Redactor.add``: a key generated at start-up)."""
+    redact = Redactor(secrets)
     # Third-party libraries log through the standard library: warnings only, except the lines that
     # say what a migration did.
     root = logging.getLogger()
@@ -123,6 +112,7 @@ def configure_logging(level: str = "INFO", json: bool = False, secrets: Iterable
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
+    return redact
 
 
 def _keep(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

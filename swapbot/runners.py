@@ -11,7 +11,7 @@ import sys
 from contextlib import suppress
 
 from bot.telegram.app import run_polling
-from swapbot.bots import open_discord, open_telegram
+from swapbot.bots import discord_from_settings, telegram_from_settings
 from swapbot.settings import Settings
 
 
@@ -19,13 +19,18 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _discord_token(settings: Settings) -> str:
+    assert settings.discord_bot_token  # discord_from_settings refuses to open without one
+    return settings.discord_bot_token
+
+
 def run_telegram(settings: Settings, *, migrate: bool) -> None:
     """The Telegram bot by long polling until SIGINT."""
 
     async def main() -> None:
-        async with open_telegram(settings, migrate=migrate) as telegram:
-            _say(f"telegram bot running (long polling, {telegram.settings.telegram_api_url})")
-            await run_polling(telegram.dispatcher, telegram.bot)
+        async with telegram_from_settings(settings, migrate=migrate) as process:
+            _say(f"telegram bot running (long polling, {settings.telegram_api_url})")
+            await run_polling(process.telegram.dispatcher, process.telegram.bot)
 
     asyncio.run(main())
 
@@ -35,9 +40,9 @@ def run_discord(settings: Settings, *, migrate: bool) -> None:
     from bot.discord.app import run_gateway  # discord.py is loaded only where a Discord bot runs
 
     async def main() -> None:
-        async with open_discord(settings, migrate=migrate) as discord:
+        async with discord_from_settings(settings, migrate=migrate) as discord:
             _say(f"discord bot running ({settings.discord_api_url})")
-            await run_gateway(discord.bot, discord.token)
+            await run_gateway(discord, _discord_token(settings))
 
     asyncio.run(main())
 
@@ -48,16 +53,17 @@ def run_both(settings: Settings) -> None:
 
     async def main() -> None:
         async with (
-            open_telegram(settings, migrate=True) as telegram,
-            open_discord(settings, services=telegram.services) as discord,
+            telegram_from_settings(settings, migrate=True) as process,
+            discord_from_settings(settings, services=process.services) as discord,
         ):
+            telegram = process.telegram
             _say("telegram (long polling) and discord bots running")
             stop = asyncio.Event()
             stop_on_signals(stop)
             polling = asyncio.create_task(
                 run_polling(telegram.dispatcher, telegram.bot, handle_signals=False)
             )
-            gateway = asyncio.create_task(run_gateway(discord.bot, discord.token, stop=stop))
+            gateway = asyncio.create_task(run_gateway(discord, _discord_token(settings), stop=stop))
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({polling, gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stop.set()

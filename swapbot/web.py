@@ -19,7 +19,7 @@ from db.session import Database
 from jobs.metrics import exposition
 from jobs.notify.direct import DirectMessages
 from jobs.worker import EngineFactory, default_engine
-from swapbot.bots import open_telegram, redact_derived
+from swapbot.bots import telegram_from_settings
 from swapbot.settings import Settings
 from swapbot.stripe_webhook import StripeWebhook
 from swapbot.wiring import platform_configs, webhook_secret
@@ -69,7 +69,6 @@ def stripe_webhook(settings: Settings, database: Database, stack: AsyncExitStack
     process has tokens for (the clients close with ``stack``)."""
     if not settings.stripe_webhook_secret:
         return None
-    redact_derived(settings)
     telegram, discord = platform_configs(settings)
     messages = DirectMessages(telegram, discord) if telegram or discord else None
     if messages is not None:
@@ -91,9 +90,10 @@ async def open_web(
     webhook is registered with Telegram (its secret and the update types handled) before serving."""
     async with AsyncExitStack() as stack:
         if settings.telegram_webhook_url:
-            telegram = await stack.enter_async_context(
-                open_telegram(settings, engine_factory=engine_factory, migrate=migrate)
+            process = await stack.enter_async_context(
+                telegram_from_settings(settings, engine_factory=engine_factory, migrate=migrate)
             )
+            telegram = process.telegram
             secret = webhook_secret(settings)
             handler = WebhookHandler(telegram.dispatcher, telegram.bot, secret)
             database = telegram.services.db

@@ -52,6 +52,7 @@ def worker_config(db: Database, *, redis_url: str | None = None, **changes: Any)
             poll_delay_s=0.01,
             lease_grace_s=1.0,
             sweep_interval_s=3600.0,
+            shutdown_grace_s=0.0,  # a test's close interrupts what it left running (one test asks for more)
         ),
         engine=EngineSpec(),
     )

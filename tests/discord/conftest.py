@@ -36,6 +36,7 @@ from db.session import Database
 from jobs.config import DiscordConfig
 from jobs.platforms.discord import set_api_base
 from jobs.queue import Queue
+from swapbot.bots import open_discord
 from tests import harness
 from tests.db.conftest import fresh_postgres
 from tests.fakes.discord_server import FakeDiscord, Posted, Reply, message_json, user_json
@@ -373,7 +374,7 @@ async def open_dc(
         texts=texts,
         limiter=limiter,
     )
-    bot = SwapBot(jobs.services)
+    bot = open_discord(jobs.services)  # the bot as swapbot opens it, on the harness's parts
     await bot.login(fake.token)  # static login, application info, setup_hook (cogs, sync)
     return DiscordHarness(fake, bot, db, jobs, engine)
 

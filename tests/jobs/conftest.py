@@ -63,6 +63,7 @@ def queue_config(**changes: Any) -> QueueConfig:
         retry_max_s=0.2,
         poll_delay_s=0.01,
         lease_grace_s=1.0,
+        shutdown_grace_s=0.0,  # closing interrupts what a test left running (one test asks for more)
         lost_after_s=0.0,
         sweep_interval_s=0.5,
     )
@@ -225,7 +226,7 @@ async def open_harness(
     if kind == "arq":
         transport = ArqTransport(await connect(REDIS_URL), queue.queue_name)
     else:
-        runner = LocalRunner(concurrency=queue.concurrency)
+        runner = LocalRunner(concurrency=queue.concurrency, grace_s=queue.shutdown_grace_s)
         transport = runner
     client = JobClient(db, transport, teller=teller)
     sweeper = Sweeper(db, transport, queue, teller=teller)

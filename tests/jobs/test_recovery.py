@@ -14,6 +14,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
@@ -29,6 +30,7 @@ from jobs.sweeper import Sweeper
 from jobs.worker import check_health
 from tests.fakes.telegram_server import FakeTelegram
 from tests.jobs.conftest import REDIS_URL, Harness, close_harness, open_harness, until
+from tests.jobs.squares import SquareEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -240,3 +242,33 @@ async def test_a_job_waiting_past_the_limit_is_cancelled_refunded_once_and_the_c
     await harness.drain()
     assert harness.engine.swaps == 0
     assert (await harness.sweeper.sweep(later)).expired == []
+
+
+@pytest.mark.parametrize("grace_s", [30.0, 0.0])
+async def test_closing_the_embedded_runner_first_finishes_the_jobs_already_asked_for(
+    sqlite: Database, telegram: FakeTelegram, grace_s: float
+) -> None:
+    """In embedded mode no other worker would run what is left: on close the running job and the two
+    waiting behind it are done and delivered within the grace; with none they stay queued, paid, for
+    the next start (nothing delivered, nothing lost)."""
+    harness = await open_harness(
+        "local", sqlite, telegram, engine=SquareEngine(delay_s=0.3), concurrency=1, shutdown_grace_s=grace_s
+    )
+    try:
+        user = await harness.user(balance=10)
+        tickets = [
+            await harness.client.submit(await harness.request(user, status_message=False)) for _ in range(3)
+        ]
+        assert harness.runner is not None
+        harness.runner.start(harness.executor)
+        await asyncio.to_thread(harness.engine.entered.wait, 10)  # the first one is in the engine
+        await harness.transport.close()
+        statuses = [(await harness.job(t.job_id)).status for t in tickets]
+        delivered = len(harness.telegram.sent_to(harness.chat, "photo"))
+        assert await harness.balance(user) == 7  # three paid either way; none refunded, none twice
+    finally:
+        await close_harness(harness)
+    if grace_s:
+        assert statuses == ["succeeded"] * 3 and delivered == 3
+    else:
+        assert statuses == ["queued"] * 3 and delivered == 0

@@ -27,7 +27,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 
 from bot.services import BotConfig, Services
-from bot.telegram.app import build_dispatcher, prepare_bot
+from bot.telegram.app import prepare_bot
 from bot.telegram.keyboards import PickerMarkup
 from bot.telegram.middlewares import OutgoingLimits
 from bot.texts import Catalogue
@@ -37,6 +37,7 @@ from db.session import Database
 from jobs.config import TelegramConfig
 from jobs.platforms.telegram import telegram_bot
 from jobs.queue import Queue
+from swapbot.bots import open_telegram
 from tests import harness
 from tests.db.conftest import fresh_postgres, migrated, sqlite_url
 from tests.fakes.telegram_server import FakeTelegram
@@ -323,7 +324,8 @@ async def open_tg(
         limiter=limiter,
         once=once,
     )
-    return TelegramHarness(telegram, bot, db, jobs, build_dispatcher(jobs.services), engine)
+    app = await open_telegram(jobs.services, bot)  # the bot as swapbot opens it, on the harness's parts
+    return TelegramHarness(telegram, bot, db, jobs, app.dispatcher, engine)
 
 
 async def close_tg(tg: TelegramHarness) -> None:

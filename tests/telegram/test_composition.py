@@ -12,7 +12,7 @@ from bot.once import MemoryOnce, RedisOnce
 from bot.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from jobs.arq_transport import ArqTransport
 from jobs.local import LocalRunner
-from swapbot.bots import open_telegram
+from swapbot.bots import telegram_from_settings
 from swapbot.settings import Settings
 from swapbot.wiring import bot_config, webhook_secret
 from tests.fakes.telegram_server import FakeTelegram
@@ -59,7 +59,8 @@ def test_the_webhook_secret_is_given_or_derived(tmp_path: Path) -> None:
 async def _start_answered(telegram: FakeTelegram, settings: Settings) -> tuple[type, ...]:
     # Fresh ids: Redis remembers handled updates for a day.
     chat, update_id = random.randint(10**9, 2 * 10**9), random.randint(10**6, 10**9)
-    async with open_telegram(settings, engine_factory=lambda spec: SquareEngine()) as bot:
+    async with telegram_from_settings(settings, engine_factory=lambda spec: SquareEngine()) as process:
+        bot = process.telegram
         update = {
             "update_id": update_id,
             "message": {
@@ -77,7 +78,7 @@ async def _start_answered(telegram: FakeTelegram, settings: Settings) -> tuple[t
             type(bot.services.limiter),
             type(bot.services.once),
             type(bot.dispatcher.storage),
-            type(bot.queue.transport),
+            type(process.queue.transport),
         )
 
 
