@@ -36,7 +36,7 @@ from db.base import UtcDateTime, utcnow
 from db.errors import DeliveryUnderway, InvalidTransition, JobNotFound, NotRefundable
 from db.ledger import Posting
 from db.models import Job, JobKind, JobStatus, Reason
-from db.sql import insert_ignore
+from db.sql import insert_ignore_loading
 
 QUEUED, RUNNING = JobStatus.QUEUED, JobStatus.RUNNING
 SUCCEEDED, FAILED, CANCELLED = JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
@@ -144,11 +144,7 @@ async def create(
     # No look first: a new id (the common case) is one INSERT that returns the row; an existing one
     # inserts nothing, debits nothing, and is read after.
     async with session.begin_nested():
-        job = await session.scalar(
-            insert_ignore(session, Job, values, ["id"])
-            .returning(Job)
-            .execution_options(populate_existing=True)
-        )
+        job = await session.scalar(insert_ignore_loading(session, Job, ["id"]), values)
         if job is not None and cost > 0:
             await ledger.post(
                 session, user_id=user_id, delta=-cost, reason=Reason.JOB, key=debit_key(job_id), now=now

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -25,7 +25,7 @@ from sqlalchemy.orm.util import identity_key
 from db.base import utcnow
 from db.errors import InsufficientCredits, UserNotFound
 from db.models import LedgerEntry, Reason, User
-from db.sql import insert_ignore
+from db.sql import insert_ignore_into
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,13 @@ class Posting:
 # (Declarative typing says FromClause; a mapped class's __table__ is always a Table.)
 _USERS = cast(Table, User.__table__)
 _LEDGER = cast(Table, LedgerEntry.__table__)
+# The balance moves by :delta unless it would go below zero; built once (building costs more than running).
+_MOVE = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("mover"), _USERS.c.balance + bindparam("delta") >= 0)
+    .values(balance=_USERS.c.balance + bindparam("delta"))
+    .returning(_USERS.c.balance)
+)
 
 
 class _NotApplied(Exception):
@@ -81,12 +88,7 @@ async def post(
     now = now or utcnow()
     try:
         async with session.begin_nested():
-            balance = await session.scalar(
-                update(_USERS)
-                .where(_USERS.c.id == user_id, _USERS.c.balance + delta >= 0)
-                .values(balance=_USERS.c.balance + delta)
-                .returning(_USERS.c.balance)
-            )
+            balance = await session.scalar(_MOVE, {"mover": user_id, "delta": delta})
             if balance is None:
                 raise _NotApplied
             values = {
@@ -98,7 +100,7 @@ async def post(
                 "created_at": now,
             }
             entry_id = await session.scalar(
-                insert_ignore(session, _LEDGER, values, ["key"]).returning(_LEDGER.c.id)
+                insert_ignore_into(session, _LEDGER, ["key"], _LEDGER.c.id), values
             )
             if entry_id is None:
                 raise _KeyTaken  # leaving the block rolls the balance change back (and frees the row)

@@ -1,4 +1,4 @@
-"""One thread hop per SQLite statement.
+"""One thread hop per SQLite statement, none for a rollback with nothing open.
 
 aiosqlite runs every call in its connection's thread, and SQLAlchemy's aiosqlite adapter makes four
 such calls for each statement (open a cursor, execute, fetch all, close), each a queue put, a thread
@@ -87,7 +87,21 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
 
+_ROLLBACK = AsyncAdapt_aiosqlite_connection.rollback
+
+
+def _rollback_when_open(self: AsyncAdapt_aiosqlite_connection) -> None:
+    """SQLAlchemy rolls back every connection it is done with; after an autocommit read or a committed
+    transaction SQLite has nothing open, and asking its thread costs a hop. ``in_transaction`` is read
+    here, on the loop, while no statement runs on the connection."""
+    if self._connection._connection and not self._connection.in_transaction:
+        return
+    _ROLLBACK(self)
+
+
 def install() -> None:
-    """Every aiosqlite connection's (non server-side) cursors are ``OneHopCursor``s."""
+    """Every aiosqlite connection's (non server-side) cursors are ``OneHopCursor``s, and its rollbacks
+    go to the thread only when a transaction is open."""
     assert hasattr(AsyncAdapt_aiosqlite_connection, "_cursor_cls")
     AsyncAdapt_aiosqlite_connection._cursor_cls = OneHopCursor
+    AsyncAdapt_aiosqlite_connection.rollback = _rollback_when_open  # type: ignore[method-assign]

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db import ledger
 from db.base import utcnow
 from db.errors import UserNotFound
 from db.models import FreeGrant, Platform, Reason, User
-from db.sql import insert_ignore
+from db.sql import insert_ignore_into, insert_ignore_loading
 
 # ``last_seen_at`` is refreshed when it is older than this, not on every contact: seeing a user is then a
 # read, not a row write per message (a bot's hottest path).
@@ -89,18 +90,18 @@ async def get_or_create(
         "created_at": now,
         "last_seen_at": now,
     }
-    user_id = await session.scalar(
-        insert_ignore(session, User, values, ["platform", "external_id"]).returning(User.id)
-    )
-    if user_id is None:  # a concurrent first message created it
+    # The new row comes back whole, into the session: the grant below keeps its balance current
+    # (ledger.post), so no read follows.
+    created = await session.scalar(insert_ignore_loading(session, User, ["platform", "external_id"]), values)
+    if created is None:  # a concurrent first message created it
         existing = await find(session, platform, external_id)
         if existing is None:
             raise RuntimeError(f"user {platform}:{external_id} conflicted but cannot be read back")
         return existing, False
     if free_credits > 0 and grant_secret:
         digest = grant_digest(grant_secret, platform, external_id)
-        await _grant_once(session, user_id, digest, free_credits, now)
-    return await get(session, user_id), True
+        await _grant_once(session, created, digest, free_credits, now)
+    return created, True
 
 
 async def seen_unchanged(
@@ -135,19 +136,18 @@ def _seen_changes(
     return changes
 
 
-async def _grant_once(
-    session: AsyncSession, user_id: int, digest: bytes, credits: int, now: datetime
-) -> None:
+async def _grant_once(session: AsyncSession, user: User, digest: bytes, credits: int, now: datetime) -> None:
     # Only the transaction that created the user row gets here, so the identity is decided once;
     # the digest commits or rolls back together with the user row and the grant.
     first = await session.scalar(
-        insert_ignore(session, FreeGrant, {"digest": digest}, ["digest"]).returning(FreeGrant.digest)
+        insert_ignore_into(session, FreeGrant, ["digest"], FreeGrant.digest), {"digest": digest}
     )
     if first is None:  # had the grant before /forget: the new row says so rather than claiming one
-        await session.execute(update(User).where(User.id == user_id).values(free_credits=0))
+        await session.execute(update(User).where(User.id == user.id).values(free_credits=0))
+        set_committed_value(user, "free_credits", 0)
         return
     await ledger.post(
-        session, user_id=user_id, delta=credits, reason=Reason.GRANT, key=free_grant_key(user_id), now=now
+        session, user_id=user.id, delta=credits, reason=Reason.GRANT, key=free_grant_key(user.id), now=now
     )
 
 

@@ -99,7 +99,7 @@ async def test_a_sqlite_statement_is_one_call_into_aiosqlites_thread(tmp_path: P
     import aiosqlite
     from sqlalchemy import text
 
-    from db.session import create_engine
+    from db.session import READ_ONLY, create_engine
 
     calls = 0
     real = aiosqlite.Connection._execute
@@ -125,6 +125,16 @@ async def test_a_sqlite_statement_is_one_call_into_aiosqlites_thread(tmp_path: P
                 assert ([tuple(row) for row in rows], calls - before) == ([(1, "a"), (2, "b")], 1)
                 await connection.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "c"}, {"n": "d"}])
                 assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar() == 4
+                before = calls
+                await connection.rollback()  # our BEGIN IMMEDIATE is open: rolled back, in one call
+                assert calls - before == 1
+            async with engine.connect() as connection:  # ...and the four rows went with it
+                assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            async with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+                await connection.execute(text("SELECT 1"))  # Database.read's autocommit: nothing opened
+                before = calls
+                await connection.rollback()
+                assert calls - before == 0  # nothing to roll back: no call
         finally:
             aiosqlite.Connection._execute = real  # type: ignore[method-assign]
     finally:
