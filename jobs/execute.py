@@ -282,7 +282,7 @@ class Executor:
                 codes.FACES_LEFT_OUT, target.language, count=count, left_out=left_out
             )
             return f"{found}\n{more}"
-        if not job.cost or balance is None:
+        if balance is None:  # free, or not asked (``run`` asks for a paid result's)
             return ""
         return self.teller.texts.text(codes.RESULT_CAPTION, target.language, balance=balance)
 

@@ -146,7 +146,7 @@ async def open_parts(
     """The database, limits, catalogue, queue (ARQ with REDIS_URL, else jobs in this process, the engine
     then loaded here) and pending answers, closed with ``stack`` in order: the queue first (running
     jobs go back to queued), then the limits and the database. ``telegram_bot``: the workers deliver
-    through it. Raises ``SecretKeyError`` before anything opens when there is no usable key."""
+    through it. Raises ``SecretKeyError`` before anything connects when there is no usable key."""
     config = bot_config(settings)
     db = await open_database(settings, stack, migrate=migrate)
     limiter, once = open_limits(settings, stack)
@@ -177,7 +177,6 @@ async def telegram_from_settings(
     the latest schema first (``swapbot run``; always on the embedded SQLite, which has no operator to
     run ``swapbot db upgrade``). On exit: the queue stops first, then the limits, the FSM storage, the
     ``Bot``'s session and the database."""
-    bot_config(settings)  # first: a missing secret key stops start-up before anything opens
     async with AsyncExitStack() as stack:
         bot = prepare_bot(telegram_bot(telegram_config(settings)))
         stack.push_async_callback(bot.session.close)

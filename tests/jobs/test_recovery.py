@@ -261,7 +261,7 @@ async def test_closing_the_embedded_runner_first_finishes_the_jobs_already_asked
         ]
         assert harness.runner is not None
         harness.runner.start(harness.executor)
-        await asyncio.to_thread(harness.engine.entered.wait, 10)  # the first one is in the engine
+        assert await asyncio.to_thread(harness.engine.entered.wait, 10)  # the first one is in the engine
         await harness.transport.close()
         statuses = [(await harness.job(t.job_id)).status for t in tickets]
         delivered = len(harness.telegram.sent_to(harness.chat, "photo"))
